@@ -1,0 +1,1 @@
+"""voiceorder: the shared core — settings, logging, the CLI and the local stack."""

@@ -1,0 +1,3 @@
+from voiceorder.cli import main
+
+main()

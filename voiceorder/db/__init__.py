@@ -1,0 +1,1 @@
+"""PostgreSQL helpers shared by the bot and the reference Store API."""

@@ -1,0 +1,129 @@
+"""One typed settings object for every process (12-factor: environment, then `.env`).
+
+Every field is listed with its default in the README's configuration table; keep the two
+in step (tests/test_settings.py checks that the README names every variable).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The fixed token of local development. Documented in the README; refused in prod mode.
+DEV_STORE_API_TOKEN = "voiceorder-dev-token"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class StoreApiMode(StrEnum):
+    """`dev`/`test` allow the dev token, admin endpoints and fault injection; `prod` allows none."""
+
+    DEV = "dev"
+    TEST = "test"
+    PROD = "prod"
+
+
+class LogFormat(StrEnum):
+    CONSOLE = "console"
+    JSON = "json"
+
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- storage -----------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL of the bot (audit, calls, SMS). Unset: embedded PostgreSQL.",
+    )
+    store_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL of the reference Store API. Unset: the same as DATABASE_URL.",
+    )
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / ".data", description="Local data of `voiceorder up`."
+    )
+    embedded_pg_port: Port = Field(
+        default=54329, description="TCP port of the embedded PostgreSQL (127.0.0.1 only)."
+    )
+
+    # --- Temporal ------------------------------------------------------------------------
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "voiceorder-calls"
+    temporal_ui_port: Port = 8233
+
+    # --- Store API (server and client) -----------------------------------------------
+    store_api_url: str = "http://127.0.0.1:8080/api/v1"
+    store_api_token: str | None = Field(
+        default=None, description="Bearer token. In dev/test mode defaults to the dev token."
+    )
+    store_api_host: str = "127.0.0.1"
+    store_api_port: Port = 8080
+    store_api_mode: StoreApiMode = StoreApiMode.DEV
+    store_api_fault_latency_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
+    store_api_fault_error_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    store_api_rate_limit_rps: Annotated[float, Field(ge=0.0)] = 0.0
+    store_api_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
+    store_api_retries: Annotated[int, Field(ge=0, le=10)] = 3
+    store_api_breaker_threshold: Annotated[int, Field(ge=1, le=1000)] = 5
+    store_api_breaker_reset_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+
+    # --- LLM ------------------------------------------------------------------------------
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    llm_model: str = "gpt-4o-mini"
+
+    # --- edge ---------------------------------------------------------------------------------
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: Port = 9092
+    ari_url: str | None = None
+    ari_user: str | None = None
+    ari_password: str | None = None
+
+    # --- logging ------------------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.CONSOLE
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("store_api_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def effective_store_api_token(self) -> str | None:
+        """The token both sides use: the configured one, or the dev token outside prod."""
+        if self.store_api_token:
+            return self.store_api_token
+        if self.store_api_mode is not StoreApiMode.PROD:
+            return DEV_STORE_API_TOKEN
+        return None
+
+    @property
+    def effective_store_database_url(self) -> str | None:
+        return self.store_database_url or self.database_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
