@@ -1,0 +1,180 @@
+"""Real servers for the test session: PostgreSQL and the Store API, on free ports.
+
+Nothing here relies on a stack left running or on fixed ports, so `./dev test` also works
+while `./dev up` runs. PostgreSQL is the system server named by DATABASE_URL when set
+(each session then creates and drops its own database), else an embedded one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from voiceorder.stack.postgres import EmbeddedPostgres, start_embedded, stop_embedded
+from voiceorder.stack.process import die_with_parent
+
+TEST_STORE_TOKEN = "test-store-token"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def with_database(server_url: str, database: str) -> str:
+    base, _, _ = server_url.rpartition("/")
+    return f"{base}/{database}"
+
+
+@asynccontextmanager
+async def postgres_database(workdir: Path) -> AsyncIterator[str]:
+    """Yield the URL of a fresh, empty database on a real PostgreSQL server."""
+    system_url = os.environ.get("DATABASE_URL")
+    process = None
+    if system_url:
+        server_url = system_url
+    else:
+        server = EmbeddedPostgres(workdir / "pg", free_port(), durable=False)
+        process = await start_embedded(server)
+        server_url = server.url()
+    name = f"vo_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield with_database(server_url, name)
+    finally:
+        if process is not None:
+            await stop_embedded(process)
+        else:
+            admin = await asyncpg.connect(server_url)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
+
+
+@dataclass
+class StoreApiServer:
+    """A Store API server process started by the test session, with its admin helpers."""
+
+    base_url: str
+    token: str
+    database_url: str
+    process: asyncio.subprocess.Process
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def _admin(self, method: str, path: str, json: Any = None) -> Any:
+        async with httpx.AsyncClient(base_url=self.base_url, headers=self.auth) as client:
+            response = await client.request(method, f"/admin{path}", json=json)
+            response.raise_for_status()
+            return response.json() if response.content else None
+
+    async def set_faults(
+        self,
+        *,
+        latency_ms: int = 0,
+        error_rate: float = 0.0,
+        path_glob: str | None = None,
+        fail_before_commit: bool = False,
+    ) -> None:
+        await self._admin(
+            "PUT",
+            "/faults",
+            {
+                "latency_ms": latency_ms,
+                "error_rate": error_rate,
+                "path_glob": path_glob,
+                "fail_before_commit": fail_before_commit,
+            },
+        )
+
+    async def clear_faults(self) -> None:
+        await self._admin("DELETE", "/faults")
+
+    async def set_order_status(self, order_id: str, status: str) -> Any:
+        return await self._admin("POST", f"/orders/{order_id}/status", {"status": status})
+
+    async def set_product(
+        self, product_id: str, *, price: int | None = None, stock_qty: int | None = None
+    ) -> Any:
+        body: dict[str, int] = {}
+        if price is not None:
+            body["price"] = price
+        if stock_qty is not None:
+            body["stock_qty"] = stock_qty
+        return await self._admin("PATCH", f"/products/{product_id}", body)
+
+
+@asynccontextmanager
+async def store_api_server(database_url: str) -> AsyncIterator[StoreApiServer]:
+    """Migrate and seed `database_url`, then run `voiceorder store-api serve` against it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "STORE_DATABASE_URL": database_url,
+        "STORE_API_TOKEN": TEST_STORE_TOKEN,
+        "STORE_API_MODE": "test",
+        "STORE_API_HOST": "127.0.0.1",
+        "STORE_API_PORT": str(port),
+        "LOG_FORMAT": "json",
+    }
+    seed = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voiceorder", "store-api", "seed", env=env
+    )
+    if await seed.wait() != 0:
+        raise RuntimeError("voiceorder store-api seed failed (output above)")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voiceorder",
+        "store-api",
+        "serve",
+        env=env,
+        preexec_fn=die_with_parent(),
+    )
+    base_url = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        await _wait_healthy(base_url, process)
+        yield StoreApiServer(base_url, TEST_STORE_TOKEN, database_url, process)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def _wait_healthy(base_url: str, process: asyncio.subprocess.Process) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            if process.returncode is not None:
+                raise RuntimeError(f"Store API exited with code {process.returncode}")
+            try:
+                response = await client.get(f"{base_url}/health", timeout=1)
+                if response.status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("Store API did not become healthy in 30 s")

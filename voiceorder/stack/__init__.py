@@ -1,0 +1,1 @@
+"""Running the local stack's servers: embedded PostgreSQL, the Temporal dev server, our services."""
