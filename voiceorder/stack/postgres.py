@@ -49,7 +49,14 @@ def _ensure_system_user() -> pwd.struct_passwd:
         return pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SYSTEM_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -130,7 +137,14 @@ class EmbeddedPostgres:
             "max_connections=200",
         ]
         if not self.durable:
-            args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+            args += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
         return args
 
     def popen_kwargs(self) -> dict[str, object]:
@@ -173,13 +187,12 @@ async def ensure_database(server_url: str, database: str) -> None:
         await conn.close()
 
 
-async def start_embedded(
-    server: EmbeddedPostgres, **popen: object
-) -> asyncio.subprocess.Process:
+async def start_embedded(server: EmbeddedPostgres, **popen: object) -> asyncio.subprocess.Process:
     """Initialise if needed, start the server as a child process and wait until it accepts."""
     await asyncio.to_thread(server.initialise)
     process = await asyncio.create_subprocess_exec(
-        *server.command(), **{**server.popen_kwargs(), **popen}  # type: ignore[arg-type]
+        *server.command(),
+        **{**server.popen_kwargs(), **popen},  # type: ignore[arg-type]
     )
     await server.wait_ready(process)
     return process
