@@ -18,6 +18,7 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -87,7 +88,7 @@ class EmbeddedPostgres:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
-    def _identity(self) -> dict[str, object]:
+    def _identity(self) -> dict[str, Any]:
         """Run as the system user with its own group only: root's groups would hide
         folders that are traversable for "other"."""
         if not _running_as_root():
@@ -116,7 +117,7 @@ class EmbeddedPostgres:
             ],
             capture_output=True,
             text=True,
-            **self._identity(),  # type: ignore[arg-type]
+            **self._identity(),
         )
         if result.returncode != 0:
             raise EmbeddedPostgresError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
@@ -147,14 +148,14 @@ class EmbeddedPostgres:
             ]
         return args
 
-    def popen_kwargs(self) -> dict[str, object]:
+    def popen_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for starting `command()` with subprocess/asyncio."""
         # SIGINT is PostgreSQL's fast shutdown: if our process dies, so does the server.
         return {**self._identity(), "cwd": "/", "preexec_fn": die_with_parent(signal.SIGINT)}
 
-    async def wait_ready(self, process: asyncio.subprocess.Process, timeout: float = 30.0) -> None:
+    async def wait_ready(self, process: asyncio.subprocess.Process, within_s: float = 30.0) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within_s
         last_error: Exception | None = None
         while loop.time() < deadline:
             if process.returncode is not None:
@@ -170,7 +171,7 @@ class EmbeddedPostgres:
                 continue
             await conn.close()
             return
-        raise EmbeddedPostgresError(f"postgres not ready after {timeout:.0f}s: {last_error}")
+        raise EmbeddedPostgresError(f"postgres not ready after {within_s:.0f}s: {last_error}")
 
     def reset(self) -> None:
         shutil.rmtree(self.data_dir, ignore_errors=True)
@@ -198,13 +199,13 @@ async def start_embedded(server: EmbeddedPostgres, **popen: object) -> asyncio.s
     return process
 
 
-async def stop_embedded(process: asyncio.subprocess.Process, timeout: float = 15.0) -> None:
+async def stop_embedded(process: asyncio.subprocess.Process, within_s: float = 15.0) -> None:
     """Fast shutdown (SIGINT): roll back open transactions, checkpoint, exit."""
     if process.returncode is not None:
         return
     process.send_signal(signal.SIGINT)
     try:
-        await asyncio.wait_for(process.wait(), timeout)
+        await asyncio.wait_for(process.wait(), within_s)
     except TimeoutError:
         process.kill()
         await process.wait()
