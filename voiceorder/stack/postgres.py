@@ -191,10 +191,8 @@ async def ensure_database(server_url: str, database: str) -> None:
 async def start_embedded(server: EmbeddedPostgres, **popen: object) -> asyncio.subprocess.Process:
     """Initialise if needed, start the server as a child process and wait until it accepts."""
     await asyncio.to_thread(server.initialise)
-    process = await asyncio.create_subprocess_exec(
-        *server.command(),
-        **{**server.popen_kwargs(), **popen},  # type: ignore[arg-type]
-    )
+    kwargs: dict[str, Any] = {**server.popen_kwargs(), **popen}
+    process = await asyncio.create_subprocess_exec(*server.command(), **kwargs)
     await server.wait_ready(process)
     return process
 
