@@ -1,0 +1,332 @@
+"""Run a list of services as child processes in the foreground, like a tiny Procfile runner.
+
+Services start in order, each waiting for the previous one to be ready, and stop in reverse
+order. Every output line of a child is shown with its name in front (`temporal | ...`),
+coloured on a terminal. If a child exits on its own, the rest are stopped and `run` returns
+non-zero with a message naming it. Each child lives in its own process group, so a Ctrl-C
+in the terminal reaches only us and the shutdown order holds; `die_with_parent` takes the
+children down even if we are killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO, TypeVar
+
+from voiceorder.stack.process import die_with_parent
+
+T = TypeVar("T")
+
+ReadyCheck = Callable[[asyncio.subprocess.Process], Awaitable[None]]
+Say = Callable[[str], None]
+# Gets a function that prints a line under the service's own name.
+Prepare = Callable[[Say], Awaitable[None]]
+
+_PALETTE = ("36", "35", "33", "32", "34", "96", "95", "93")
+_RED = "31"
+_READ_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One child process of the stack."""
+
+    name: str
+    command: Sequence[str]
+    env: Mapping[str, str] | None = None
+    # Awaited after the start; the service counts as started when it returns.
+    ready: ReadyCheck | None = None
+    ready_timeout_s: float = 60.0
+    # Awaited before the start: one-time setup such as initdb or creating folders.
+    prepare: Prepare | None = None
+    # A one-shot task (migrations, seeding) must exit 0 before the next service starts.
+    one_shot: bool = False
+    stop_signal: signal.Signals = signal.SIGTERM
+    stop_grace_s: float = 10.0
+    # Extra subprocess arguments (user, group, cwd).
+    popen: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Console:
+    """Prefixed, optionally coloured lines on one stream, aligned on the longest name."""
+
+    def __init__(self, names: Sequence[str], stream: TextIO | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stdout
+        self._width = max((len(name) for name in names), default=0)
+        self._colour = _wants_colour(self._stream)
+        self._colours = {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(names)}
+
+    def line(self, name: str, text: str, *, error: bool = False) -> None:
+        prefix = f"{name:<{self._width}} |"
+        if self._colour:
+            code = _RED if error else self._colours.get(name, "0")
+            prefix = f"\x1b[{code}m{prefix}\x1b[0m"
+            if error:
+                text = f"\x1b[{_RED}m{text}\x1b[0m"
+        self.write(f"{prefix} {text}\n")
+
+    def write(self, text: str) -> None:
+        # A closed pipe (`voiceorder up | head`) must not take the stack down with it.
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            self._stream.write(text)
+            self._stream.flush()
+
+
+def _wants_colour(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
+class _Interrupted(Exception):
+    """Startup was cut short by a signal or by another child's exit."""
+
+
+@dataclass
+class _Child:
+    spec: ServiceSpec
+    process: asyncio.subprocess.Process
+    pump: asyncio.Task[None]
+    started: bool = False
+    stopping: bool = False
+
+
+class Supervisor:
+    def __init__(
+        self,
+        services: Sequence[ServiceSpec],
+        *,
+        label: str = "stack",
+        stream: TextIO | None = None,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        names = [label, *(spec.name for spec in services)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"service names must be unique: {names}")
+        self._services = list(services)
+        self._label = label
+        self.console = Console(names, stream)
+        self._on_ready = on_ready
+        self._children: list[_Child] = []
+        self._watchers: set[asyncio.Task[None]] = set()
+        self._trouble = asyncio.Event()
+        self._failure: str | None = None
+        self._signal: str | None = None
+        self._stopping = False
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        self.console.line(self._label, text, error=error)
+
+    def _sayer(self, name: str) -> Say:
+        def say(text: str) -> None:
+            self.console.line(name, text)
+
+        return say
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Stop the stack as if interrupted; a second request while stopping kills."""
+        if self._stopping:
+            self.say(f"{reason} again: killing what is left")
+            for child in self._children:
+                _kill_group(child.process)
+            return
+        if self._signal is None:
+            self._signal = reason
+        self._trouble.set()
+
+    async def run(self, *, handle_signals: bool = True) -> int:
+        """Start everything, wait for a signal or a failure, stop everything; 0 if clean."""
+        loop = asyncio.get_running_loop()
+        handled: list[signal.Signals] = []
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.request_stop, f"got {sig.name}")
+                handled.append(sig)
+        try:
+            await self._start_all()
+            if not self._trouble.is_set():
+                if self._on_ready is not None:
+                    self._on_ready()
+                await self._trouble.wait()
+        finally:
+            self._stopping = True
+            if self._signal is not None and self._failure is None:
+                self.say(f"{self._signal}: stopping")
+            await self._stop_all()
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+        if self._failure is not None:
+            self.say(self._failure, error=True)
+            return 1
+        self.say("stopped")
+        return 0
+
+    async def _start_all(self) -> None:
+        for spec in self._services:
+            try:
+                await self._start(spec)
+            except _Interrupted:
+                return
+            if self._failure is not None:
+                return
+
+    async def _start(self, spec: ServiceSpec) -> None:
+        if spec.prepare is not None:
+            try:
+                await self._unless_interrupted(spec.prepare(self._sayer(spec.name)))
+            except _Interrupted:
+                raise
+            except Exception as exc:
+                self._fail(f"{spec.name} could not be prepared: {exc}")
+                return
+        self.say(f"starting {spec.name}")
+        child = await self._spawn(spec)
+        if child is None:
+            return
+        if spec.one_shot:
+            await self._finish_one_shot(child)
+            return
+        watcher = asyncio.create_task(self._watch(child))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+        if spec.ready is not None:
+            try:
+                await self._unless_interrupted(
+                    asyncio.wait_for(spec.ready(child.process), spec.ready_timeout_s)
+                )
+            except _Interrupted:
+                raise
+            except TimeoutError:
+                self._fail(f"{spec.name} was not ready within {spec.ready_timeout_s:.0f}s")
+                return
+            except Exception as exc:
+                if self._failure is None:
+                    self._fail(f"{spec.name} did not become ready: {exc}")
+                return
+        child.started = True
+        self.say(f"{spec.name} is ready")
+
+    async def _spawn(self, spec: ServiceSpec) -> _Child | None:
+        kwargs: dict[str, Any] = {
+            "stdin": asyncio.subprocess.DEVNULL,
+            "stdout": asyncio.subprocess.PIPE,
+            "stderr": asyncio.subprocess.STDOUT,
+            "process_group": 0,
+            "preexec_fn": die_with_parent(spec.stop_signal),
+            **spec.popen,
+        }
+        if spec.env is not None:
+            kwargs["env"] = dict(spec.env)
+        try:
+            process = await asyncio.create_subprocess_exec(*spec.command, **kwargs)
+        except OSError as exc:
+            self._fail(f"{spec.name} could not be started ({spec.command[0]}): {exc}")
+            return None
+        assert process.stdout is not None  # we asked for a pipe
+        pump = asyncio.create_task(self._pump(spec.name, process.stdout))
+        child = _Child(spec, process, pump)
+        self._children.append(child)
+        return child
+
+    async def _finish_one_shot(self, child: _Child) -> None:
+        returncode = await self._unless_interrupted(child.process.wait())
+        await self._drain(child)
+        self._children.remove(child)
+        if returncode != 0:
+            self._fail(f"{child.spec.name} failed: it {describe_exit(returncode)}")
+        else:
+            self.say(f"{child.spec.name} done")
+
+    async def _watch(self, child: _Child) -> None:
+        returncode = await child.process.wait()
+        if child.stopping or self._stopping:
+            return
+        when = "" if child.started else " while starting"
+        self._fail(f"{child.spec.name} {describe_exit(returncode)}{when}; stopping the rest")
+
+    def _fail(self, message: str) -> None:
+        if self._failure is None:
+            self._failure = message
+            # Said now, so it is next to the child's last lines, and again at the very end.
+            self.say(message, error=True)
+        self._trouble.set()
+
+    async def _unless_interrupted(self, awaitable: Awaitable[T]) -> T:
+        """Await `awaitable` unless a signal or a failure comes first."""
+        work: asyncio.Future[T] = asyncio.ensure_future(awaitable)
+        trouble = asyncio.create_task(self._trouble.wait())
+        waiters: set[asyncio.Future[Any]] = {work, trouble}
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            trouble.cancel()
+        if work.done():
+            return work.result()
+        work.cancel()
+        with contextlib.suppress(BaseException):
+            await work
+        raise _Interrupted
+
+    async def _pump(self, name: str, stream: asyncio.StreamReader) -> None:
+        pending = b""
+        while chunk := await stream.read(_READ_CHUNK):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for raw in lines:
+                self.console.line(name, _decode(raw))
+        if pending:
+            self.console.line(name, _decode(pending))
+
+    async def _stop_all(self) -> None:
+        for child in reversed(self._children):
+            await self._stop(child)
+        for watcher in list(self._watchers):
+            watcher.cancel()
+        self._children.clear()
+
+    async def _stop(self, child: _Child) -> None:
+        child.stopping = True
+        process, spec = child.process, child.spec
+        if process.returncode is None:
+            self.say(f"stopping {spec.name}")
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(spec.stop_signal)
+            try:
+                await asyncio.wait_for(process.wait(), spec.stop_grace_s)
+            except TimeoutError:
+                self.say(f"{spec.name} did not stop within {spec.stop_grace_s:.0f}s: killing")
+        # Whatever the child left in its group goes too.
+        _kill_group(process)
+        await process.wait()
+        await self._drain(child)
+
+    async def _drain(self, child: _Child) -> None:
+        # A grandchild that inherited the pipe could keep it open forever.
+        try:
+            await asyncio.wait_for(asyncio.shield(child.pump), 5)
+        except TimeoutError:
+            child.pump.cancel()
+
+
+def _kill_group(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _decode(raw: bytes) -> str:
+    return raw.rstrip(b"\r").decode("utf-8", errors="replace")
