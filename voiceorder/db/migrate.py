@@ -14,6 +14,8 @@ from pathlib import Path
 import asyncpg
 import structlog
 
+from voiceorder.db import DbConn
+
 log = structlog.get_logger(__name__)
 
 _FILE = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
@@ -44,7 +46,7 @@ def discover(folder: Path) -> list[Migration]:
     return migrations
 
 
-async def apply_migrations(conn: asyncpg.Connection, component: str, folder: Path) -> list[str]:
+async def apply_migrations(conn: DbConn, component: str, folder: Path) -> list[str]:
     """Apply what is missing; return the names applied now (empty when up to date)."""
     migrations = discover(folder)
     applied_now: list[str] = []

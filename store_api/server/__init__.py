@@ -1,0 +1,1 @@
+"""The reference Store API server (aiohttp + asyncpg)."""
