@@ -1,0 +1,433 @@
+"""`StoreApiClient`: the Store API v1 (see store-api.md) as typed async methods.
+
+Every request goes through the process-wide circuit breaker of its base URL and, when it is
+safe, through the retry policy (see retry.py). What is safe to repeat:
+- GET — no effect;
+- POST /orders, /confirm, /cancel — they carry an Idempotency-Key, and the server answers a
+  repeat with the stored response instead of acting twice (that is the point of the key), so
+  the key is a required argument and is the same on every attempt;
+- PATCH /orders/{id}/delivery — it *sets* the delivery to the value sent, so applying it twice
+  leaves the same order; after a timeout it is retried like a GET. If the order stopped being
+  a draft in between, the repeat gets 409 ORDER_NOT_EDITABLE, which is the truth either way.
+Every attempt of one call carries the same X-Request-Id, so the server's logs show them as
+one request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self, TypeVar, overload
+from urllib.parse import quote
+
+import httpx
+import structlog
+from pydantic import BaseModel, ValidationError
+
+from store_api.client.breaker import CircuitBreaker, breaker_for
+from store_api.client.errors import (
+    StoreConnectionError,
+    StoreProtocolError,
+    StoreTimeout,
+    error_from_response,
+)
+from store_api.client.retry import Deadline, RetryPolicy
+from store_api.contract import (
+    CancelOrder,
+    ConfirmOrder,
+    CourierDeliveryIn,
+    CreateOrder,
+    Customer,
+    DeliveryQuote,
+    Health,
+    Order,
+    OrderList,
+    OrderStatus,
+    OrderSummary,
+    PickupDeliveryIn,
+    PickupPoint,
+    PickupPointList,
+    Product,
+    ProductList,
+    ProductSummary,
+)
+from voiceorder.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+REQUEST_ID_HEADER = "X-Request-Id"
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    """The order an idempotent POST produced, and whether this answer is a stored replay."""
+
+    order: Order
+    replayed: bool
+    request_id: str
+
+
+class StoreApiClient:
+    """Async client of one Store API. Share one per process; use `async with` or `aclose()`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout_s: float = 5.0,
+        retry: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        breaker_threshold: int = 5,
+        breaker_reset_s: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not token:
+            raise ValueError("a Store API token is required (STORE_API_TOKEN)")
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.retry_policy = retry or RetryPolicy(total_timeout_s=timeout_s * 4)
+        self.breaker = breaker or breaker_for(
+            self.base_url, threshold=breaker_threshold, reset_timeout_s=breaker_reset_s
+        )
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url + "/",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=timeout_s,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, breaker: CircuitBreaker | None = None
+    ) -> StoreApiClient:
+        token = settings.effective_store_api_token
+        if token is None:
+            raise ValueError("STORE_API_TOKEN must be set when STORE_API_MODE=prod")
+        attempts = settings.store_api_retries + 1
+        return cls(
+            settings.store_api_url,
+            token,
+            timeout_s=settings.store_api_timeout_s,
+            retry=RetryPolicy(
+                attempts=attempts, total_timeout_s=settings.store_api_timeout_s * attempts
+            ),
+            breaker=breaker,
+            breaker_threshold=settings.store_api_breaker_threshold,
+            breaker_reset_s=settings.store_api_breaker_reset_s,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- health and catalogue -------------------------------------------------------------
+
+    async def health(self, *, request_id: str | None = None) -> Health:
+        """The server's own view, including `degraded` (its 503): no breaker, no retries."""
+        request_id = request_id or _new_request_id()
+        try:
+            response = await self._http.get("health", headers={REQUEST_ID_HEADER: request_id})
+        except httpx.TimeoutException as exc:
+            raise StoreTimeout(
+                f"GET /health: no answer within {self.timeout_s:g} s", request_id=request_id
+            ) from exc
+        except httpx.TransportError as exc:
+            raise StoreConnectionError(
+                f"GET /health: cannot reach {self.base_url}: {exc!r}", request_id=request_id
+            ) from exc
+        if response.status_code == 503:
+            try:
+                return Health.model_validate_json(response.content)
+            except ValidationError:
+                pass
+        if not response.is_success:
+            raise error_from_response(
+                response.status_code, response.content, response.headers, request_id=request_id
+            )
+        return _parse(Health, response, request_id)
+
+    async def search_products(
+        self, q: str, *, limit: int | None = None, request_id: str | None = None
+    ) -> list[ProductSummary]:
+        response = await self._request(
+            "GET", "products/search", params={"q": q, "limit": limit}, request_id=request_id
+        )
+        return _parse(ProductList, response, request_id).items
+
+    async def get_product(self, product_id: str, *, request_id: str | None = None) -> Product:
+        response = await self._request(
+            "GET", f"products/{_segment(product_id)}", request_id=request_id
+        )
+        return _parse(Product, response, request_id)
+
+    async def lookup_customer(self, phone: str, *, request_id: str | None = None) -> Customer:
+        """The customer with this phone; raises CustomerNotFound for an unknown number."""
+        response = await self._request(
+            "GET", "customers/lookup", params={"phone": phone}, request_id=request_id
+        )
+        return _parse(Customer, response, request_id)
+
+    # --- orders -------------------------------------------------------------------------
+
+    async def search_orders(
+        self,
+        *,
+        phone: str | None = None,
+        number: str | None = None,
+        status: OrderStatus | None = None,
+        limit: int | None = None,
+        request_id: str | None = None,
+    ) -> list[OrderSummary]:
+        """Newest first. The server needs `phone` or `number` (SearchCriteriaRequired)."""
+        params = {
+            "phone": phone,
+            "number": number,
+            "status": status.value if status else None,
+            "limit": limit,
+        }
+        response = await self._request("GET", "orders/search", params=params, request_id=request_id)
+        return _parse(OrderList, response, request_id).items
+
+    async def get_order(self, order_id: str, *, request_id: str | None = None) -> Order:
+        response = await self._request("GET", f"orders/{_segment(order_id)}", request_id=request_id)
+        return _parse(Order, response, request_id)
+
+    async def create_order(
+        self, order: CreateOrder, *, idempotency_key: str, request_id: str | None = None
+    ) -> OrderResult:
+        """Create a draft. Derive the key from the call (workflow id + step), never at random."""
+        response = await self._request(
+            "POST", "orders", body=order, idempotency_key=idempotency_key, request_id=request_id
+        )
+        return _order_result(response, request_id)
+
+    async def set_delivery(
+        self,
+        order_id: str,
+        delivery: CourierDeliveryIn | PickupDeliveryIn,
+        *,
+        request_id: str | None = None,
+    ) -> Order:
+        response = await self._request(
+            "PATCH", f"orders/{_segment(order_id)}/delivery", body=delivery, request_id=request_id
+        )
+        return _parse(Order, response, request_id)
+
+    async def confirm_order(
+        self,
+        order_id: str,
+        *,
+        expected_total: int | None,
+        idempotency_key: str,
+        request_id: str | None = None,
+    ) -> OrderResult:
+        """Finalise a draft; TotalMismatch if its total is no longer `expected_total`."""
+        response = await self._request(
+            "POST",
+            f"orders/{_segment(order_id)}/confirm",
+            body=ConfirmOrder(expected_total=expected_total),
+            idempotency_key=idempotency_key,
+            request_id=request_id,
+        )
+        return _order_result(response, request_id)
+
+    async def cancel_order(
+        self,
+        order_id: str,
+        *,
+        reason: str | None,
+        idempotency_key: str,
+        request_id: str | None = None,
+    ) -> OrderResult:
+        response = await self._request(
+            "POST",
+            f"orders/{_segment(order_id)}/cancel",
+            body=CancelOrder(reason=reason),
+            idempotency_key=idempotency_key,
+            request_id=request_id,
+        )
+        return _order_result(response, request_id)
+
+    # --- delivery -------------------------------------------------------------------------
+
+    @overload
+    async def calculate_delivery(
+        self,
+        *,
+        city: str,
+        street: str,
+        house: str,
+        items_total: int,
+        request_id: str | None = None,
+    ) -> DeliveryQuote: ...
+
+    @overload
+    async def calculate_delivery(
+        self, *, order_id: str, pickup_point_id: str, request_id: str | None = None
+    ) -> DeliveryQuote: ...
+
+    async def calculate_delivery(
+        self,
+        *,
+        city: str | None = None,
+        street: str | None = None,
+        house: str | None = None,
+        items_total: int | None = None,
+        order_id: str | None = None,
+        pickup_point_id: str | None = None,
+        request_id: str | None = None,
+    ) -> DeliveryQuote:
+        """A courier quote for an address, or a pickup quote for an order and a point."""
+        courier = (city, street, house, items_total)
+        pickup = (order_id, pickup_point_id)
+        if all(v is not None for v in courier) and all(v is None for v in pickup):
+            params: dict[str, Any] = {
+                "city": city,
+                "street": street,
+                "house": house,
+                "items_total": items_total,
+            }
+        elif all(v is not None for v in pickup) and all(v is None for v in courier):
+            params = {"order_id": order_id, "pickup_point_id": pickup_point_id}
+        else:
+            raise TypeError(
+                "calculate_delivery takes either city, street, house and items_total, "
+                "or order_id and pickup_point_id"
+            )
+        response = await self._request(
+            "GET", "delivery/calculate", params=params, request_id=request_id
+        )
+        return _parse(DeliveryQuote, response, request_id)
+
+    async def pickup_points(
+        self,
+        *,
+        city: str | None = None,
+        q: str | None = None,
+        request_id: str | None = None,
+    ) -> list[PickupPoint]:
+        response = await self._request(
+            "GET", "pickup-points", params={"city": city, "q": q}, request_id=request_id
+        )
+        return _parse(PickupPointList, response, request_id).items
+
+    # --- transport ------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: BaseModel | None = None,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+    ) -> httpx.Response:
+        """One call: retried per the policy, each attempt under the breaker."""
+        request_id = request_id or _new_request_id()
+        headers = {REQUEST_ID_HEADER: request_id}
+        if method == "POST":
+            if not idempotency_key:
+                raise ValueError(f"{method} /{path} needs a non-empty idempotency_key")
+            headers[IDEMPOTENCY_KEY_HEADER] = idempotency_key
+        content: bytes | None = None
+        if body is not None:
+            # None fields are left out: the body, and so the key's fingerprint, stay stable.
+            content = body.model_dump_json(exclude_none=True).encode()
+            headers["Content-Type"] = "application/json"
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        # The query may hold a phone number: log lines name the path only.
+        log_fields = {"method": method, "path": "/" + path, "request_id": request_id}
+        deadline = Deadline.after(self.retry_policy.total_timeout_s)
+        async for attempt in self.retry_policy.retrying(log_fields):
+            with attempt:
+                return await self._attempt(
+                    method, path, query, content, headers, deadline.clip(self.timeout_s)
+                )
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, Any],
+        content: bytes | None,
+        headers: Mapping[str, str],
+        timeout_s: float,
+    ) -> httpx.Response:
+        request_id = headers[REQUEST_ID_HEADER]
+        what = f"{method} /{path}"
+        async with self.breaker.guard():
+            try:
+                response = await self._http.request(
+                    method, path, params=query, content=content, headers=headers, timeout=timeout_s
+                )
+            except httpx.TimeoutException as exc:
+                raise StoreTimeout(
+                    f"{what}: no answer within {timeout_s:.3g} s ({type(exc).__name__})",
+                    request_id=request_id,
+                ) from exc
+            except httpx.TransportError as exc:
+                raise StoreConnectionError(
+                    f"{what}: cannot reach {self.base_url}: {exc!r}", request_id=request_id
+                ) from exc
+            if not response.is_success:
+                raise error_from_response(
+                    response.status_code, response.content, response.headers, request_id=request_id
+                )
+        return response
+
+
+def _parse(model: type[M], response: httpx.Response, request_id: str | None) -> M:
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise StoreProtocolError(
+            f"{response.request.method} {response.request.url.path}: HTTP "
+            f"{response.status_code} body is not a valid {model.__name__}: "
+            f"{exc.error_count()} error(s), first: {exc.errors()[0]['msg']}",
+            status=response.status_code,
+            request_id=response.headers.get(REQUEST_ID_HEADER) or request_id,
+        ) from exc
+
+
+def _order_result(response: httpx.Response, request_id: str | None) -> OrderResult:
+    return OrderResult(
+        order=_parse(Order, response, request_id),
+        replayed=response.headers.get(REPLAYED_HEADER, "").lower() == "true",
+        request_id=response.request.headers[REQUEST_ID_HEADER],
+    )
+
+
+def _segment(value: str) -> str:
+    """An id as one path segment: `/`, `?`, `#` and dot-segments cannot leave the route."""
+    if value in ("", ".", ".."):
+        raise ValueError(f"not a valid id: {value!r}")
+    return quote(value, safe="")
+
+
+def _new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+__all__ = ["OrderResult", "StoreApiClient"]
