@@ -232,6 +232,14 @@ def _ref(model: Any) -> dict[str, Any]:
     return {"$ref": REF.format(model=model.__name__)}
 
 
+_ORDER_LINKS = {
+    "GetOrder": "get_orders_order_id",
+    "SetDelivery": "patch_orders_order_id_delivery",
+    "ConfirmOrder": "post_orders_order_id_confirm",
+    "CancelOrder": "post_orders_order_id_cancel",
+}
+
+
 def _operation_id(op: Operation) -> str:
     words = re.sub(r"[^a-z_]+", "_", op.path.replace("{", "").replace("}", "")).strip("_")
     return f"{op.method}_{words}"
@@ -255,6 +263,12 @@ def _operation(op: Operation) -> dict[str, Any]:
         responses[str(status)] = {
             "description": _ERROR_TEXT[status],
             "content": {"application/json": {"schema": _ref(ErrorResponse)}},
+        }
+    if op.ok[1] is Order:
+        # Links let schemathesis' stateful phase walk create → delivery → confirm → cancel.
+        responses[str(op.ok[0])]["links"] = {
+            name: {"operationId": target, "parameters": {"order_id": "$response.body#/id"}}
+            for name, target in _ORDER_LINKS.items()
         }
     spec: dict[str, Any] = {
         "operationId": _operation_id(op),
