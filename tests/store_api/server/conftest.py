@@ -61,7 +61,7 @@ def fresh_phone() -> str:
     return f"+7999{uuid.uuid4().int % 10_000_000:07d}"
 
 
-COURIER_MOSCOW = {
+COURIER_MOSCOW: dict[str, Any] = {
     "type": "courier",
     "address": {"city": "Москва", "street": "Тверская", "house": "7", "apartment": "12"},
 }

@@ -36,18 +36,18 @@ async def test_injected_errors_and_latency(
 
 
 def test_prod_mode_refuses_faults_and_a_missing_token() -> None:
-    prod = Settings(store_api_mode=StoreApiMode.PROD, store_api_token=None, _env_file=None)  # type: ignore[call-arg]
+    prod = Settings(store_api_mode=StoreApiMode.PROD, store_api_token=None, _env_file=None)
     with pytest.raises(ConfigurationError, match="STORE_API_TOKEN"):
         server_token(prod)
     faulty = Settings(
         store_api_mode=StoreApiMode.PROD,
         store_api_token="t",
         store_api_fault_error_rate=0.5,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     with pytest.raises(ConfigurationError, match="fault injection"):
         fault_config(faulty)
-    dev = Settings(store_api_mode=StoreApiMode.DEV, store_api_token=None, _env_file=None)  # type: ignore[call-arg]
+    dev = Settings(store_api_mode=StoreApiMode.DEV, store_api_token=None, _env_file=None)
     assert server_token(dev) == "voiceorder-dev-token"
 
 
