@@ -29,7 +29,7 @@ from store_api.server.state import state_of
 routes = web.RouteTableDef()
 
 # Trigram word similarity from which a product name counts as a fuzzy match ("гречу" → гречка).
-FUZZY_THRESHOLD = 0.45
+FUZZY_THRESHOLD = 0.35
 
 
 @routes.get("/api/v1/health")
