@@ -49,6 +49,9 @@ class ServiceSpec:
     one_shot: bool = False
     stop_signal: signal.Signals = signal.SIGTERM
     stop_grace_s: float = 10.0
+    # While it stops, only lines this accepts are shown: for servers whose shutdown is
+    # known to be noisy (the Temporal dev server warns about every closed poller).
+    show_while_stopping: Callable[[str], bool] | None = None
     # Extra subprocess arguments (user, group, cwd).
     popen: Mapping[str, Any] = field(default_factory=dict)
 
@@ -102,7 +105,7 @@ class _Interrupted(Exception):
 class _Child:
     spec: ServiceSpec
     process: asyncio.subprocess.Process
-    pump: asyncio.Task[None]
+    pump: asyncio.Task[None] = field(init=False)
     started: bool = False
     stopping: bool = False
 
@@ -187,6 +190,7 @@ class Supervisor:
                 return
 
     async def _start(self, spec: ServiceSpec) -> None:
+        self.say(f"starting {spec.name}")
         if spec.prepare is not None:
             try:
                 await self._unless_interrupted(spec.prepare(self._sayer(spec.name)))
@@ -195,7 +199,6 @@ class Supervisor:
             except Exception as exc:
                 self._fail(f"{spec.name} could not be prepared: {exc}")
                 return
-        self.say(f"starting {spec.name}")
         child = await self._spawn(spec)
         if child is None:
             return
@@ -213,7 +216,7 @@ class Supervisor:
             except _Interrupted:
                 raise
             except TimeoutError:
-                self._fail(f"{spec.name} was not ready within {spec.ready_timeout_s:.0f}s")
+                self._fail(f"{spec.name} was not ready within {spec.ready_timeout_s:g}s")
                 return
             except Exception as exc:
                 if self._failure is None:
@@ -239,8 +242,8 @@ class Supervisor:
             self._fail(f"{spec.name} could not be started ({spec.command[0]}): {exc}")
             return None
         assert process.stdout is not None  # we asked for a pipe
-        pump = asyncio.create_task(self._pump(spec.name, process.stdout))
-        child = _Child(spec, process, pump)
+        child = _Child(spec, process)
+        child.pump = asyncio.create_task(self._pump(child, process.stdout))
         self._children.append(child)
         return child
 
@@ -283,14 +286,20 @@ class Supervisor:
             await work
         raise _Interrupted
 
-    async def _pump(self, name: str, stream: asyncio.StreamReader) -> None:
+    async def _pump(self, child: _Child, stream: asyncio.StreamReader) -> None:
         pending = b""
         while chunk := await stream.read(_READ_CHUNK):
             *lines, pending = (pending + chunk).split(b"\n")
             for raw in lines:
-                self.console.line(name, _decode(raw))
+                self._show(child, _decode(raw))
         if pending:
-            self.console.line(name, _decode(pending))
+            self._show(child, _decode(pending))
+
+    def _show(self, child: _Child, text: str) -> None:
+        accept = child.spec.show_while_stopping
+        if child.stopping and accept is not None and not accept(text):
+            return
+        self.console.line(child.spec.name, text)
 
     async def _stop_all(self) -> None:
         for child in reversed(self._children):
@@ -309,7 +318,7 @@ class Supervisor:
             try:
                 await asyncio.wait_for(process.wait(), spec.stop_grace_s)
             except TimeoutError:
-                self.say(f"{spec.name} did not stop within {spec.stop_grace_s:.0f}s: killing")
+                self.say(f"{spec.name} did not stop within {spec.stop_grace_s:g}s: killing")
         # Whatever the child left in its group goes too.
         _kill_group(process)
         await process.wait()

@@ -1,0 +1,325 @@
+"""`voiceorder up`: the whole local stack in the foreground, with real parts only.
+
+PostgreSQL (embedded unless DATABASE_URL is set), the Temporal dev server with its Web UI,
+and the reference Store API (seeded on first run). Everything local lives in DATA_DIR and
+is reused by the next run; `--reset` starts afresh. A new service (the worker, the edge) is
+one more `ServiceSpec` in `_services`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import shutil
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg
+import click
+import httpx
+
+from voiceorder.settings import Settings, get_settings
+from voiceorder.stack.postgres import (
+    EmbeddedPostgres,
+    EmbeddedPostgresError,
+    ensure_database,
+)
+from voiceorder.stack.supervisor import ReadyCheck, Say, ServiceSpec, Supervisor
+from voiceorder.stack.temporal import TemporalDevServer, TemporalDevServerError, split_address
+
+DATABASE = "voiceorder"
+# Written into DATA_DIR so that `--reset` never deletes a folder that is not ours.
+MARKER = ".voiceorder-data"
+
+
+class StackError(click.ClickException):
+    """The stack cannot start; the message says why and what to change."""
+
+
+@dataclass(frozen=True)
+class PortNeed:
+    host: str
+    port: int
+    setting: str
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What `up` runs, worked out from the settings before anything starts."""
+
+    settings: Settings
+    data_dir: Path
+    postgres: EmbeddedPostgres | None  # None: DATABASE_URL names an existing server
+    database_url: str
+    temporal: TemporalDevServer
+
+    @classmethod
+    def plan(cls, settings: Settings) -> Stack:
+        data_dir = settings.data_dir.resolve()
+        try:
+            host, port = split_address(settings.temporal_address)
+        except ValueError as exc:
+            raise StackError(f"TEMPORAL_ADDRESS: {exc}") from exc
+        temporal = TemporalDevServer(
+            data_dir / "temporal",
+            host,
+            port,
+            settings.temporal_ui_port,
+            settings.temporal_namespace,
+        )
+        if settings.database_url:
+            return cls(settings, data_dir, None, settings.database_url, temporal)
+        postgres = EmbeddedPostgres(data_dir / "postgres", settings.embedded_pg_port)
+        return cls(settings, data_dir, postgres, postgres.url(DATABASE), temporal)
+
+    def ports(self) -> list[PortNeed]:
+        needs = []
+        if self.postgres is not None:
+            needs.append(PortNeed("127.0.0.1", self.postgres.port, "EMBEDDED_PG_PORT"))
+        needs += [
+            PortNeed(self.temporal.host, self.temporal.port, "TEMPORAL_ADDRESS"),
+            PortNeed(self.temporal.host, self.temporal.ui_port, "TEMPORAL_UI_PORT"),
+            PortNeed(self.settings.store_api_host, self.settings.store_api_port, "STORE_API_PORT"),
+        ]
+        return needs
+
+    def child_env(self) -> dict[str, str]:
+        """Our children read the same settings; pass what `up` decided explicitly."""
+        settings = self.settings
+        return {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "DATA_DIR": str(self.data_dir),
+            "DATABASE_URL": self.database_url,
+            "TEMPORAL_ADDRESS": self.temporal.address,
+            "TEMPORAL_NAMESPACE": self.temporal.namespace,
+            "TEMPORAL_UI_PORT": str(self.temporal.ui_port),
+            "STORE_API_URL": settings.store_api_url,
+            "STORE_API_HOST": settings.store_api_host,
+            "STORE_API_PORT": str(settings.store_api_port),
+        }
+
+
+def check_ports_free(needs: list[PortNeed]) -> None:
+    for need in needs:
+        problem = _bind_problem(need.host, need.port)
+        if problem is None:
+            continue
+        if problem == errno.EADDRINUSE:
+            raise StackError(
+                f"port {need.port} ({need.setting}) is in use — is another `voiceorder up` "
+                f"running? Stop it, or set {need.setting} to a free port."
+            )
+        raise StackError(
+            f"cannot listen on {need.host}:{need.port} ({need.setting}): {os.strerror(problem)}"
+        )
+
+
+def _bind_problem(host: str, port: int) -> int | None:
+    """The errno of binding host:port the way our servers do, or None if it would work."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return errno.EADDRNOTAVAIL
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        # Servers set SO_REUSEADDR, so a port in TIME_WAIT after our last run counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            return exc.errno or errno.EADDRINUSE
+    return None
+
+
+def reset_data_dir(stack: Stack) -> None:
+    data_dir = stack.data_dir
+    if not data_dir.exists():
+        click.echo(f"--reset: {data_dir} does not exist, nothing to delete")
+        return
+    if any(data_dir.iterdir()) and not (data_dir / MARKER).exists():
+        raise StackError(
+            f"--reset: refusing to delete {data_dir}: it has no {MARKER} marker, so it is not "
+            "a folder `voiceorder up` made. Check DATA_DIR, or delete it yourself."
+        )
+    parts = ["Temporal history"]
+    if stack.postgres is not None:
+        parts.insert(0, "embedded PostgreSQL with the Store API data")
+    click.echo(f"--reset: deleting {data_dir} ({', '.join(parts)})")
+    if stack.postgres is None:
+        click.echo("--reset: DATABASE_URL is set; the database there is left as it is")
+    shutil.rmtree(data_dir)
+
+
+def without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = quote(parts.username or "", safe="")
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}{port}"))
+
+
+def _services(stack: Stack) -> list[ServiceSpec]:
+    env = stack.child_env()
+    services: list[ServiceSpec] = []
+    if stack.postgres is not None:
+        services.append(_postgres_service(stack.postgres))
+    services += [
+        _temporal_service(stack.temporal),
+        ServiceSpec("seed", _voiceorder("store-api", "seed"), env=env, one_shot=True),
+        ServiceSpec(
+            "store-api",
+            _voiceorder("store-api", "serve"),
+            env=env,
+            ready=_http_ready(f"{stack.settings.store_api_url}/health"),
+        ),
+    ]
+    return services
+
+
+def _voiceorder(*args: str) -> list[str]:
+    return [sys.executable, "-m", "voiceorder", *args]
+
+
+def _postgres_service(server: EmbeddedPostgres) -> ServiceSpec:
+    async def prepare(say: Say) -> None:
+        if not server.initialised:
+            say(f"first run: creating a new cluster in {server.data_dir} (a few seconds)")
+        await asyncio.to_thread(server.initialise)
+
+    async def ready(process: asyncio.subprocess.Process) -> None:
+        await server.wait_ready(process, within_s=60)
+        await ensure_database(server.url(), DATABASE)
+
+    popen = {key: value for key, value in server.popen_kwargs().items() if key != "preexec_fn"}
+    return ServiceSpec(
+        "postgres",
+        server.command(),
+        ready=ready,
+        prepare=prepare,
+        # SIGINT is PostgreSQL's fast shutdown: clients are disconnected, nothing is lost.
+        stop_signal=signal.SIGINT,
+        stop_grace_s=30,
+        popen=popen,
+    )
+
+
+def _temporal_service(server: TemporalDevServer) -> ServiceSpec:
+    async def prepare(say: Say) -> None:
+        await asyncio.to_thread(server.prepare)
+
+    return ServiceSpec(
+        "temporal",
+        server.command(),
+        ready=server.wait_ready,
+        prepare=prepare,
+        stop_grace_s=15,
+        # Its pollers warn about every connection closed by its own shutdown.
+        show_while_stopping=lambda line: "level=WARN" not in line,
+    )
+
+
+def _http_ready(url: str) -> ReadyCheck:
+    async def ready(process: asyncio.subprocess.Process) -> None:
+        async with httpx.AsyncClient(timeout=2) as client:
+            while process.returncode is None:
+                try:
+                    if (await client.get(url)).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise RuntimeError(f"exited with code {process.returncode}")
+
+    return ready
+
+
+def banner(stack: Stack) -> str:
+    settings = stack.settings
+    token = settings.effective_store_api_token or "<STORE_API_TOKEN>"
+    if stack.postgres is not None:
+        pg_note = f"embedded, data in {stack.postgres.data_dir}"
+    else:
+        pg_note = "DATABASE_URL"
+    rows = [
+        ("Temporal UI", stack.temporal.ui_url),
+        ("Temporal", f"{stack.temporal.address}  (namespace {stack.temporal.namespace})"),
+        ("Store API", settings.store_api_url),
+        ("  token", f"{token}  (Authorization: Bearer …)"),
+        ("PostgreSQL", f"{without_password(stack.database_url)}  ({pg_note})"),
+        (
+            "AudioSocket",
+            f"port {settings.audiosocket_port} — not started: the edge is not part of "
+            "the stack yet",
+        ),
+        ("Data", f"{stack.data_dir}  (kept between runs; `voiceorder up --reset` wipes it)"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [
+        "",
+        "voiceorder is up — Ctrl-C stops everything",
+        *(f"  {name:<{width}}  {value}" for name, value in rows),
+        "",
+        "Try it:",
+        f"  curl -sG -H 'Authorization: Bearer {token}' \\",
+        f"    --data-urlencode 'q=гречка' {settings.store_api_url}/products/search",
+        "",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+async def _check_database(url: str) -> None:
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise StackError(
+            f"DATABASE_URL is set, but PostgreSQL at {without_password(url)} does not "
+            f"answer: {exc}. Unset DATABASE_URL to use the embedded server."
+        ) from exc
+    await conn.close()
+
+
+async def _run(stack: Stack, services: list[ServiceSpec]) -> int:
+    if stack.postgres is None:
+        await _check_database(stack.database_url)
+
+    def show_banner() -> None:
+        supervisor.console.write(banner(stack))
+
+    supervisor = Supervisor(services, label="up", on_ready=show_banner)
+    return await supervisor.run()
+
+
+def _prepare_data_dir(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / MARKER).touch()
+
+
+@click.command("up")
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Delete DATA_DIR first (embedded PostgreSQL and Temporal history) and start afresh.",
+)
+def up_command(reset: bool) -> None:
+    """Run the whole local stack in the foreground (Ctrl-C stops it)."""
+    settings = get_settings()
+    stack = Stack.plan(settings)
+    check_ports_free(stack.ports())
+    if reset:
+        reset_data_dir(stack)
+    _prepare_data_dir(stack.data_dir)
+    try:
+        services = _services(stack)
+    except (EmbeddedPostgresError, TemporalDevServerError) as exc:
+        raise StackError(str(exc)) from exc
+    raise SystemExit(asyncio.run(_run(stack, services)))
