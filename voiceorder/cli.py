@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from store_api.cli import store_api_group
+from voiceorder.settings import ConfigurationError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Turns configuration mistakes into one readable line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigurationError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """voiceorder — a Russian phone ordering agent on Temporal."""
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The fixed token of local development. Documented in the README; refused in prod mode.
@@ -124,6 +124,17 @@ class Settings(BaseSettings):
         return self.store_database_url or self.database_url
 
 
+class ConfigurationError(RuntimeError):
+    """The environment or `.env` holds a value the settings refuse; the message says which."""
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from None
