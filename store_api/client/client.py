@@ -15,6 +15,7 @@ one request.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -144,7 +145,7 @@ class StoreApiClient:
 
     async def health(self, *, request_id: str | None = None) -> Health:
         """The server's own view, including `degraded` (its 503): no breaker, no retries."""
-        request_id = request_id or _new_request_id()
+        request_id = request_id_of(request_id)
         try:
             response = await self._http.get("health", headers={REQUEST_ID_HEADER: request_id})
         except httpx.TimeoutException as exc:
@@ -164,7 +165,7 @@ class StoreApiClient:
             raise error_from_response(
                 response.status_code, response.content, response.headers, request_id=request_id
             )
-        return _parse(Health, response, request_id)
+        return _parse(Health, response)
 
     async def search_products(
         self, q: str, *, limit: int | None = None, request_id: str | None = None
@@ -172,20 +173,20 @@ class StoreApiClient:
         response = await self._request(
             "GET", "products/search", params={"q": q, "limit": limit}, request_id=request_id
         )
-        return _parse(ProductList, response, request_id).items
+        return _parse(ProductList, response).items
 
     async def get_product(self, product_id: str, *, request_id: str | None = None) -> Product:
         response = await self._request(
             "GET", f"products/{_segment(product_id)}", request_id=request_id
         )
-        return _parse(Product, response, request_id)
+        return _parse(Product, response)
 
     async def lookup_customer(self, phone: str, *, request_id: str | None = None) -> Customer:
         """The customer with this phone; raises CustomerNotFound for an unknown number."""
         response = await self._request(
             "GET", "customers/lookup", params={"phone": phone}, request_id=request_id
         )
-        return _parse(Customer, response, request_id)
+        return _parse(Customer, response)
 
     # --- orders -------------------------------------------------------------------------
 
@@ -206,11 +207,11 @@ class StoreApiClient:
             "limit": limit,
         }
         response = await self._request("GET", "orders/search", params=params, request_id=request_id)
-        return _parse(OrderList, response, request_id).items
+        return _parse(OrderList, response).items
 
     async def get_order(self, order_id: str, *, request_id: str | None = None) -> Order:
         response = await self._request("GET", f"orders/{_segment(order_id)}", request_id=request_id)
-        return _parse(Order, response, request_id)
+        return _parse(Order, response)
 
     async def create_order(
         self, order: CreateOrder, *, idempotency_key: str, request_id: str | None = None
@@ -219,7 +220,7 @@ class StoreApiClient:
         response = await self._request(
             "POST", "orders", body=order, idempotency_key=idempotency_key, request_id=request_id
         )
-        return _order_result(response, request_id)
+        return _order_result(response)
 
     async def set_delivery(
         self,
@@ -231,7 +232,7 @@ class StoreApiClient:
         response = await self._request(
             "PATCH", f"orders/{_segment(order_id)}/delivery", body=delivery, request_id=request_id
         )
-        return _parse(Order, response, request_id)
+        return _parse(Order, response)
 
     async def confirm_order(
         self,
@@ -249,7 +250,7 @@ class StoreApiClient:
             idempotency_key=idempotency_key,
             request_id=request_id,
         )
-        return _order_result(response, request_id)
+        return _order_result(response)
 
     async def cancel_order(
         self,
@@ -266,7 +267,7 @@ class StoreApiClient:
             idempotency_key=idempotency_key,
             request_id=request_id,
         )
-        return _order_result(response, request_id)
+        return _order_result(response)
 
     # --- delivery -------------------------------------------------------------------------
 
@@ -277,13 +278,18 @@ class StoreApiClient:
         city: str,
         street: str,
         house: str,
-        items_total: int,
+        items_total: int | None = None,
+        order_id: str | None = None,
         request_id: str | None = None,
     ) -> DeliveryQuote: ...
 
     @overload
     async def calculate_delivery(
-        self, *, order_id: str, pickup_point_id: str, request_id: str | None = None
+        self,
+        *,
+        pickup_point_id: str,
+        order_id: str | None = None,
+        request_id: str | None = None,
     ) -> DeliveryQuote: ...
 
     async def calculate_delivery(
@@ -293,31 +299,35 @@ class StoreApiClient:
         street: str | None = None,
         house: str | None = None,
         items_total: int | None = None,
-        order_id: str | None = None,
         pickup_point_id: str | None = None,
+        order_id: str | None = None,
         request_id: str | None = None,
     ) -> DeliveryQuote:
-        """A courier quote for an address, or a pickup quote for an order and a point."""
-        courier = (city, street, house, items_total)
-        pickup = (order_id, pickup_point_id)
-        if all(v is not None for v in courier) and all(v is None for v in pickup):
-            params: dict[str, Any] = {
+        """A courier quote for an address, or a pickup quote for a point.
+
+        The goods total comes from `order_id` when given (the server reads the order),
+        else from `items_total`: free delivery depends on it.
+        """
+        address = (city, street, house)
+        if pickup_point_id is not None and all(part is None for part in address):
+            params: dict[str, Any] = {"pickup_point_id": pickup_point_id, "order_id": order_id}
+        elif pickup_point_id is None and all(part is not None for part in address):
+            params = {
                 "city": city,
                 "street": street,
                 "house": house,
                 "items_total": items_total,
+                "order_id": order_id,
             }
-        elif all(v is not None for v in pickup) and all(v is None for v in courier):
-            params = {"order_id": order_id, "pickup_point_id": pickup_point_id}
         else:
             raise TypeError(
-                "calculate_delivery takes either city, street, house and items_total, "
-                "or order_id and pickup_point_id"
+                "calculate_delivery takes either city, street and house (courier) "
+                "or pickup_point_id (pickup)"
             )
         response = await self._request(
             "GET", "delivery/calculate", params=params, request_id=request_id
         )
-        return _parse(DeliveryQuote, response, request_id)
+        return _parse(DeliveryQuote, response)
 
     async def pickup_points(
         self,
@@ -329,7 +339,7 @@ class StoreApiClient:
         response = await self._request(
             "GET", "pickup-points", params={"city": city, "q": q}, request_id=request_id
         )
-        return _parse(PickupPointList, response, request_id).items
+        return _parse(PickupPointList, response).items
 
     # --- transport ------------------------------------------------------------------------
 
@@ -344,7 +354,7 @@ class StoreApiClient:
         request_id: str | None = None,
     ) -> httpx.Response:
         """One call: retried per the policy, each attempt under the breaker."""
-        request_id = request_id or _new_request_id()
+        request_id = request_id_of(request_id)
         headers = {REQUEST_ID_HEADER: request_id}
         if method == "POST":
             if not idempotency_key:
@@ -398,7 +408,7 @@ class StoreApiClient:
         return response
 
 
-def _parse(model: type[M], response: httpx.Response, request_id: str | None) -> M:
+def _parse(model: type[M], response: httpx.Response) -> M:
     try:
         return model.model_validate_json(response.content)
     except ValidationError as exc:
@@ -407,13 +417,13 @@ def _parse(model: type[M], response: httpx.Response, request_id: str | None) -> 
             f"{response.status_code} body is not a valid {model.__name__}: "
             f"{exc.error_count()} error(s), first: {exc.errors()[0]['msg']}",
             status=response.status_code,
-            request_id=response.headers.get(REQUEST_ID_HEADER) or request_id,
+            request_id=response.request.headers.get(REQUEST_ID_HEADER),
         ) from exc
 
 
-def _order_result(response: httpx.Response, request_id: str | None) -> OrderResult:
+def _order_result(response: httpx.Response) -> OrderResult:
     return OrderResult(
-        order=_parse(Order, response, request_id),
+        order=_parse(Order, response),
         replayed=response.headers.get(REPLAYED_HEADER, "").lower() == "true",
         request_id=response.request.headers[REQUEST_ID_HEADER],
     )
@@ -428,6 +438,20 @@ def _segment(value: str) -> str:
 
 def _new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+_NOT_IN_REQUEST_ID = re.compile(r"[^A-Za-z0-9._:\-]")
+
+
+def request_id_of(offered: str | None) -> str:
+    """The caller's id (a workflow or activity id) as a header value servers keep as is.
+
+    Servers tend to replace an id with characters outside a conservative set (ours accepts
+    `[A-Za-z0-9._:-]{1,128}`), which would break the correlation the id is for.
+    """
+    if not offered:
+        return _new_request_id()
+    return _NOT_IN_REQUEST_ID.sub("-", offered)[:128]
 
 
 __all__ = ["OrderResult", "StoreApiClient"]

@@ -149,11 +149,11 @@ class TotalMismatch(StoreConflict):
     @property
     def new_total(self) -> int | None:
         """The order's current total in kopecks: what the caller must hear before confirming."""
-        for key in ("total", "new_total", "actual_total"):
-            value = _int_detail(self.details, key)
-            if value is not None:
-                return value
-        return None
+        return _int_detail(self.details, "total")
+
+    @property
+    def expected_total(self) -> int | None:
+        return _int_detail(self.details, "expected_total")
 
 
 class OrderNotEditable(StoreConflict):
