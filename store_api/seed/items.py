@@ -28,12 +28,15 @@ class Item:
 def shop_price(rubles: float) -> int:
     """A shelf price in kopecks ending in ,90 — what Russian shops actually print.
 
-    Cheap goods are priced to the rouble (89,90), dearer ones to ten (249,90) or fifty
-    roubles (2 349,90), so prices derived from factors still look hand-set.
+    Cheap goods keep their rouble (89 → 89,90), dearer ones are rounded to ten (249 →
+    249,90) or fifty roubles (2 390 → 2 399,90), so prices derived from factors still look
+    hand-set.
     """
-    step = 1 if rubles < 100 else 10 if rubles < 2000 else 50
-    whole = max(step, round(rubles / step) * step)
-    return whole * 100 - 10
+    whole = max(0, round(rubles))
+    if whole < 100:
+        return whole * 100 + 90
+    step = 10 if whole < 2000 else 50
+    return round(rubles / step) * step * 100 - 10
 
 
 def _squash(text: str) -> str:

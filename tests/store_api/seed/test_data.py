@@ -72,7 +72,8 @@ def test_stock_has_sold_out_and_nearly_sold_out_products() -> None:
 
 
 def test_shop_prices_end_in_ninety_kopecks() -> None:
-    assert shop_price(89.4) == 8890
+    assert shop_price(89.4) == 8990
+    assert shop_price(99.6) == 9990
     assert shop_price(249) == 24990
     assert shop_price(2390) == 239990
     assert shop_price(0.2) == 90
