@@ -47,7 +47,11 @@ COUNTS_SQL = """SELECT (SELECT count(*) FROM store.products) AS products,
 
 async def migrated(url: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(url)
-    await apply_migrations(conn, "store", MIGRATIONS)
+    try:
+        await apply_migrations(conn, "store", MIGRATIONS)
+    except BaseException:
+        await conn.close()
+        raise
     return conn
 
 
