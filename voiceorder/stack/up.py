@@ -168,13 +168,13 @@ def without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}@{host}{port}"))
 
 
-def _services(stack: Stack) -> list[ServiceSpec]:
+def stack_services(stack: Stack) -> list[ServiceSpec]:
     env = stack.child_env()
     services: list[ServiceSpec] = []
     if stack.postgres is not None:
-        services.append(_postgres_service(stack.postgres))
+        services.append(postgres_service(stack.postgres))
     services += [
-        _temporal_service(stack.temporal),
+        temporal_service(stack.temporal),
         ServiceSpec("seed", _voiceorder("store-api", "seed"), env=env, one_shot=True),
         ServiceSpec(
             "store-api",
@@ -190,7 +190,7 @@ def _voiceorder(*args: str) -> list[str]:
     return [sys.executable, "-m", "voiceorder", *args]
 
 
-def _postgres_service(server: EmbeddedPostgres) -> ServiceSpec:
+def postgres_service(server: EmbeddedPostgres) -> ServiceSpec:
     async def prepare(say: Say) -> None:
         if not server.initialised:
             say(f"first run: creating a new cluster in {server.data_dir} (a few seconds)")
@@ -213,7 +213,7 @@ def _postgres_service(server: EmbeddedPostgres) -> ServiceSpec:
     )
 
 
-def _temporal_service(server: TemporalDevServer) -> ServiceSpec:
+def temporal_service(server: TemporalDevServer) -> ServiceSpec:
     async def prepare(say: Say) -> None:
         await asyncio.to_thread(server.prepare)
 
@@ -319,7 +319,7 @@ def up_command(reset: bool) -> None:
         reset_data_dir(stack)
     _prepare_data_dir(stack.data_dir)
     try:
-        services = _services(stack)
+        services = stack_services(stack)
     except (EmbeddedPostgresError, TemporalDevServerError) as exc:
         raise StackError(str(exc)) from exc
     raise SystemExit(asyncio.run(_run(stack, services)))

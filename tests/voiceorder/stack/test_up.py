@@ -1,0 +1,242 @@
+"""`python -m voiceorder up` end to end: the real stack in a subprocess, on free ports.
+
+One test walks a user's day: first start, try the Store API, Ctrl-C; start again (the data
+is still there); `--reset` (it is gone). PostgreSQL is embedded, or a fresh database on the
+server named by DATABASE_URL when the environment sets one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client
+
+from tests.support.servers import free_port, with_database
+from voiceorder.settings import DEV_STORE_API_TOKEN
+from voiceorder.stack.temporal import CALL_SEARCH_ATTRIBUTES
+
+pytestmark = pytest.mark.slow
+
+READY_LINE = "voiceorder is up"
+# First start on a loaded 2-core box: initdb, migrations and the demo catalogue.
+FIRST_START_S = 180
+STOP_S = 60
+
+
+class Up:
+    """One `voiceorder up` process, its output in a file (a pipe could fill up and block it)."""
+
+    def __init__(self, env: dict[str, str], workdir: Path, *args: str) -> None:
+        self.log = workdir / f"up-{uuid.uuid4().hex[:6]}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "voiceorder", "up", *args],
+            env=env,
+            cwd=workdir,  # away from the checkout's .env
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self, within_s: float) -> float:
+        started = time.monotonic()
+        while READY_LINE not in self.output():
+            assert self.process.poll() is None, f"up exited early:\n{self.output()}"
+            assert time.monotonic() - started < within_s, f"not up in {within_s}s:\n{self.output()}"
+            time.sleep(0.2)
+        return time.monotonic() - started
+
+    def interrupt(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=STOP_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"up did not stop within {STOP_S}s after SIGINT:\n{self.output()}")
+
+    def kill_if_running(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()  # the children follow (die_with_parent)
+            self.process.wait()
+
+
+@contextmanager
+def running_up(env: dict[str, str], workdir: Path, *args: str) -> Iterator[Up]:
+    up = Up(env, workdir, *args)
+    try:
+        yield up
+    finally:
+        up.kill_if_running()
+
+
+@asynccontextmanager
+async def database_for_up() -> AsyncIterator[str | None]:
+    """None (embedded), or a fresh database on the DATABASE_URL server, dropped afterwards."""
+    server_url = os.environ.get("DATABASE_URL")
+    if not server_url:
+        yield None
+        return
+    name = f"vo_up_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield with_database(server_url, name)
+    finally:
+        admin = await asyncpg.connect(server_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+def up_env(data_dir: Path, database_url: str | None) -> tuple[dict[str, str], dict[str, int]]:
+    ports = {
+        "pg": free_port(),
+        "temporal": free_port(),
+        "ui": free_port(),
+        "store": free_port(),
+    }
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "STORE_DATABASE_URL", "STORE_API_TOKEN", "STORE_API_MODE"}
+    }
+    env |= {
+        "DATA_DIR": str(data_dir),
+        "EMBEDDED_PG_PORT": str(ports["pg"]),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
+        "TEMPORAL_UI_PORT": str(ports["ui"]),
+        "STORE_API_HOST": "127.0.0.1",
+        "STORE_API_PORT": str(ports["store"]),
+        "STORE_API_URL": f"http://127.0.0.1:{ports['store']}/api/v1",
+        "NO_COLOR": "1",
+    }
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env, ports
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def assert_nothing_left(data_dir: Path, ports: dict[str, int]) -> None:
+    deadline = time.monotonic() + 15
+    while True:
+        left = processes_mentioning(str(data_dir))
+        open_ports = [name for name, port in ports.items() if port_open(port)]
+        if not left and not open_ports:
+            return
+        assert time.monotonic() < deadline, f"left behind: {left}, open ports: {open_ports}"
+        time.sleep(0.2)
+
+
+async def assert_temporal_ready(ports: dict[str, int]) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        ui = await http.get(f"http://127.0.0.1:{ports['ui']}/")
+    assert ui.status_code == 200
+    client = await Client.connect(f"127.0.0.1:{ports['temporal']}")
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace="default")
+    )
+    assert set(CALL_SEARCH_ATTRIBUTES) <= set(listed.custom_attributes)
+
+
+def store_client(env: dict[str, str]) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=env["STORE_API_URL"],
+        headers={"Authorization": f"Bearer {DEV_STORE_API_TOKEN}"},
+        timeout=15,
+    )
+
+
+async def create_order(env: dict[str, str]) -> str:
+    async with store_client(env) as store:
+        assert (await store.get("/health")).status_code == 200
+        found = await store.get("/products/search", params={"q": "гречка"})
+        assert found.status_code == 200, found.text
+        items = found.json()["items"]
+        assert items, "the demo catalogue has no гречка"
+        order = await store.post(
+            "/orders",
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+            json={
+                "customer": {"phone": "+79160000001"},
+                "items": [{"product_id": items[0]["id"], "quantity": 1}],
+            },
+        )
+        assert order.status_code == 201, order.text
+        return str(order.json()["id"])
+
+
+async def order_status(env: dict[str, str], order_id: str) -> int:
+    async with store_client(env) as store:
+        return (await store.get(f"/orders/{order_id}")).status_code
+
+
+async def test_up_runs_the_stack_keeps_data_and_resets(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    async with database_for_up() as database_url:
+        env, ports = up_env(data_dir, database_url)
+
+        with running_up(env, tmp_path) as up:
+            await asyncio.to_thread(up.wait_ready, FIRST_START_S)
+            banner = up.output()
+            assert f"http://127.0.0.1:{ports['ui']}" in banner
+            assert DEV_STORE_API_TOKEN in banner
+            assert "not started" in banner  # the AudioSocket edge, said honestly
+            await assert_temporal_ready(ports)
+            order_id = await create_order(env)
+            assert up.interrupt() == 0, up.output()
+        assert_nothing_left(data_dir, ports)
+
+        with running_up(env, tmp_path) as up:
+            again_s = await asyncio.to_thread(up.wait_ready, FIRST_START_S)
+            assert again_s < 60, f"restart took {again_s:.1f}s"
+            assert "first run" not in up.output()
+            assert await order_status(env, order_id) == 200
+            await assert_temporal_ready(ports)
+            assert up.interrupt() == 0, up.output()
+        assert_nothing_left(data_dir, ports)
+
+        with running_up(env, tmp_path, "--reset") as up:
+            await asyncio.to_thread(up.wait_ready, FIRST_START_S)
+            assert f"--reset: deleting {data_dir}" in up.output()
+            # An external database is not ours to wipe; the embedded one is.
+            assert await order_status(env, order_id) == (200 if database_url else 404)
+            assert up.interrupt() == 0, up.output()
+        assert_nothing_left(data_dir, ports)

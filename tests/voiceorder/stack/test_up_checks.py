@@ -1,0 +1,129 @@
+"""`voiceorder up` refuses clearly before it starts anything; the plan it makes."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.support.servers import free_port
+from voiceorder.settings import DEV_STORE_API_TOKEN, Settings, get_settings
+from voiceorder.stack import up
+from voiceorder.stack.up import MARKER, Stack, banner, up_command, without_password
+
+
+@pytest.fixture
+def no_start(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """These tests must stop before anything runs; fail loudly if the stack would start."""
+
+    async def refuse(*args: object) -> int:
+        raise AssertionError("the stack was about to start")
+
+    monkeypatch.setattr(up, "_run", refuse)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def free_ports_env(data_dir: Path) -> dict[str, str]:
+    store = free_port()
+    return {
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URL": "",
+        "EMBEDDED_PG_PORT": str(free_port()),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "TEMPORAL_UI_PORT": str(free_port()),
+        "STORE_API_HOST": "127.0.0.1",
+        "STORE_API_PORT": str(store),
+        "STORE_API_URL": f"http://127.0.0.1:{store}/api/v1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("setting", "port_of"),
+    [
+        ("TEMPORAL_ADDRESS", lambda env: int(env["TEMPORAL_ADDRESS"].rpartition(":")[2])),
+        ("TEMPORAL_UI_PORT", lambda env: int(env["TEMPORAL_UI_PORT"])),
+        ("STORE_API_PORT", lambda env: int(env["STORE_API_PORT"])),
+        ("EMBEDDED_PG_PORT", lambda env: int(env["EMBEDDED_PG_PORT"])),
+    ],
+)
+def test_a_busy_port_is_named_with_its_setting(
+    no_start: None, tmp_path: Path, setting: str, port_of: Callable[[dict[str, str]], int]
+) -> None:
+    env = free_ports_env(tmp_path / "data")
+    port = port_of(env)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        result = CliRunner().invoke(up_command, [], env=env)
+    assert result.exit_code == 1
+    assert (
+        f"port {port} ({setting}) is in use — is another `voiceorder up` running?" in result.output
+    )
+    assert not (tmp_path / "data").exists()  # refused before touching anything
+
+
+def test_reset_refuses_a_folder_that_up_did_not_make(no_start: None, tmp_path: Path) -> None:
+    data_dir = tmp_path / "precious"
+    data_dir.mkdir()
+    (data_dir / "thesis.txt").write_text("years of work")
+    result = CliRunner().invoke(up_command, ["--reset"], env=free_ports_env(data_dir))
+    assert result.exit_code == 1
+    assert f"refusing to delete {data_dir}" in result.output
+    assert (data_dir / "thesis.txt").exists()
+
+
+def test_reset_deletes_our_folder_and_says_what(no_start: None, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    (data_dir / "temporal").mkdir(parents=True)
+    (data_dir / MARKER).touch()
+    (data_dir / "temporal" / "temporal.db").write_text("old history")
+    result = CliRunner().invoke(up_command, ["--reset"], env=free_ports_env(data_dir))
+    assert "--reset: deleting" in result.output
+    assert "embedded PostgreSQL" in result.output
+    assert not (data_dir / "temporal").exists()
+
+
+def test_a_bad_temporal_address_is_named(no_start: None, tmp_path: Path) -> None:
+    env = free_ports_env(tmp_path) | {"TEMPORAL_ADDRESS": "7233"}
+    result = CliRunner().invoke(up_command, [], env=env)
+    assert result.exit_code == 1
+    assert "TEMPORAL_ADDRESS: expected host:port" in result.output
+
+
+def test_with_database_url_no_embedded_postgres_is_planned(tmp_path: Path) -> None:
+    stack = Stack.plan(Settings(data_dir=tmp_path, database_url="postgresql://u:secret@db/x"))
+    assert stack.postgres is None
+    assert "EMBEDDED_PG_PORT" not in {need.setting for need in stack.ports()}
+    assert [spec.name for spec in up.stack_services(stack)] == ["temporal", "seed", "store-api"]
+    assert stack.child_env()["DATABASE_URL"] == "postgresql://u:secret@db/x"
+
+
+def test_banner_says_what_runs_where(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=None, temporal_ui_port=18233)
+    text = banner(Stack.plan(settings))
+    assert "http://127.0.0.1:18233" in text
+    assert settings.store_api_url in text
+    assert DEV_STORE_API_TOKEN in text
+    assert f"postgresql://postgres@127.0.0.1:{settings.embedded_pg_port}/voiceorder" in text
+    assert "AudioSocket" in text and "not started" in text
+    assert "q=гречка" in text
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app:s3cr%40t@db.example:5433/vo", "postgresql://app@db.example:5433/vo"),
+        ("postgresql://postgres@127.0.0.1:54329/voiceorder", None),
+        (
+            "postgresql://app:pw@[::1]/vo?sslmode=require",
+            "postgresql://app@[::1]/vo?sslmode=require",
+        ),
+    ],
+)
+def test_without_password(url: str, shown: str | None) -> None:
+    assert without_password(url) == (shown or url)
