@@ -32,6 +32,7 @@ from store_api.client.errors import (
     StoreConnectionError,
     StoreProtocolError,
     StoreTimeout,
+    StoreUnavailable,
     error_from_response,
 )
 from store_api.client.retry import Deadline, RetryPolicy
@@ -87,7 +88,6 @@ class StoreApiClient:
         breaker: CircuitBreaker | None = None,
         breaker_threshold: int = 5,
         breaker_reset_s: float = 30.0,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not token:
             raise ValueError("a Store API token is required (STORE_API_TOKEN)")
@@ -103,7 +103,6 @@ class StoreApiClient:
             base_url=self.base_url + "/",
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=timeout_s,
-            transport=transport,
             follow_redirects=False,
         )
 
@@ -369,11 +368,18 @@ class StoreApiClient:
         # The query may hold a phone number: log lines name the path only.
         log_fields = {"method": method, "path": "/" + path, "request_id": request_id}
         deadline = Deadline.after(self.retry_policy.total_timeout_s)
-        async for attempt in self.retry_policy.retrying(log_fields):
-            with attempt:
-                return await self._attempt(
-                    method, path, query, content, headers, deadline.clip(self.timeout_s)
-                )
+        try:
+            async for attempt in self.retry_policy.retrying(log_fields):
+                with attempt:
+                    return await self._attempt(
+                        method, path, query, content, headers, deadline.clip(self.timeout_s)
+                    )
+        except StoreUnavailable as exc:
+            # An open breaker is logged once, when it opens; every other outage is worth a
+            # line when the call gives up, since the caller will now hear an apology.
+            if not exc.breaker_open:
+                log.warning("store_api_gave_up", **log_fields, error=exc.code, status=exc.status)
+            raise
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def _attempt(

@@ -194,11 +194,17 @@ async def test_create_order_errors(client: StoreApiClient) -> None:
         customer=CustomerRef(phone=fresh_phone()),
         items=[OrderItemIn(product_id=scarce.id, quantity=99)],
     )
+    key = new_key()
     with pytest.raises(OutOfStock) as out:
-        await client.create_order(too_many, idempotency_key=new_key())
+        await client.create_order(too_many, idempotency_key=key)
     assert out.value.status == 409
     assert out.value.available == scarce.stock_qty
     assert out.value.product_id == scarce.id
+    assert not out.value.replayed
+    # A business error is the request's stored answer too: the same key gets it again.
+    with pytest.raises(OutOfStock) as again:
+        await client.create_order(too_many, idempotency_key=key)
+    assert again.value.replayed
 
     bad_phone = CreateOrder(
         customer=CustomerRef(phone="not a phone"),

@@ -73,6 +73,12 @@ async def test_gives_up_after_the_attempts(
     assert raised.value.status == 503
     assert raised.value.retryable and not raised.value.breaker_open
     assert [entry["attempt"] for entry in retried(logs)] == [1, 2]
+    [gave_up] = [entry for entry in logs if entry["event"] == "store_api_gave_up"]
+    assert (gave_up["error"], gave_up["status"], gave_up["path"]) == (
+        "SERVICE_UNAVAILABLE",
+        503,
+        "/products/search",
+    )
 
 
 async def test_retry_logs_never_hold_the_phone_number(
