@@ -3,7 +3,7 @@
 PostgreSQL (embedded unless DATABASE_URL is set), the Temporal dev server with its Web UI,
 and the reference Store API (seeded on first run). Everything local lives in DATA_DIR and
 is reused by the next run; `--reset` starts afresh. A new service (the worker, the edge) is
-one more `ServiceSpec` in `_services`.
+one more `ServiceSpec` in `stack_services`.
 """
 
 from __future__ import annotations
@@ -322,4 +322,9 @@ def up_command(reset: bool) -> None:
         services = stack_services(stack)
     except (EmbeddedPostgresError, TemporalDevServerError) as exc:
         raise StackError(str(exc)) from exc
-    raise SystemExit(asyncio.run(_run(stack, services)))
+    try:
+        code = asyncio.run(_run(stack, services))
+    except KeyboardInterrupt:
+        # Ctrl-C before the supervisor took over the signal: nothing was started yet.
+        code = 130
+    raise SystemExit(code)

@@ -106,7 +106,9 @@ async def database_for_up() -> AsyncIterator[str | None]:
             await admin.close()
 
 
-def up_env(data_dir: Path, database_url: str | None) -> tuple[dict[str, str], dict[str, int]]:
+def up_env(
+    data_dir: Path, home: Path, database_url: str | None
+) -> tuple[dict[str, str], dict[str, int]]:
     ports = {
         "pg": free_port(),
         "temporal": free_port(),
@@ -127,6 +129,8 @@ def up_env(data_dir: Path, database_url: str | None) -> tuple[dict[str, str], di
         "STORE_API_PORT": str(ports["store"]),
         "STORE_API_URL": f"http://127.0.0.1:{ports['store']}/api/v1",
         "NO_COLOR": "1",
+        # Must stay empty: the stack writes only into DATA_DIR.
+        "HOME": str(home),
     }
     if database_url:
         env["DATABASE_URL"] = database_url
@@ -210,8 +214,10 @@ async def order_status(env: dict[str, str], order_id: str) -> int:
 
 async def test_up_runs_the_stack_keeps_data_and_resets(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
+    home = tmp_path / "home"
+    home.mkdir()
     async with database_for_up() as database_url:
-        env, ports = up_env(data_dir, database_url)
+        env, ports = up_env(data_dir, home, database_url)
 
         with running_up(env, tmp_path) as up:
             await asyncio.to_thread(up.wait_ready, FIRST_START_S)
@@ -223,6 +229,7 @@ async def test_up_runs_the_stack_keeps_data_and_resets(tmp_path: Path) -> None:
             order_id = await create_order(env)
             assert up.interrupt() == 0, up.output()
         assert_nothing_left(data_dir, ports)
+        assert list(home.iterdir()) == []
 
         with running_up(env, tmp_path) as up:
             again_s = await asyncio.to_thread(up.wait_ready, FIRST_START_S)
