@@ -17,8 +17,10 @@ from structlog.testing import capture_logs
 
 from store_api.client import (
     BreakerState,
+    CircuitBreaker,
     CustomerNotFound,
     OrderNotFound,
+    RetryPolicy,
     StoreApiClient,
     StoreBreakerOpen,
     StoreTimeout,
@@ -26,8 +28,15 @@ from store_api.client import (
 )
 from store_api.contract import OrderStatus, PickupDeliveryIn
 from store_api.seed.personas import MANY_ACTIVE
-from tests.store_api.client.helpers import MakeClient, draft_request, fresh_phone, in_stock, new_key
-from tests.support.servers import StoreApiServer
+from tests.store_api.client.helpers import (
+    FAST_BACKOFF,
+    MakeClient,
+    draft_request,
+    fresh_phone,
+    in_stock,
+    new_key,
+)
+from tests.support.servers import StoreApiServer, store_api_server
 
 RESET_S = 1.0  # long enough that a stalled test process does not see it half-open too soon
 
@@ -291,3 +300,32 @@ async def test_health_bypasses_an_open_breaker(
     product = await in_stock(client)
     await open_breaker(client, store_api_clean_faults, product.id)
     assert (await client.health()).status == "ok"
+
+
+# --- rate limiting ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_rate_limit_is_waited_out_and_never_opens_the_breaker(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second server on the session's database, with the rate limit on (2 rps, burst 4)."""
+    monkeypatch.setenv("STORE_API_RATE_LIMIT_RPS", "2")
+    async with (
+        store_api_server(database_url) as limited,
+        StoreApiClient(
+            limited.base_url,
+            limited.token,
+            timeout_s=15,
+            retry=RetryPolicy(attempts=10, total_timeout_s=60, **FAST_BACKOFF),
+            breaker=CircuitBreaker("rate-limited", threshold=1, reset_timeout_s=30),
+        ) as client,
+    ):
+        with capture_logs() as logs:
+            for _ in range(8):
+                assert await client.search_products("гречка")
+        waits = [(entry["error"], entry["wait_s"]) for entry in retried(logs)]
+        assert waits, "8 requests at once must exceed a burst of 4"
+        # Retry-After (whole seconds) replaces the 10–50 ms backoff.
+        assert all(error == "RATE_LIMITED" and wait >= 1.0 for error, wait in waits)
+        assert client.breaker.state is BreakerState.CLOSED
