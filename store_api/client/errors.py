@@ -326,7 +326,7 @@ def error_from_response(
         )
         return cls(
             message,
-            code=cls.default_code if cls is not StoreApiError else f"HTTP_{status}",
+            code=f"HTTP_{status}",
             status=status,
             request_id=request_id,
             retry_after=retry_after,

@@ -103,7 +103,7 @@ def test_a_body_that_is_not_the_error_envelope_keeps_the_status() -> None:
         502, b"<html>Bad Gateway</html>", {"x-request-id": "from-server"}, request_id="mine"
     )
     assert type(error) is e.StoreUnavailable
-    assert error.status == 502
+    assert (error.code, error.status) == ("HTTP_502", 502)
     assert error.retryable
     assert "Bad Gateway" in error.message
     assert error.request_id == "from-server"
