@@ -8,6 +8,7 @@ import click
 
 from store_api.cli import store_api_group
 from voiceorder.settings import ConfigurationError
+from voiceorder.stack.up import up_command
 
 
 class _Commands(click.Group):
@@ -25,6 +26,7 @@ def main() -> None:
     """voiceorder — a Russian phone ordering agent on Temporal."""
 
 
+main.add_command(up_command)
 main.add_command(store_api_group)
 
 if __name__ == "__main__":
