@@ -106,6 +106,23 @@ async def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period(
     assert not alive(int((tmp_path / "stubborn.pid").read_text()))
 
 
+async def test_a_second_interrupt_kills_without_waiting(tmp_path: Path) -> None:
+    stubborn = child("stubborn", tmp_path, "--ignore-term", stop_grace_s=120)
+    out = io.StringIO()
+    supervisor: Supervisor
+
+    def stop_twice() -> None:
+        supervisor.request_stop("got SIGINT")
+        asyncio.get_running_loop().call_later(0.5, supervisor.request_stop, "got SIGINT")
+
+    supervisor = Supervisor([stubborn], stream=out, on_ready=stop_twice)
+    code = await asyncio.wait_for(supervisor.run(handle_signals=False), 60)
+
+    assert code == 0, out.getvalue()
+    assert "got SIGINT again: killing what is left" in out.getvalue()
+    assert not alive(int((tmp_path / "stubborn.pid").read_text()))
+
+
 async def test_a_failed_one_shot_task_stops_the_start(tmp_path: Path) -> None:
     migrate = ServiceSpec(
         "migrate", [sys.executable, "-c", "print('no schema'); raise SystemExit(2)"], one_shot=True
