@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The fixed token of local development. Documented in the README; refused in prod mode.
@@ -26,6 +26,11 @@ class StoreApiMode(StrEnum):
     DEV = "dev"
     TEST = "test"
     PROD = "prod"
+
+
+class SmsProvider(StrEnum):
+    DATABASE = "database"
+    HTTP = "http"
 
 
 class LogFormat(StrEnum):
@@ -84,6 +89,14 @@ class Settings(BaseSettings):
     openai_api_key: str | None = None
     llm_model: str = "gpt-4o-mini"
 
+    # --- SMS ----------------------------------------------------------------------------
+    sms_provider: SmsProvider = Field(
+        default=SmsProvider.DATABASE,
+        description="`database` (dev: messages stored in bot.sms_messages) or `http`.",
+    )
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
+
     # --- edge ---------------------------------------------------------------------------------
     audiosocket_host: str = "127.0.0.1"
     audiosocket_port: Port = 9092
@@ -109,6 +122,12 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _http_sms_needs_a_gateway(self) -> Settings:
+        if self.sms_provider is SmsProvider.HTTP and not self.sms_gateway_url:
+            raise ValueError("SMS_PROVIDER=http needs SMS_GATEWAY_URL")
+        return self
 
     @property
     def effective_store_api_token(self) -> str | None:
