@@ -153,7 +153,7 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
-            for error in exc.errors(include_url=False)
+            ": ".join(filter(None, (".".join(map(str, e["loc"])).upper(), e["msg"])))
+            for e in exc.errors(include_url=False)
         )
         raise ConfigurationError(f"invalid configuration: {problems}") from None
