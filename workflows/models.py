@@ -1,0 +1,60 @@
+"""What goes in and out of CallWorkflow: its input, turns, replies, and the state query."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_UTTERANCE_CHARS = 1000  # SEC6: a caller turn longer than this is refused
+
+Action = Literal["continue", "transfer", "hangup"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CallInput(Model):
+    """How the edge (or the text softphone) starts a call."""
+
+    caller_number: str | None = Field(
+        default=None, description="CallerID as Asterisk gave it; None when withheld"
+    )
+    channel_id: str | None = None
+    audiosocket_id: str | None = None
+    source: Literal["edge", "chat", "test"] = "edge"
+
+
+class PlaybackReport(Model):
+    """How much of a reply the caller actually heard."""
+
+    reply_id: int
+    played_to_end: bool
+    played_ms: Annotated[int, Field(ge=0)] | None = None
+
+
+class CallerTurn(Model):
+    text: Annotated[str, Field(max_length=MAX_UTTERANCE_CHARS)]
+    # How the previous reply played; carried with the turn so it can never arrive late.
+    previous_playback: PlaybackReport | None = None
+
+
+class DtmfTurn(Model):
+    digits: Annotated[str, Field(pattern=r"^[0-9*#]{1,20}$")]
+    previous_playback: PlaybackReport | None = None
+
+
+class HangUp(Model):
+    reason: str = "caller"
+
+
+class Reply(Model):
+    reply_id: int
+    sentences: list[str]
+    action: Action = "continue"
+    stage: str
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.sentences)
