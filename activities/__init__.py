@@ -1,1 +1,1 @@
-"""Temporal activities: every piece of I/O a call workflow needs (Store API, audit, call log, SMS)."""
+"""Temporal activities: all I/O of a call workflow (Store API, audit, call log, SMS)."""
