@@ -10,10 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 API_PREFIX = "/api/v1"
+# The shop's clock: "today", delivery dates and the offsets of times in responses.
+STORE_TZ = ZoneInfo("Europe/Moscow")
 MAX_BODY_BYTES = 64 * 1024
 MAX_ITEMS_PER_ORDER = 20
 MAX_QUANTITY = 99

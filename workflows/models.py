@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workflows.state import CallState
+
 MAX_UTTERANCE_CHARS = 1000  # SEC6: a caller turn longer than this is refused
 
 Action = Literal["continue", "transfer", "hangup"]
@@ -24,6 +26,10 @@ class CallInput(Model):
     channel_id: str | None = None
     audiosocket_id: str | None = None
     source: Literal["edge", "chat", "test"] = "edge"
+    # Post-call work failing for this long sets the Attention search attribute.
+    attention_after_s: Annotated[int, Field(ge=0, le=86_400)] = 120
+    # Set only by continue-as-new: the state of the call so far.
+    resume: CallState | None = None
 
 
 class PlaybackReport(Model):
@@ -35,7 +41,8 @@ class PlaybackReport(Model):
 
 
 class CallerTurn(Model):
-    text: Annotated[str, Field(max_length=MAX_UTTERANCE_CHARS)]
+    # Length is checked by the update's validator, so a long turn is refused, not failed.
+    text: str
     # How the previous reply played; carried with the turn so it can never arrive late.
     previous_playback: PlaybackReport | None = None
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import asyncpg
 from aiohttp import web
 
+from store_api.contract import STORE_TZ
 from store_api.server.faults import FaultConfig, FaultInjector
 from store_api.server.ratelimit import TokenBucket
 from voiceorder.settings import StoreApiMode
-
-STORE_TZ = ZoneInfo("Europe/Moscow")
 
 
 @dataclass
