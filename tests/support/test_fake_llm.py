@@ -1,12 +1,14 @@
-"""The fake LLM, driven by the real `openai` SDK as the agent drives it."""
+"""The fake LLM and the fake speech service, driven by the real `openai` SDK."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
+import wave
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import openai
@@ -18,6 +20,7 @@ from openai.types.chat import (
     ChatCompletionMessageFunctionToolCall,
     ChatCompletionMessageParam,
 )
+from pydantic import BaseModel
 
 from tests.support.fake_llm import (
     ANONYMOUS,
@@ -30,6 +33,7 @@ from tests.support.fake_llm import (
     last_user_text,
     offered_tools,
 )
+from tests.support.fake_openai_audio import SPEECH_SAMPLE_RATE, FakeSpeech, synthesize, to_wav
 
 KEY = "test-llm-key"
 MODEL = "gpt-4o-mini"
@@ -564,3 +568,141 @@ async def test_models() -> None:
         assert [m.id async for m in c.models.list()] == ["gpt-4o-mini", "qwen"]
         with pytest.raises(openai.NotFoundError):
             await c.chat.completions.create(model="gpt-5", messages=HELLO)
+
+
+async def test_schemas_from_the_sdk_pydantic_helper_pass_the_strict_check(
+    llm: FakeLLM, client: openai.AsyncOpenAI
+) -> None:
+    class Address(BaseModel):
+        city: str
+        street: str
+        house: str
+        apartment: str | None = None
+
+    class UpdateOrderDelivery(BaseModel):
+        type: Literal["courier", "pickup"]
+        address: Address | None = None
+        date: str | None = None
+
+    class ConfirmOrder(BaseModel):
+        pass
+
+    tools = [
+        openai.pydantic_function_tool(UpdateOrderDelivery, name="update_order_delivery"),
+        openai.pydantic_function_tool(ConfirmOrder, name="confirm_order"),
+    ]
+    llm.script("c1", [Reply.tool("confirm_order")])
+
+    assert calls_of(await ask(client, "c1", tools=tools))[0].function.arguments == "{}"
+
+
+async def test_a_nested_object_without_additional_properties_false_is_400(
+    llm: FakeLLM, client: openai.AsyncOpenAI
+) -> None:
+    address = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    tool: ChatCompletionFunctionToolParam = {
+        "type": "function",
+        "function": {
+            "name": "update_order_delivery",
+            "strict": True,
+            "parameters": {
+                "type": "object",
+                "properties": {"address": address},
+                "required": ["address"],
+                "additionalProperties": False,
+            },
+        },
+    }
+
+    with pytest.raises(openai.BadRequestError, match=r"context=\('properties', 'address'\)"):
+        await ask(client, "c1", tools=[tool])
+
+
+# --- the fake speech service ----------------------------------------------------------------
+
+
+@pytest.fixture
+async def speech() -> AsyncIterator[FakeSpeech]:
+    async with FakeSpeech(api_key=KEY, tone_hz=440) as server:
+        yield server
+
+
+@pytest.fixture
+async def speech_client(speech: FakeSpeech) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(base_url=speech.base_url, api_key=KEY, max_retries=0) as c:
+        yield c
+
+
+async def test_transcriptions_follow_the_script_per_call(
+    speech: FakeSpeech, speech_client: openai.AsyncOpenAI
+) -> None:
+    speech.script("c1", ["где мой заказ", "второй"])
+    speech.script(ANONYMOUS, ["алло"])
+    audio = to_wav(synthesize(0.5, None, 16_000), 16_000)
+
+    async def transcribe(call_id: str | None) -> str:
+        result = await speech_client.audio.transcriptions.create(
+            model="whisper-1",
+            file=("turn.wav", audio, "audio/wav"),
+            language="ru",
+            extra_headers=on_call(call_id) if call_id else None,
+        )
+        return result.text
+
+    assert await transcribe("c1") == "где мой заказ"
+    assert await transcribe(None) == "алло"
+    assert await transcribe("c1") == "второй"
+    speech.assert_consumed()
+
+    first = speech.transcriptions[0]
+    assert (first.call_id, first.model, first.language, first.filename) == (
+        "c1",
+        "whisper-1",
+        "ru",
+        "turn.wav",
+    )
+    assert first.audio == audio
+    verbose = await speech_client.audio.transcriptions.create(
+        model="whisper-1", file=("turn.wav", audio), response_format="verbose_json"
+    )
+    assert verbose.text == "" and verbose.duration == pytest.approx(0.5)
+    with pytest.raises(AssertionError, match="after the script ended"):
+        speech.assert_consumed()
+
+
+async def test_speech_is_a_wav_as_long_as_the_text(
+    speech: FakeSpeech, speech_client: openai.AsyncOpenAI
+) -> None:
+    async def seconds(text: str, speed: float = 1.0) -> float:
+        response = await speech_client.audio.speech.create(
+            model="tts-1", voice="alloy", input=text, response_format="wav", speed=speed
+        )
+        with wave.open(io.BytesIO(response.content), "rb") as audio:
+            assert (audio.getnchannels(), audio.getsampwidth()) == (1, 2)
+            assert audio.getframerate() == SPEECH_SAMPLE_RATE
+            assert max(audio.readframes(audio.getnframes())) > 0  # a tone, not silence
+            return audio.getnframes() / audio.getframerate()
+
+    short = await seconds("Да.")
+    long = await seconds("Ваш заказ сто два ноль сорок пять уже в пути.")
+
+    assert 0 < short < long
+    assert await seconds("Да.", speed=2.0) == pytest.approx(short / 2, abs=0.01)
+    pcm = await speech_client.audio.speech.create(
+        model="tts-1", voice="alloy", input="Да.", response_format="pcm"
+    )
+    assert len(pcm.content) == 2 * round(short * SPEECH_SAMPLE_RATE)
+    assert speech.speeches[0].body["input"] == "Да."
+
+
+async def test_speech_refuses_mp3_and_fails_on_demand(
+    speech: FakeSpeech, speech_client: openai.AsyncOpenAI
+) -> None:
+    with pytest.raises(openai.BadRequestError, match="only wav and pcm"):
+        await speech_client.audio.speech.create(model="tts-1", voice="alloy", input="Да.")
+
+    speech.fail_next(status=503)
+    with pytest.raises(openai.InternalServerError):
+        await speech_client.audio.speech.create(
+            model="tts-1", voice="alloy", input="Да.", response_format="wav"
+        )
