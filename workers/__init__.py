@@ -1,0 +1,1 @@
+"""The Temporal worker process: runs CallWorkflow and every activity."""
