@@ -7,7 +7,8 @@ streaming all run as in production).
 Conversations. Each request belongs to one conversation, named by the first of:
 1. the header `X-Call-Id` (`CALL_ID_HEADER`) - the agent activity sends the workflow id here;
    a header works with every OpenAI-compatible endpoint and leaves the body untouched;
-2. `metadata["call_id"]` in the body;
+2. `metadata["call_id"]` in the body (OpenAI accepts metadata only with `store: true`,
+   which keeps the conversation at OpenAI - not what a call with personal data wants);
 3. the `user` field in the body.
 Requests with none of these belong to `ANONYMOUS` ("").
 
@@ -424,7 +425,7 @@ class FakeLLM(FakeOpenAIServer):
         self.warnings: list[str] = []
         self._scripts: dict[str, deque[Reply]] = {}
         self._overruns: Counter[str] = Counter()
-        self._arrived = asyncio.Condition()
+        self._changed = asyncio.Condition()  # a request arrived or was answered
 
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
@@ -467,9 +468,14 @@ class FakeLLM(FakeOpenAIServer):
 
     async def wait_requests(self, call_id: str, count: int) -> list[Json]:
         """Wait until `call_id` has sent `count` requests; bound it with `asyncio.timeout`."""
-        async with self._arrived:
-            await self._arrived.wait_for(lambda: len(self.requests(call_id)) >= count)
+        async with self._changed:
+            await self._changed.wait_for(lambda: len(self.requests(call_id)) >= count)
         return self.requests(call_id)
+
+    async def wait_settled(self) -> None:
+        """Wait until every request received so far is answered (or found abandoned)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: all(e.status for e in self.exchanges))
 
     def reset(self) -> None:
         """Forget scripts, records, faults and latency (for a server shared between tests)."""
@@ -496,8 +502,7 @@ class FakeLLM(FakeOpenAIServer):
         body = await json_body(request)
         exchange = Exchange(call_id_of(request, body), body, dict(request.headers))
         self.exchanges.append(exchange)
-        async with self._arrived:
-            self._arrived.notify_all()
+        await self._settle(exchange, 0)
         try:
             validate_chat_request(body)
             if self.models is not None and body["model"] not in self.models:
@@ -512,12 +517,17 @@ class FakeLLM(FakeOpenAIServer):
             if reply.fail_status is not None:
                 raise outage(reply.fail_status)
         except ApiError as error:
-            exchange.status = error.status
+            await self._settle(exchange, error.status)
             raise
-        exchange.status = 200
+        await self._settle(exchange, 200)
         if body.get("stream"):
             return await self._stream(request, body, reply)
         return web.json_response(completion(body, reply), headers=_response_headers())
+
+    async def _settle(self, exchange: Exchange, status: int) -> None:
+        exchange.status = status
+        async with self._changed:
+            self._changed.notify_all()
 
     def _next_reply(self, call_id: str, body: Json) -> Reply:
         queue = self._scripts.get(call_id)
@@ -710,6 +720,10 @@ def validate_chat_request(body: Json) -> None:
         raise invalid(
             "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
             "stream_options",
+        )
+    if body.get("metadata") is not None and body.get("store") is not True:
+        raise invalid(
+            "The 'metadata' parameter is only allowed when 'store' is enabled.", "metadata"
         )
     if body.get("n", 1) != 1:
         raise invalid("the fake LLM answers with one choice only (n=1)", "n")

@@ -333,8 +333,10 @@ async def test_latency_and_a_client_timeout_that_consumes_nothing(
         await client.with_options(timeout=0.05).chat.completions.create(
             model=MODEL, messages=HELLO, extra_headers=on_call("c1")
         )
-    await asyncio.sleep(0.4)  # the abandoned handler wakes up and sees the client gone
+    async with asyncio.timeout(10):
+        await llm.wait_settled()  # the abandoned handler wakes up and sees the client gone
 
+    assert llm.exchanges[-1].status == 499
     assert len(llm.unconsumed("c1")) == 1
     llm.set_latency(0)
     assert (await ask(client, "c1")).choices[0].message.content == "два"
@@ -549,12 +551,22 @@ async def test_malformed_requests_are_400(
     assert len(llm.unconsumed("c1")) == 1
 
 
+async def test_metadata_without_store_is_400(llm: FakeLLM, client: openai.AsyncOpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="only allowed when 'store' is enabled"):
+        await client.chat.completions.create(
+            model=MODEL, messages=HELLO, metadata={"call_id": "c1"}
+        )
+
+
 async def test_garbage_body_and_unknown_url(llm: FakeLLM) -> None:
     auth = {"Authorization": f"Bearer {KEY}"}
     async with aiohttp.ClientSession(headers=auth) as http:
         async with http.post(f"{llm.base_url}/chat/completions", data=b"{not json") as response:
             assert response.status == 400
             assert "could not parse the JSON body" in (await response.json())["error"]["message"]
+        async with http.post(f"{llm.base_url}/chat/completions", json={"model": MODEL}) as response:
+            assert response.status == 400
+            assert (await response.json())["error"]["param"] == "messages"
         async with http.post(f"{llm.base_url}/nowhere", json={}) as response:
             assert response.status == 404
             assert (await response.json())["error"]["type"] == "invalid_request_error"
