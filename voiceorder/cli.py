@@ -8,6 +8,7 @@ import click
 
 from store_api.cli import store_api_group
 from voiceorder.chat import chat_command
+from voiceorder.history import history_group
 from voiceorder.settings import ConfigurationError
 from voiceorder.stack.up import up_command
 from workers.cli import worker_command
@@ -32,6 +33,7 @@ main.add_command(up_command)
 main.add_command(store_api_group)
 main.add_command(worker_command)
 main.add_command(chat_command)
+main.add_command(history_group)
 
 if __name__ == "__main__":
     main()

@@ -22,6 +22,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 import click
 import httpx
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from voiceorder.settings import Settings, get_settings
 from voiceorder.stack.postgres import (
@@ -31,6 +34,7 @@ from voiceorder.stack.postgres import (
 )
 from voiceorder.stack.supervisor import ReadyCheck, Say, ServiceSpec, Supervisor
 from voiceorder.stack.temporal import TemporalDevServer, TemporalDevServerError, split_address
+from voiceorder.temporal import connect
 
 DATABASE = "voiceorder"
 # Written into DATA_DIR so that `--reset` never deletes a folder that is not ours.
@@ -182,8 +186,34 @@ def stack_services(stack: Stack) -> list[ServiceSpec]:
             env=env,
             ready=_http_ready(f"{stack.settings.store_api_url}/health"),
         ),
+        ServiceSpec(
+            "worker",
+            _voiceorder("worker"),
+            env=env,
+            ready=_worker_polling(stack.settings),
+        ),
     ]
     return services
+
+
+def _worker_polling(settings: Settings) -> ReadyCheck:
+    """Ready when Temporal sees the worker polling the call task queue."""
+
+    async def ready(process: asyncio.subprocess.Process) -> None:
+        client = await connect(settings)
+        request = DescribeTaskQueueRequest(
+            namespace=settings.temporal_namespace,
+            task_queue=TaskQueue(name=settings.temporal_task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+        while process.returncode is None:
+            described = await client.workflow_service.describe_task_queue(request)
+            if described.pollers:
+                return
+            await asyncio.sleep(0.3)
+        raise RuntimeError(f"exited with code {process.returncode}")
+
+    return ready
 
 
 def _voiceorder(*args: str) -> list[str]:
@@ -256,6 +286,7 @@ def banner(stack: Stack) -> str:
         ("Store API", settings.store_api_url),
         ("  token", f"{token}  (Authorization: Bearer …)"),
         ("PostgreSQL", f"{without_password(stack.database_url)}  ({pg_note})"),
+        ("Worker", f"task queue {settings.temporal_task_queue}"),
         (
             "AudioSocket",
             f"port {settings.audiosocket_port} — not started: the edge is not part of "
@@ -269,7 +300,10 @@ def banner(stack: Stack) -> str:
         "voiceorder is up — Ctrl-C stops everything",
         *(f"  {name:<{width}}  {value}" for name, value in rows),
         "",
-        "Try it:",
+        "Place a test call (text softphone through the real workflow):",
+        "  ./dev chat --phone +79161234567      (Анна Смирнова, three active orders)",
+        "",
+        "Try the Store API:",
         f"  curl -sG -H 'Authorization: Bearer {token}' \\",
         f"    --data-urlencode 'q=гречка' {settings.store_api_url}/products/search",
         "",

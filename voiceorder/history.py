@@ -1,0 +1,50 @@
+"""`voiceorder history export`: save a workflow history as JSON (for tests/histories/)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+from temporalio.service import RPCError
+
+from voiceorder.settings import get_settings
+from voiceorder.temporal import connect
+
+
+async def export_history(workflow_id: str, run_id: str | None) -> str:
+    client = await connect(get_settings())
+    history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    return history.to_json()
+
+
+@click.group("history")
+def history_group() -> None:
+    """Workflow histories for replay tests."""
+
+
+@click.command("export")
+@click.argument("workflow_id")
+@click.option("--run-id", help="A specific run (default: the latest).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File (default: stdout).",
+)
+def export_command(workflow_id: str, run_id: str | None, output: Path | None) -> None:
+    """Export the history of WORKFLOW_ID (e.g. call-…) as JSON."""
+    try:
+        text = asyncio.run(export_history(workflow_id, run_id))
+    except RPCError as exc:
+        raise click.ClickException(f"cannot export {workflow_id}: {exc.message}") from None
+    except RuntimeError as exc:
+        raise click.ClickException(f"cannot reach Temporal: {exc}") from None
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+history_group.add_command(export_command)
