@@ -1030,7 +1030,7 @@ class CallWorkflow:
                 if workflow.now() - since >= self._attention_after:
                     self._set_attention("store_unavailable")
                 await workflow.sleep(
-                    min(ROUND_PAUSE_MAX, timedelta(seconds=5 * 2 ** min(job.rounds, 5)))
+                    min(ROUND_PAUSE_MAX, timedelta(seconds=2 ** min(job.rounds, 7)))
                 )
                 continue
             self._on_confirmed(order)
@@ -1076,7 +1076,7 @@ class CallWorkflow:
                     await workflow.sleep(
                         min(
                             ROUND_PAUSE_MAX,
-                            timedelta(seconds=5 * 2 ** min(confirmed.sms_rounds, 5)),
+                            timedelta(seconds=2 ** min(confirmed.sms_rounds, 7)),
                         )
                     )
                     continue

@@ -67,12 +67,19 @@ async def test_s4_new_order_with_courier_delivery(calls: Calls, store_api: Store
 
 
 async def draft_and_readback(
-    calls: Calls, phone: str, extra: list[Reply], *, quantity: int = 1, query: str = "гречка"
+    calls: Calls,
+    phone: str,
+    extra: list[Reply],
+    *,
+    quantity: int = 1,
+    query: str = "гречка",
+    attention_after_s: int = 120,
 ) -> CallSession:
     """A call that reached the read-back of a courier order; `extra` continues the script."""
     call = await calls.start(
         phone,
-        [
+        attention_after_s=attention_after_s,
+        script=[
             search(query),
             pick_product(quantity),
             Reply.tool("update_order_delivery", COURIER_TVERSKAYA),
