@@ -1,0 +1,93 @@
+"""What TTS must never read aloud: markdown, emoji, stray symbols and quotes."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_FENCE = re.compile(r"^\s*(```|~~~).*$", re.MULTILINE)
+_IMAGE_OR_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*", re.MULTILINE)
+_QUOTE = re.compile(r"^\s*>+\s?", re.MULTILINE)
+_RULE = re.compile(r"^\s*([-*_=]\s*){3,}$", re.MULTILINE)
+_BULLET = re.compile(r"^\s*(?:[-*+•·▪◦‣–—]|\d{1,2}[.)])\s+", re.MULTILINE)
+_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$", re.MULTILINE)
+_EMPHASIS = re.compile(r"\*+|~~|`+|(?<!\w)_+|_+(?!\w)")
+_SENTENCE_END = ".!?…:;,"
+
+# Symbols that mean a word; everything else symbolic (emoji, arrows, ©) is dropped.
+_SYMBOL_WORDS = {
+    "№": " номер ",
+    "&": " и ",
+    "+": " плюс ",
+    "≈": " примерно ",
+    "~": " около ",
+    "%": " процентов ",
+    "₽": " рублей ",
+    "€": " евро ",
+    "$": " долларов ",
+    "°": " градусов ",
+}
+_AS_COMMA = "()[]{}|•·;"
+_DROPPED = "\"'«»„“”‘’`^@#*_=<>\\/"
+# Emoji live in So/Sk/Cf (with variation selectors and joiners); No holds "²" and "½".
+_DROPPED_CATEGORIES = frozenset({"So", "Sk", "Sm", "Sc", "Co", "Cs", "Cn", "Cf", "No", "Mn", "Me"})
+
+
+def strip_markdown(text: str) -> str:
+    """Markdown and HTML to plain lines: "**Итого:** 5" → "Итого: 5", bullets and headings
+    become lines of their own, each ending a sentence."""
+    text = _FENCE.sub("", text)
+    text = _IMAGE_OR_LINK.sub(r"\1", text)
+    text = _HTML_TAG.sub(" ", text)
+    text = _RULE.sub("", text)
+    text = _TABLE_SEPARATOR.sub("", text)
+    text = _HEADING.sub("", text)
+    text = _QUOTE.sub("", text)
+    text = _BULLET.sub("", text)
+    text = _EMPHASIS.sub("", text)
+    lines = [line.strip().strip("|").replace("|", ",").strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) > 1:
+        # A bullet or a heading is a sentence of its own when spoken.
+        lines = [line if line[-1] in _SENTENCE_END else line + "." for line in lines]
+    return " ".join(lines)
+
+
+def _symbol(char: str) -> str:
+    if char in _SYMBOL_WORDS:
+        return _SYMBOL_WORDS[char]
+    if char in _AS_COMMA:
+        return ", "
+    if char in _DROPPED or unicodedata.category(char) in _DROPPED_CATEGORIES:
+        return " "
+    if char in "–":
+        return " — "
+    if char.isspace():
+        return " "
+    return char
+
+
+def strip_symbols(text: str) -> str:
+    """Symbols to words or nothing: "а & б" → "а и б", emoji and quotes vanish."""
+    return "".join(_symbol(char) for char in text)
+
+
+_SPACES = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.!?:;…])")
+_REPEATED_COMMA = re.compile(r",(\s*,)+")
+_COMMA_BEFORE_END = re.compile(r",\s*([.!?:;…])")
+_END_BEFORE_COMMA = re.compile(r"([.!?…])\s*,")
+_DASH_RUN = re.compile(r"(\s*—\s*)+")
+
+
+def tidy(text: str) -> str:
+    """Spaces and commas left over by the other passes: one space, no ", ," or " ,"."""
+    text = _SPACES.sub(" ", text)
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    text = _REPEATED_COMMA.sub(",", text)
+    text = _COMMA_BEFORE_END.sub(r"\1", text)
+    text = _END_BEFORE_COMMA.sub(r"\1", text)
+    text = _DASH_RUN.sub(" — ", text)
+    return text.strip().lstrip(",;:—").strip().rstrip(",—").strip()
