@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from bench.cli import bench_group
 from store_api.cli import store_api_group
 from voiceorder.chat import chat_command
 from voiceorder.history import history_group
@@ -34,6 +35,7 @@ main.add_command(store_api_group)
 main.add_command(worker_command)
 main.add_command(chat_command)
 main.add_command(history_group)
+main.add_command(bench_group)
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -83,12 +83,16 @@ def _call_log(call_log: CallLogActivities) -> list[Callable[..., Any]]:
 
 
 def build_worker(
-    client: Client, settings: Settings, activities: list[Callable[..., Any]]
+    client: Client,
+    settings: Settings,
+    activities: list[Callable[..., Any]],
+    *,
+    extra_workflows: Sequence[type] = (),
 ) -> Worker:
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=WORKFLOWS,
+        workflows=[*WORKFLOWS, *extra_workflows],
         activities=activities,
         workflow_runner=workflow_runner(),
         max_concurrent_local_activities=200,
