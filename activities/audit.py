@@ -117,7 +117,7 @@ async def insert_audit(pool: asyncpg.Pool, record: AuditRecord) -> bool:
             "audit key reused for a different action",
             event_key=record.event_key,
             stored_event=existing["event"],
-            event=record.event.value,
+            audit_event=record.event.value,
         )
     return False
 
@@ -133,7 +133,7 @@ class AuditActivities:
             written = await insert_audit(self._pool, record)
         log.info(
             "audit written" if written else "audit already written",
-            event=record.event.value,
+            audit_event=record.event.value,
             event_key=record.event_key,
             call_id=record.call_id,
             order_number=record.order_number,

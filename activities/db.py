@@ -83,6 +83,11 @@ def is_unavailable(exc: BaseException) -> bool:
         | asyncpg.exceptions.ReadOnlySQLTransactionError,  # a failover in progress
     ):
         return True
+    # A backend terminated while its connection sat idle in the pool: the next query can
+    # meet the unread FATAL message and asyncpg reports a confused protocol state. The pool
+    # discards that connection on release, so the retry gets a fresh one.
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        return True
     # asyncpg reports "connection is closed" and "pool is closing" as InterfaceError, a
     # class it shares with programming errors; only the former are transient.
     return isinstance(exc, asyncpg.InterfaceError) and "clos" in str(exc)
@@ -112,14 +117,26 @@ def database_errors(what: str) -> Iterator[None]:
                 f"{what}: bot database unavailable ({type(exc).__name__}: {_short(exc)})",
                 type=UNAVAILABLE,
                 non_retryable=False,
-            ) from exc
+            ) from bare(exc)
         if is_rejected(exc):
             raise ApplicationError(
                 f"{what}: bot database rejected the row ({type(exc).__name__}: {_short(exc)})",
                 type=REJECTED,
                 non_retryable=True,
-            ) from exc
+            ) from bare(exc)
         raise
+
+
+def bare(exc: BaseException) -> BaseException:
+    """`exc` without its traceback and chain, to hang under an ApplicationError.
+
+    Temporal keeps an activity's last failure within a few KiB; a driver's deep traceback
+    (asyncpg, httpx) pushes it over and the Web UI then shows only "Failure exceeds size
+    limit." instead of our message and type. The type and message of the cause stay.
+    """
+    exc.__cause__ = exc.__context__ = None
+    exc.__suppress_context__ = True
+    return exc.with_traceback(None)
 
 
 def _short(exc: BaseException) -> str:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.db import is_unavailable
+from activities.db import bare, is_unavailable
 from store_api.client.masking import mask_phones_in
 from voiceorder.phones import mask_phone
 from voiceorder.settings import Settings, SmsProvider
@@ -393,13 +393,13 @@ class SmsActivities:
             receipt = await self._gateway.send(message)
         except SmsRejected as exc:
             log.warning("sms rejected", error=str(exc), **context)
-            raise ApplicationError(str(exc), type=REJECTED, non_retryable=True) from exc
+            raise ApplicationError(str(exc), type=REJECTED, non_retryable=True) from None
         except SmsGatewayUnavailable as exc:
             log.warning("sms gateway down", error=str(exc), **context)
             delay = timedelta(seconds=exc.retry_after_s) if exc.retry_after_s else None
             raise ApplicationError(
                 str(exc), type=GATEWAY_DOWN, non_retryable=False, next_retry_delay=delay
-            ) from exc
+            ) from None
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
@@ -410,7 +410,7 @@ class SmsActivities:
                 f"SMS not sent: bot database unavailable ({type(exc).__name__})",
                 type=GATEWAY_DOWN,
                 non_retryable=False,
-            ) from exc
+            ) from bare(exc)
         log.info(
             "sms already sent" if receipt.duplicate else "sms sent",
             provider=receipt.provider.value,
