@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 import asyncpg
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 from temporalio import activity
 
 from activities.db import database_errors
@@ -40,12 +40,21 @@ class CallStarted(BaseModel):
     agent_mode: Label | None = Field(default=None, description="e.g. 'llm' or 'guided'.")
 
 
+def _clip_tool_name(value: object) -> str:
+    return str(value)[:64] or "?"
+
+
+# The name is whatever the LLM proposed, built into this model inside the workflow: a
+# validation error there would fail the workflow task, so clip instead of refusing.
+ToolName = Annotated[str, BeforeValidator(_clip_tool_name)]
+
+
 class ToolCallLog(BaseModel):
     """One tool call proposed in a turn and what became of it."""
 
     model_config = ConfigDict(frozen=True)
 
-    name: Label
+    name: ToolName
     arguments: dict[str, JsonValue] = Field(default_factory=dict)
     outcome: Literal["ok", "error", "denied"]
     error_code: str | None = None

@@ -20,7 +20,7 @@ from voiceorder.db import DbConn
 from voiceorder.db.migrate import apply_migrations
 from voiceorder.settings import Settings
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(__file__).parent / "migrations"
 COMPONENT = "bot"
 
 # Fail fast while PostgreSQL is away so the attempt ends well within the activity's

@@ -163,3 +163,9 @@ async def test_logs_never_carry_the_full_phone_or_what_was_said(
     assert (
         await bot_pool.fetchval("SELECT caller_phone FROM bot.calls WHERE call_id = $1", call_id)
     ) == PHONE
+
+
+def test_a_hallucinated_tool_name_is_clipped_not_refused() -> None:
+    # Built inside the workflow from what the LLM said: refusing would fail the workflow task.
+    assert ToolCallLog(name="x" * 500, outcome="denied").name == "x" * 64
+    assert ToolCallLog(name="", outcome="denied").name == "?"
