@@ -79,7 +79,7 @@ async def run(turns: int, warmup: int) -> dict[str, Any]:
             temporal_dev_server(data_converter=DATA_CONVERTER) as env,
         ):
             settings = Settings(
-                _env_file=None,  # type: ignore[call-arg]
+                _env_file=None,
                 database_url=database_url,
                 store_api_url=store_api.base_url,
                 store_api_token=store_api.token,

@@ -20,6 +20,7 @@ from activities.db import migrate_bot_schema, pool_from_settings
 from activities.sms import SmsActivities, gateway_from_settings
 from activities.store import StoreActivities
 from store_api.client import StoreApiClient
+from voiceorder.russian._morph import warm_up
 from voiceorder.settings import Settings
 from workflows.call import CallWorkflow
 
@@ -51,6 +52,9 @@ WORKFLOWS: list[type] = [CallWorkflow]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
+    # Load pymorphy3's dictionaries here, outside the sandbox: workflow code may use the
+    # shared analyzer but may not open files.
+    warm_up()
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASS_THROUGH)
     )

@@ -19,12 +19,9 @@ from typing import Any, NotRequired, TypedDict
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
-    from voiceorder.russian.readback import status_sentence
-    from voiceorder.russian.sms import confirmation_sms
-    from voiceorder.russian.text import normalise_for_tts, split_sentences
-
     from activities.agent import AgentReply, AgentRequest, ToolCall
     from activities.audit import AuditEvent, AuditRecord
     from activities.call_log import CallEnded, CallStarted, ToolCallLog, TurnRecord, TurnTimings
@@ -58,6 +55,9 @@ with workflow.unsafe.imports_passed_through():
         Product,
     )
     from voiceorder.phones import InvalidPhone, mask_phone, normalise_phone
+    from voiceorder.russian.readback import status_sentence
+    from voiceorder.russian.sms import confirmation_sms
+    from voiceorder.russian.text import normalise_for_tts, split_sentences
     from workflows import phrases
     from workflows.confirmation import Readback, ReadbackGuard, is_plain_yes
     from workflows.models import (
@@ -174,6 +174,11 @@ class TurnLog:
     tools: list[ToolCallLog] = field(default_factory=list)
     agent_ms: float = 0.0
     tools_ms: float = 0.0
+
+
+# A regular activity fails with ActivityError (cause inside); a local one can surface its
+# ApplicationError or timeout directly.
+ACTIVITY_FAILED = (ActivityError, ApplicationError, ActivityTimeout)
 
 
 def _error_type(exc: BaseException) -> str:
@@ -350,7 +355,7 @@ class CallWorkflow:
                 self.s.known_customer = identity.customer is not None
                 self.s.customer_name = identity.customer.name if identity.customer else None
                 self.s.active_orders = identity.active_orders
-            except ActivityError as exc:
+            except ACTIVITY_FAILED as exc:
                 self.s.last_error = _error_type(exc)  # greet as an unknown caller; still useful
         context = CallerContext(
             name=self.s.customer_name,
@@ -405,7 +410,7 @@ class CallWorkflow:
             tools = sorted(allowed_tools(self.s.stage, withheld=self.s.withheld))
             try:
                 answer = await self._ask_agent(tools, log)
-            except ActivityError as exc:
+            except ACTIVITY_FAILED as exc:
                 self.s.last_error = _error_type(exc)
                 return phrases.agent_unavailable(), "continue"
             if not answer.tool_calls:
@@ -527,7 +532,7 @@ class CallWorkflow:
             **IN_CALL,
         )
 
-    def _store_error(self, exc: ActivityError, what: str) -> ToolOutcome:
+    def _store_error(self, exc: BaseException, what: str) -> ToolOutcome:
         kind = _error_type(exc)
         self.s.last_error = kind
         if kind == "StoreUnavailable":
@@ -549,7 +554,7 @@ class CallWorkflow:
                 ProductsFound,
                 f"search products «{args.query}»",
             )
-        except ActivityError as exc:
+        except ACTIVITY_FAILED as exc:
             return self._store_error(exc, "Поиск не удался")
         items = [
             {
@@ -572,7 +577,7 @@ class CallWorkflow:
                 Product,
                 f"product {args.product_id[:8]}",
             )
-        except ActivityError as exc:
+        except ACTIVITY_FAILED as exc:
             return self._store_error(exc, "Товар не найден")
         return ToolOutcome(
             {
@@ -603,7 +608,7 @@ class CallWorkflow:
                 f"orders of {mask_phone(phone)}"
                 + (f" №{args.order_number}" if args.order_number else ""),
             )
-        except ActivityError as exc:
+        except ACTIVITY_FAILED as exc:
             return self._store_error(exc, "Не удалось узнать статус")
         today = self._today()
         if args.order_number is not None and found.order is None:
@@ -685,7 +690,7 @@ class CallWorkflow:
                 Order,
                 f"create draft ({len(args.items)} items)",
             )
-        except ActivityError as exc:
+        except ACTIVITY_FAILED as exc:
             if previous is not None:
                 self._move(Event.CANCELLED)
             return self._store_error(exc, "Черновик не создан")
@@ -759,7 +764,7 @@ class CallWorkflow:
                         PickupPointsFound,
                         f"pickup points «{args.pickup_query or args.city}»",
                     )
-                except ActivityError as exc:
+                except ACTIVITY_FAILED as exc:
                     return self._store_error(exc, "Пункты выдачи недоступны")
                 if not found.items:
                     return ToolOutcome(
@@ -791,7 +796,7 @@ class CallWorkflow:
                 Order,
                 f"delivery for order {draft.number}: {delivery.type}",
             )
-        except ActivityError as exc:
+        except ACTIVITY_FAILED as exc:
             return self._store_error(exc, "Доставка не установлена")
         draft.delivery, draft.has_delivery = delivery, True
         draft.total, draft.fingerprint = order.total, fingerprint(order)
@@ -844,7 +849,7 @@ class CallWorkflow:
                 Order,
                 f"confirm order {job.number}",
             )
-        except ActivityError as exc:
+        except ACTIVITY_FAILED as exc:
             return await self._confirm_failed(exc, job, draft)
         self._on_confirmed(order)
         return ToolOutcome(
@@ -861,7 +866,7 @@ class CallWorkflow:
                 Order,
                 f"read order {draft.number}",
             )
-        except ActivityError as exc:
+        except ACTIVITY_FAILED as exc:
             return self._store_error(exc, "Не удалось прочитать заказ")
         draft.total, draft.fingerprint = order.total, fingerprint(order)
         self.s.last_order = order
@@ -883,7 +888,7 @@ class CallWorkflow:
         return ToolOutcome({"readback": "зачитано, ждём ответа"}, speech=sentences, ends_turn=True)
 
     async def _confirm_failed(
-        self, exc: ActivityError, job: ConfirmJob, draft: DraftState
+        self, exc: BaseException, job: ConfirmJob, draft: DraftState
     ) -> ToolOutcome:
         kind = _error_type(exc)
         self.s.last_error = kind
@@ -946,7 +951,7 @@ class CallWorkflow:
                 Order,
                 f"cancel order {draft.number}",
             )
-        except ActivityError as exc:
+        except ACTIVITY_FAILED as exc:
             self.s.last_error = _error_type(exc)
             return False
         self.s.draft, self.s.readback = None, None
@@ -1013,7 +1018,7 @@ class CallWorkflow:
                     summary=f"confirm order {job.number} (round {job.rounds})",
                     **ROUND,
                 )
-            except ActivityError as exc:
+            except ACTIVITY_FAILED as exc:
                 kind = _error_type(exc)
                 job.last_error = kind
                 if kind != "StoreUnavailable":
@@ -1058,7 +1063,7 @@ class CallWorkflow:
                         summary=f"SMS for order {confirmed.number}",
                         **ROUND,
                     )
-                except ActivityError as exc:
+                except ACTIVITY_FAILED as exc:
                     kind = _error_type(exc)
                     confirmed.sms_last_error = kind
                     if kind != "SmsGatewayDown":
@@ -1107,7 +1112,7 @@ class CallWorkflow:
                     summary=f"cancel unconfirmed order {draft.number} after hang-up",
                     **DURABLE,
                 )
-            except ActivityError as exc:
+            except ACTIVITY_FAILED as exc:
                 # Not cancellable any more (someone else moved it on): nothing left to undo.
                 self.s.last_error = _error_type(exc)
             self.s.draft = None
@@ -1122,8 +1127,7 @@ class CallWorkflow:
         while self.s.confirm_job is not None:
             await self._finish_confirmation()
         await self._send_pending_sms()
-        if not self.s.outcome:
-            self.s.outcome = self._derive_outcome()
+        self.s.outcome = self._derive_outcome()
         self._start_background(
             "record_call_ended",
             CallEnded(
@@ -1142,13 +1146,16 @@ class CallWorkflow:
         self._details()
 
     def _derive_outcome(self) -> str:
+        """The most telling thing that happened: an order beats how the call ended."""
+        if self.s.stage is Stage.TRANSFERRED:
+            return "transferred"
         if self.s.confirmed:
             return "order_confirmed"
         if self.s.stage is Stage.CANCELLED:
             return "order_cancelled"
         if self.s.hangup_reason == "edge_lost":
             return "edge_lost"
-        return "hung_up"
+        return self.s.outcome or "hung_up"
 
     def _finish(self, outcome: str) -> None:
         self.s.ended = True

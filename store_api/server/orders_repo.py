@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from store_api.contract import (
+    STORE_TZ,
     Customer,
     Order,
     OrderItem,
@@ -18,7 +19,6 @@ from store_api.contract import (
     OrderSummary,
     StatusChange,
 )
-from store_api.server.state import STORE_TZ
 from voiceorder.db import DbConn
 
 _ORDER_COLUMNS = """

@@ -36,7 +36,7 @@ async def fake_llm() -> AsyncIterator[FakeLLM]:
 @pytest.fixture(scope="session")
 def call_settings(database_url: str, store_api: StoreApiServer, fake_llm: FakeLLM) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=database_url,
         store_api_url=store_api.base_url,
         store_api_token=store_api.token,
