@@ -82,7 +82,10 @@ class CallSession:
         greeting = await client.execute_update_with_start_workflow(
             "greet", start_workflow_operation=started, result_type=Reply
         )
-        handle = await started.workflow_handle()
+        await started.workflow_handle()
+        # Address the call by id only, not by run: after continue-as-new, turns go to the
+        # current run.
+        handle = client.get_workflow_handle_for(CallWorkflow.run, workflow_id)
         session = cls(handle=handle, auto_played=auto_played)
         session._heard(greeting)
         return session

@@ -216,6 +216,7 @@ class CallWorkflow:
         self._caller_text = ""
         self._dtmf = ""
         self._attention_after = timedelta(seconds=call.attention_after_s)
+        self._first_turn_of_run = self.s.turn_no
         self._last_input = workflow.now()
 
     # --- entry points ----------------------------------------------------------------------
@@ -242,6 +243,7 @@ class CallWorkflow:
                         or self.s.ended
                         or self.s.confirm_job is not None
                         or self._sms_pending()
+                        or self._should_continue_as_new()
                     ),
                     timeout=EDGE_LOST_AFTER - quiet_for,
                 )
@@ -1285,8 +1287,10 @@ class CallWorkflow:
         return workflow.now().astimezone(STORE_TZ).date()
 
     def _should_continue_as_new(self) -> bool:
+        long_run = self.s.turn_no - self._first_turn_of_run >= self.call.turns_per_run
         return (
-            workflow.info().is_continue_as_new_suggested()
+            (long_run or workflow.info().is_continue_as_new_suggested())
+            and not (self.s.hung_up or self.s.ended)
             and self.s.confirm_job is None
             and not self._sms_pending()
         )

@@ -28,6 +28,9 @@ class CallInput(Model):
     source: Literal["edge", "chat", "test"] = "edge"
     # Post-call work failing for this long sets the Attention search attribute.
     attention_after_s: Annotated[int, Field(ge=0, le=86_400)] = 120
+    # A run hands over to a fresh one (continue-as-new) after this many turns, or earlier
+    # when Temporal suggests it: long calls keep a short history.
+    turns_per_run: Annotated[int, Field(ge=1, le=10_000)] = 400
     # Set only by continue-as-new: the state of the call so far.
     resume: CallState | None = None
 

@@ -79,6 +79,7 @@ class Calls:
         *,
         attention_after_s: int = 120,
         auto_played: bool = True,
+        turns_per_run: int = 400,
     ) -> CallSession:
         call_id = f"call-{uuid.uuid4()}"
         if script:
@@ -86,7 +87,12 @@ class Calls:
         return await CallSession.start(
             self.client,
             self.settings.temporal_task_queue,
-            CallInput(caller_number=phone, source="test", attention_after_s=attention_after_s),
+            CallInput(
+                caller_number=phone,
+                source="test",
+                attention_after_s=attention_after_s,
+                turns_per_run=turns_per_run,
+            ),
             call_id=call_id,
             auto_played=auto_played,
         )

@@ -1,0 +1,42 @@
+"""Long calls hand over to a fresh run (continue-as-new) without losing anything."""
+
+from __future__ import annotations
+
+import asyncio
+
+from store_api.seed.personas import NO_ORDERS
+from tests.support.fake_llm import Reply
+from tests.workflows.conftest import Calls
+from tests.workflows.history import keep_history
+from tests.workflows.scripts import COURIER_TVERSKAYA, pick_product, say, search
+
+
+async def test_an_order_spanning_several_runs_completes(calls: Calls) -> None:
+    call = await calls.start(
+        NO_ORDERS.phone,
+        [
+            search("гречка"),
+            pick_product(1),
+            say("Как доставить?"),
+            Reply.tool("update_order_delivery", COURIER_TVERSKAYA),
+            Reply.tool("confirm_order"),
+            Reply.tool("confirm_order"),
+        ],
+        turns_per_run=2,
+    )
+    first_run = (await call.handle.describe()).run_id
+    assert (await call.say("Гречку, одну")).stage == "DRAFTING"
+    assert (await call.say("Курьером на Тверскую семь")).stage == "AWAITING_CONFIRMATION"
+    async with asyncio.timeout(30):
+        while (await call.handle.describe()).run_id == first_run:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    confirmed = await call.say("Да")
+    assert confirmed.stage == "CONFIRMED", "the read-back and the draft survived the hand-over"
+    await call.hang_up()
+    assert await call.result() == "order_confirmed"
+    last_request = calls.llm.requests(call.call_id)[-1]
+    said = [m.get("content") for m in last_request["messages"] if m["role"] == "user"]
+    assert said[:2] == ["Гречку, одну", "Курьером на Тверскую семь"], (
+        "the conversation carried over"
+    )
+    await keep_history(call, "long_call_continue_as_new")
