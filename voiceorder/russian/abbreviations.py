@@ -70,9 +70,13 @@ _AFTER_NUMBERS: tuple[tuple[str, str], ...] = (
 
 def _keep_capital(replacement: str) -> Callable[[re.Match[str]], str]:
     def replace(match: re.Match[str]) -> str:
+        words = replacement
         if match.group()[:1].isupper() and not match.group().isupper():
-            return replacement[:1].upper() + replacement[1:]
-        return replacement
+            words = words[:1].upper() + words[1:]
+        following = match.string[match.end() : match.end() + 1]
+        if following.isalnum() and not words.endswith(" "):
+            words += " "  # "т.е.всё" → "то есть всё"
+        return words
 
     return replace
 

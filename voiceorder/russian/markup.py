@@ -80,6 +80,7 @@ _REPEATED_COMMA = re.compile(r",(\s*,)+")
 _COMMA_BEFORE_END = re.compile(r",\s*([.!?:;…])")
 _END_BEFORE_COMMA = re.compile(r"([.!?…])\s*,")
 _DASH_RUN = re.compile(r"(\s*—\s*)+")
+_NO_SPACE_AFTER = re.compile(r"([,.;:!?])(?=[А-Яа-яЁё])")
 
 
 def tidy(text: str) -> str:
@@ -90,4 +91,5 @@ def tidy(text: str) -> str:
     text = _COMMA_BEFORE_END.sub(r"\1", text)
     text = _END_BEFORE_COMMA.sub(r"\1", text)
     text = _DASH_RUN.sub(" — ", text)
+    text = _NO_SPACE_AFTER.sub(r"\1 ", text)
     return text.strip().lstrip(",;:—").strip().rstrip(",—").strip()

@@ -40,7 +40,13 @@ _DENOMINATORS: tuple[tuple[str, str], ...] = (
 )
 
 
+# num2words has names up to 10**27; a longer run of digits is no quantity anyone says.
+_LARGEST = 10**18
+
+
 def _n2w(n: int, **kwargs: Any) -> str:
+    if abs(n) >= _LARGEST:
+        return " ".join(str(num2words(int(digit), lang="ru")) for digit in str(abs(n)))
     return str(num2words(n, lang="ru", animate=False, **kwargs))
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from voiceorder.russian.context import case_after, gender_of, word_after, word_before
 from voiceorder.russian.dates import MONTHS_GENITIVE
+from voiceorder.russian.letters import LETTER_NAMES
 from voiceorder.russian.money import say_money
 from voiceorder.russian.numbers import (
     Case,
@@ -43,17 +44,6 @@ _NUM = r"\d+(?:[.,]\d+)?"
 _MONTHS = "|".join(MONTHS_GENITIVE)
 _LETTER = r"[A-Za-zА-Яа-яЁё]"
 
-# Letters glued to digits are codes, said by name: "С1" → "эс один", "E27" → "е двадцать семь".
-_LETTER_NAMES = {
-    "А": "а", "Б": "бэ", "В": "вэ", "Г": "гэ", "Д": "дэ", "Е": "е", "Ж": "жэ", "З": "зэ",
-    "И": "и", "К": "ка", "Л": "эль", "М": "эм", "Н": "эн", "О": "о", "П": "пэ", "Р": "эр",
-    "С": "эс", "Т": "тэ", "У": "у", "Ф": "эф", "Х": "ха", "Ц": "цэ", "Ч": "чэ", "Ш": "ша",
-    "Э": "э", "Ю": "ю", "Я": "я",
-    "A": "а", "B": "бэ", "C": "цэ", "D": "дэ", "E": "е", "F": "эф", "G": "гэ", "H": "аш",
-    "I": "и", "J": "жи", "K": "ка", "L": "эль", "M": "эм", "N": "эн", "O": "о", "P": "пэ",
-    "Q": "ку", "R": "эр", "S": "эс", "T": "тэ", "U": "у", "V": "вэ", "W": "дабл ю",
-    "X": "икс", "Y": "игрек", "Z": "зэт",
-}  # fmt: skip
 
 # Ordinal endings ("1-я", "5-го", "2-й") and the forms to try, most likely first.
 _ORDINAL_SUFFIX = (
@@ -132,11 +122,11 @@ def _phone(match: re.Match[str]) -> str:
 
 
 def _letter_before_digit(match: re.Match[str]) -> str:
-    return f"{_LETTER_NAMES.get(match.group(1), match.group(1))} "
+    return f"{LETTER_NAMES.get(match.group(1), match.group(1))} "
 
 
 def _letter_after_digit(match: re.Match[str]) -> str:
-    return f" {_LETTER_NAMES.get(match.group(1), match.group(1))}"
+    return f" {LETTER_NAMES.get(match.group(1), match.group(1))}"
 
 
 def _number_sign(match: re.Match[str]) -> str:
@@ -311,9 +301,29 @@ PASSES: tuple[tuple[re.Pattern[str], Handler], ...] = (
 )
 
 
+def _spaced(handler: Handler) -> Handler:
+    """Words must not stick to letters the digits touched: "1e5" → "один e пять"."""
+
+    def replace(match: re.Match[str]) -> str:
+        words = handler(match)
+        if not words or words == match.group():
+            return words
+        text, start, end = match.string, match.start(), match.end()
+        if start and text[start - 1].isalnum():
+            words = " " + words
+        if end < len(text) and text[end].isalnum():
+            words += " "
+        return words
+
+    return replace
+
+
+_SPACED_PASSES = tuple((pattern, _spaced(handler)) for pattern, handler in PASSES)
+
+
 def verbalise_numbers(text: str) -> str:
     """Every number in `text` as words (see the passes above); the rest is left as it is."""
     text = _ascii_digits(text)
-    for pattern, handler in PASSES:
+    for pattern, handler in _SPACED_PASSES:
         text = pattern.sub(handler, text)
     return text
