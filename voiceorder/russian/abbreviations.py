@@ -22,10 +22,7 @@ _WEEKDAY = "|".join(_WEEKDAYS)
 # Before numbers are read: they decide what a number is ("д. 7" → "дом 7").
 _BEFORE_NUMBERS: tuple[tuple[str, str], ...] = (
     (r"\bт\.\s?е\.", "то есть"),
-    (r"\bи\s+т\.\s?д\.", "и так далее"),
-    (r"\bи\s+т\.\s?п\.", "и тому подобное"),
     (r"\bт\.\s?к\.", "так как"),
-    (r"\bи\s+др\.", "и другие"),
     (r"\bул\.\s?", "улица "),
     (r"\bпр-к?т\b\.?", "проспект"),
     (r"\bпросп\.\s?", "проспект "),
@@ -54,6 +51,12 @@ _BEFORE_NUMBERS: tuple[tuple[str, str], ...] = (
     (r"\b(?:СМС|SMS)\b", "эсэмэс"),
     (r"\bсмс\b", "эсэмэс"),
 )
+# These close a list, and their dot often closes the sentence too.
+_SENTENCE_TAILS: tuple[tuple[str, str], ...] = (
+    (r"\bи\s+т\.\s?д\.", "и так далее"),
+    (r"\bи\s+т\.\s?п\.", "и тому подобное"),
+    (r"\bи\s+др\.", "и другие"),
+)
 # After numbers: what is left was not counting anything ("цена в руб." → "цена в рублях" is
 # beyond a regex; "рублей" is what a listener expects).
 _AFTER_NUMBERS: tuple[tuple[str, str], ...] = (
@@ -68,9 +71,12 @@ _AFTER_NUMBERS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _keep_capital(replacement: str) -> Callable[[re.Match[str]], str]:
+def _keep_capital(replacement: str, *, may_end: bool = False) -> Callable[[re.Match[str]], str]:
     def replace(match: re.Match[str]) -> str:
         words = replacement
+        rest = match.string[match.end() :].lstrip()
+        if may_end and (not rest or rest[0].isupper()):
+            words += "."
         if match.group()[:1].isupper() and not match.group().isupper():
             words = words[:1].upper() + words[1:]
         following = match.string[match.end() : match.end() + 1]
@@ -82,14 +88,15 @@ def _keep_capital(replacement: str) -> Callable[[re.Match[str]], str]:
 
 
 def _compile(
-    rules: tuple[tuple[str, str], ...],
+    rules: tuple[tuple[str, str], ...], *, may_end: bool = False
 ) -> tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...]:
     return tuple(
-        (re.compile(pattern, re.IGNORECASE), _keep_capital(word)) for pattern, word in rules
+        (re.compile(pattern, re.IGNORECASE), _keep_capital(word, may_end=may_end))
+        for pattern, word in rules
     )
 
 
-_BEFORE = _compile(_BEFORE_NUMBERS)
+_BEFORE = _compile(_SENTENCE_TAILS, may_end=True) + _compile(_BEFORE_NUMBERS)
 _AFTER = _compile(_AFTER_NUMBERS)
 _WEEKDAY_RANGE = re.compile(rf"\b({_WEEKDAY})\s?[–—-]\s?({_WEEKDAY})\b", re.IGNORECASE)
 # A lone "сб" is a weekday only where a timetable goes on: "сб 10:00–18:00", "пн, ср".

@@ -85,7 +85,7 @@ def _noun(lemma: str) -> Any:
 
 
 def noun_gender(lemma: str) -> Gender:
-    """ "штука" → "f", "рубль" → "m", "яйцо" → "n"; unknown words count as masculine."""
+    """ "штука" → "f", "рубль" → "m", "яйцо" → "n"; no gender ("сутки") counts as "m"."""
     return _GENDERS.get(str(_noun(lemma).tag.gender), "m")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 
 from store_api.contract import (
     AddressOut,
@@ -22,7 +23,7 @@ TODAY = dt.date(2026, 11, 27)  # a Friday
 
 def item(name: str, quantity: int = 1, unit_price: int = 10990, product_id: str = "") -> OrderItem:
     return OrderItem(
-        product_id=product_id or f"p-{abs(hash(name)) % 10**6}",
+        product_id=product_id or f"p-{zlib.crc32(name.encode()):08x}",
         sku="GR-0001",
         name=name,
         quantity=quantity,
