@@ -39,7 +39,7 @@ def _caller_lines(ctx: CallerContext) -> str:
     else:
         lines.append("- Новый покупатель. Номер телефона подтверждён, заказов нет.")
     for order in ctx.active_orders[:3]:
-        lines.append(f"- Активный заказ: {order}.")
+        lines.append(f"- Активный заказ: {order.rstrip('.')}.")
     if len(ctx.active_orders) > 3:
         lines.append(f"- И ещё активных заказов: {len(ctx.active_orders) - 3}.")
     return "\n".join(lines)

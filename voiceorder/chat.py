@@ -19,7 +19,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from voiceorder.calls import CallSession
-from voiceorder.settings import get_settings
+from voiceorder.settings import ConfigurationError, get_settings
 from voiceorder.temporal import connect, ui_link
 from workflows.models import CallInput, Reply
 
@@ -108,5 +108,7 @@ def chat_command(phone: str | None, withheld: bool, script: Path | None) -> None
     try:
         lines = script.read_text("utf-8").splitlines() if script else None
         sys.exit(asyncio.run(run_chat(None if withheld else phone, lines)))
+    except ConfigurationError:
+        raise  # the CLI prints it as one line; it is not a connection problem
     except RuntimeError as exc:
         raise click.ClickException(f"cannot reach Temporal: {exc}") from None

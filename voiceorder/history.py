@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from temporalio.service import RPCError
 
-from voiceorder.settings import get_settings
+from voiceorder.settings import ConfigurationError, get_settings
 from voiceorder.temporal import connect
 
 
@@ -38,6 +38,8 @@ def export_command(workflow_id: str, run_id: str | None, output: Path | None) ->
         text = asyncio.run(export_history(workflow_id, run_id))
     except RPCError as exc:
         raise click.ClickException(f"cannot export {workflow_id}: {exc.message}") from None
+    except ConfigurationError:
+        raise  # the CLI prints it as one line; it is not a connection problem
     except RuntimeError as exc:
         raise click.ClickException(f"cannot reach Temporal: {exc}") from None
     if output is None:

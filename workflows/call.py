@@ -268,6 +268,7 @@ class CallWorkflow:
     async def caller_said(self, turn: CallerTurn) -> Reply:
         async with self._turn_lock:
             await workflow.wait_condition(lambda: self.s.identified)
+            self._still_live()
             self._note_input(turn.previous_playback)
             return await self._turn(turn.text.strip(), dtmf="")
 
@@ -283,6 +284,7 @@ class CallWorkflow:
     async def caller_pressed(self, turn: DtmfTurn) -> Reply:
         async with self._turn_lock:
             await workflow.wait_condition(lambda: self.s.identified)
+            self._still_live()
             self._note_input(turn.previous_playback)
             return await self._dtmf_turn(turn.digits)
 
@@ -293,6 +295,7 @@ class CallWorkflow:
     @workflow.update(name="caller_silent")
     async def caller_silent(self, previous_playback: PlaybackReport | None = None) -> Reply:
         async with self._turn_lock:
+            self._still_live()
             self._note_input(previous_playback)
             self.s.silences += 1
             if self.s.silences >= MAX_SILENCES:
@@ -316,6 +319,11 @@ class CallWorkflow:
     @workflow.query(name="state")
     def state(self) -> CallState:
         return self.s
+
+    def _still_live(self) -> None:
+        """A turn that waited behind the one that ended the call is refused, not run."""
+        if self.s.hung_up or self.s.ended:
+            raise ApplicationError("the call has ended", type="CallEnded", non_retryable=True)
 
     def _refuse_when_over(self) -> None:
         if self.s.hung_up or self.s.ended:

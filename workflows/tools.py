@@ -170,7 +170,7 @@ def parse_arguments(name: str, arguments: str) -> ToolArgs | ToolArgumentError:
         return ToolArgumentError(f"Нет инструмента {name!r}.")
     try:
         raw = json.loads(arguments or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # "[[[[…" nests past the parser's limit
         return ToolArgumentError("Аргументы не являются JSON-объектом.")
     if isinstance(raw, dict):
         # strict mode sends nulls for absent optional fields; treat them as absent

@@ -109,11 +109,6 @@ def test_estimated_tokens() -> None:
     assert estimated_tokens("а" * 3 * TOKEN_BUDGET) > TOKEN_BUDGET
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows/call.py passes status_sentence() lines, which end with '.', and "
-    "_caller_lines appends another '.', so the prompt reads '… ноября..'",
-)
 def test_status_sentences_are_not_given_a_second_full_stop() -> None:
     sentence = ORDERS[0] + "."  # as voiceorder.russian.readback.status_sentence returns it
     prompt = render_system_prompt(CallerContext(name="Анна", known=True, active_orders=[sentence]))

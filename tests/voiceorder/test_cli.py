@@ -90,11 +90,6 @@ def test_bad_configuration_in_temporal_commands(args: list[str]) -> None:
     assert "invalid configuration: STORE_API_PORT: " in lines[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ConfigurationError is a RuntimeError, and chat/history export turn every "
-    "RuntimeError into 'cannot reach Temporal: …'",
-)
 @pytest.mark.parametrize("args", [["chat"], ["history", "export", "call-x"]], ids=" ".join)
 def test_bad_configuration_is_not_blamed_on_temporal(args: list[str]) -> None:
     result = invoke(*args, env={**UNREACHABLE, "STORE_API_PORT": "abc"})

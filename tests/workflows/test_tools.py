@@ -328,12 +328,6 @@ def test_whole_payload_error_is_named_in_russian() -> None:
     assert result.message.startswith("Неверные аргументы: аргументы: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="json.loads raises RecursionError (not ValueError) on deeply nested input; "
-    "parse_arguments lets it escape instead of returning a ToolArgumentError",
-)
 def test_deeply_nested_json_is_an_error_not_an_exception() -> None:
     result = parse_arguments("search_products", "[" * 5000)
     assert isinstance(result, ToolArgumentError)
