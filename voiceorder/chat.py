@@ -44,11 +44,14 @@ def _show(reply: Reply) -> None:
     click.echo(f"бот> {reply.text}   [{reply.stage}{action}]")
 
 
-async def run_chat(phone: str | None, script: list[str] | None) -> int:
+async def run_chat(phone: str | None, script: list[str] | None, call_id: str | None = None) -> int:
     settings = get_settings()
     client = await connect(settings)
     session = await CallSession.start(
-        client, settings.temporal_task_queue, CallInput(caller_number=phone, source="chat")
+        client,
+        settings.temporal_task_queue,
+        CallInput(caller_number=phone, source="chat"),
+        call_id=call_id,
     )
     click.echo(f"звонок {session.call_id}: {ui_link(settings, session.call_id)}")
     if session.last_reply is not None:
@@ -99,7 +102,10 @@ async def _act(session: CallSession, line: str) -> Reply | None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Caller lines from a file instead of the terminal.",
 )
-def chat_command(phone: str | None, withheld: bool, script: Path | None) -> None:
+@click.option("--call-id", help="Workflow id to use (default: call-<new uuid>).")
+def chat_command(
+    phone: str | None, withheld: bool, script: Path | None, call_id: str | None
+) -> None:
     """Talk to the bot in text through a real CallWorkflow (needs `voiceorder up`)."""
     if phone and withheld:
         raise click.UsageError("--phone and --withheld exclude each other")
@@ -107,7 +113,7 @@ def chat_command(phone: str | None, withheld: bool, script: Path | None) -> None
         phone = "+79161234567"  # Анна Смирнова from the demo data
     try:
         lines = script.read_text("utf-8").splitlines() if script else None
-        sys.exit(asyncio.run(run_chat(None if withheld else phone, lines)))
+        sys.exit(asyncio.run(run_chat(None if withheld else phone, lines, call_id)))
     except ConfigurationError:
         raise  # the CLI prints it as one line; it is not a connection problem
     except RuntimeError as exc:

@@ -6,6 +6,8 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
+from typing import IO
 
 import asyncpg
 from temporalio.client import Client
@@ -88,21 +90,30 @@ def worker_env(settings: Settings, client: Client) -> dict[str, str]:
     }
 
 
-async def start_worker(env: dict[str, str]) -> asyncio.subprocess.Process:
+async def start_worker(env: dict[str, str], log: IO[bytes]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "voiceorder", "worker", env=env, preexec_fn=die_with_parent()
+        sys.executable,
+        "-m",
+        "voiceorder",
+        "worker",
+        env=env,
+        stdout=log,
+        stderr=log,
+        preexec_fn=die_with_parent(),
     )
 
 
 async def test_r1_worker_killed_mid_turn_creating_a_draft(
-    calls: Calls, store_api_clean_faults: StoreApiServer
+    calls: Calls, store_api_clean_faults: StoreApiServer, tmp_path: Path
 ) -> None:
     store_api = store_api_clean_faults
     env = worker_env(calls.settings, calls.client)
     calls.settings = calls.settings.model_copy(
         update={"temporal_task_queue": env["TEMPORAL_TASK_QUEUE"]}
     )
-    worker = await start_worker(env)
+    log_path = tmp_path / "worker.log"
+    log = log_path.open("wb")
+    worker = await start_worker(env, log)
     restarted: asyncio.subprocess.Process | None = None
     try:
         # The killed turn runs again from its start on the new worker and asks the LLM
@@ -117,7 +128,7 @@ async def test_r1_worker_killed_mid_turn_creating_a_draft(
         worker.send_signal(signal.SIGKILL)
         await worker.wait()
         await store_api.clear_faults()
-        restarted = await start_worker(env)
+        restarted = await start_worker(env, log)
         reply = await asyncio.wait_for(turn, 120)
         assert reply.stage == "DRAFTING"
         conn = await asyncpg.connect(store_api.database_url)
@@ -135,3 +146,8 @@ async def test_r1_worker_killed_mid_turn_creating_a_draft(
             if process is not None and process.returncode is None:
                 process.terminate()
                 await process.wait()
+        log.close()
+    # SEC4: the worker's own logs never carry a full phone number.
+    logged = log_path.read_text("utf-8", errors="replace")
+    assert "agent turn" in logged, "the worker logged the call"
+    assert NO_ORDERS.phone.lstrip("+") not in logged
