@@ -13,7 +13,8 @@ _QUOTE = re.compile(r"^\s*>+\s?", re.MULTILINE)
 _RULE = re.compile(r"^\s*([-*_=]\s*){3,}$", re.MULTILINE)
 _BULLET = re.compile(r"^\s*(?:[-*+•·▪◦‣–—]|\d{1,2}[.)])\s+", re.MULTILINE)
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$", re.MULTILINE)
-_EMPHASIS = re.compile(r"\*+|~~|`+|(?<!\w)_+|_+(?!\w)")
+_EMPHASIS = re.compile(r"\*+|~~|`+|#+")
+_UNDERSCORES = re.compile(r"_+")  # __bold__, _italic_ and snake_case alike: never spoken
 _SENTENCE_END = ".!?…:;,"
 
 # Symbols that mean a word; everything else symbolic (emoji, arrows, ©) is dropped.
@@ -35,6 +36,19 @@ _DROPPED = "\"'«»„“”‘’`^@#*_=<>\\/"
 _DROPPED_CATEGORIES = frozenset({"So", "Sk", "Sm", "Sc", "Co", "Cs", "Cn", "Cf", "No", "Mn", "Me"})
 
 
+# Emoji and pictographs (with their joiners and modifiers), and digits that are not decimal
+# digits ("²", "½", "①"). They go first, so that "г.🚚Москва" is still "город Москва".
+_PICTOGRAPHIC = frozenset({"So", "Sk", "Cf", "Co", "Cs", "Cn", "Mn", "Me", "No"})
+
+
+def strip_emoji(text: str) -> str:
+    """Pictographs to spaces; the symbols that mean words ("№", "°") stay for later passes."""
+    return "".join(
+        " " if unicodedata.category(char) in _PICTOGRAPHIC and char not in _SYMBOL_WORDS else char
+        for char in text
+    )
+
+
 def strip_markdown(text: str) -> str:
     """Markdown and HTML to plain lines: "**Итого:** 5" → "Итого: 5", bullets and headings
     become lines of their own, each ending a sentence."""
@@ -47,6 +61,7 @@ def strip_markdown(text: str) -> str:
     text = _QUOTE.sub("", text)
     text = _BULLET.sub("", text)
     text = _EMPHASIS.sub("", text)
+    text = _UNDERSCORES.sub(" ", text)
     lines = [line.strip().strip("|").replace("|", ",").strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
     if len(lines) > 1:
@@ -69,9 +84,12 @@ def _symbol(char: str) -> str:
     return char
 
 
+_TYPED_DASH = re.compile(r"-{2,}")
+
+
 def strip_symbols(text: str) -> str:
     """Symbols to words or nothing: "а & б" → "а и б", emoji and quotes vanish."""
-    return "".join(_symbol(char) for char in text)
+    return "".join(_symbol(char) for char in _TYPED_DASH.sub(" — ", text))
 
 
 _SPACES = re.compile(r"\s+")
@@ -92,4 +110,4 @@ def tidy(text: str) -> str:
     text = _END_BEFORE_COMMA.sub(r"\1", text)
     text = _DASH_RUN.sub(" — ", text)
     text = _NO_SPACE_AFTER.sub(r"\1 ", text)
-    return text.strip().lstrip(",;:—").strip().rstrip(",—").strip()
+    return text.strip().lstrip(",;:—- ").rstrip(",—- ").strip()

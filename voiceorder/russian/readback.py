@@ -42,9 +42,15 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
+def _fragment(text: str) -> str:
+    """Text from the Store API placed inside our sentence: its own final dot would double."""
+    return text.strip().rstrip(" .,;:—-").strip()
+
+
 def _item_sentence(item: OrderItem, units: Mapping[str, str]) -> str:
     noun = UNIT_NOUNS.get(units.get(item.product_id, ""), DEFAULT_UNIT_NOUN)
-    return _sentence(f"{say_product_name(item.name)} — {count_phrase(item.quantity, noun)}.")
+    name = _fragment(say_product_name(item.name)) or "Товар"
+    return _sentence(f"{name} — {count_phrase(item.quantity, noun)}.")
 
 
 def _item_sentences(items: Sequence[OrderItem], units: Mapping[str, str]) -> list[str]:
@@ -73,20 +79,20 @@ def _delivery_sentences(order: Order, today: dt.date) -> list[str]:
             if order.delivery_cost == 0
             else f"стоимость {say_money(order.delivery_cost)}"
         )
-        return [
-            f"Доставка курьером {say_date(delivery.date, today)}, {cost}.",
-            f"Адрес: {say_address(delivery.address)}.",
-        ]
-    if isinstance(delivery, PickupDelivery):
+        sentences = [f"Доставка курьером {say_date(delivery.date, today)}, {cost}."]
+        address = _fragment(say_address(delivery.address))
+    elif isinstance(delivery, PickupDelivery):
         point = delivery.pickup_point
-        sentences = [
-            f"Самовывоз: {_lower_first(normalise_for_tts(point.name))}.",
-            f"Адрес: {say_street_address(point.address)}.",
-        ]
-        if order.estimated_date is not None:
-            sentences.append(f"Забрать можно {say_date(order.estimated_date, today)}.")
-        return sentences
-    return []
+        name = _fragment(normalise_for_tts(point.name))
+        sentences = [f"Самовывоз: {_lower_first(name)}." if name else "Самовывоз."]
+        address = _fragment(say_street_address(point.address))
+    else:
+        return []
+    if address:
+        sentences.append(f"Адрес: {address}.")
+    if isinstance(delivery, PickupDelivery) and order.estimated_date is not None:
+        sentences.append(f"Забрать можно {say_date(order.estimated_date, today)}.")
+    return sentences
 
 
 def _total_sentence(order: Order) -> str:

@@ -76,9 +76,10 @@ def _drafts(order: Order) -> Iterator[str]:
     for place in places:
         yield f"{head} {lead}, {place}."
     if places:
-        room = SMS_LIMIT - len(f"{head} {lead}, .")
+        # Only reached when the whole place does not fit: the cut ends in "…", not a dot.
+        room = SMS_LIMIT - len(f"{head} {lead}, ")
         if room >= _MIN_PLACE:
-            yield f"{head} {lead}, {_cut(places[-1], room)}."
+            yield f"{head} {lead}, {_cut(places[-1], room)}"
     yield f"{head} {lead}."
     yield head
 

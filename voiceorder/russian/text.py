@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from voiceorder.russian.abbreviations import expand_after_numbers, expand_before_numbers
-from voiceorder.russian.markup import strip_markdown, strip_symbols, tidy
+from voiceorder.russian.markup import strip_emoji, strip_markdown, strip_symbols, tidy
 from voiceorder.russian.numbers import cardinal
 from voiceorder.russian.spoken_numbers import verbalise_numbers
 
@@ -19,7 +19,7 @@ _DIGITS = re.compile(r"\d+")
 def normalise_for_tts(text: str) -> str:
     """ "**Итого:** 2 599 ₽, доставка 30.11 на ул. Тверская, д. 7 🚚" → "Итого: две тысячи пятьсот
     девяносто девять рублей, доставка тридцатого ноября на улица Тверская, дом семь"."""
-    text = strip_markdown(text)
+    text = strip_markdown(strip_emoji(text))
     text = expand_before_numbers(text)
     text = verbalise_numbers(text)
     text = expand_after_numbers(text)

@@ -102,7 +102,7 @@ _MESSY = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(_MESSY)
 def test_normalised_text_is_only_words_and_punctuation(text: str) -> None:
     spoken = normalise_for_tts(text)
@@ -110,10 +110,12 @@ def test_normalised_text_is_only_words_and_punctuation(text: str) -> None:
     assert _SPEAKABLE.match(spoken), spoken
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(_MESSY)
-def test_normalising_is_idempotent_and_repeatable(text: str) -> None:
+def test_normalising_has_no_hidden_state(text: str) -> None:
+    # Workflow replay depends on it: the same text, the same words, whatever ran before.
     once = normalise_for_tts(text)
+    normalise_for_tts("Итого 2 599 ₽, ул. Тверская, д. 7")
     assert normalise_for_tts(text) == once
 
 
