@@ -32,19 +32,25 @@ _SYMBOL_WORDS = {
 }
 _AS_COMMA = "()[]{}|•·;"
 _DROPPED = "\"'«»„“”‘’`^@#*_=<>\\/"
-# Emoji live in So/Sk/Cf (with variation selectors and joiners); No holds "²" and "½".
-_DROPPED_CATEGORIES = frozenset({"So", "Sk", "Sm", "Sc", "Co", "Cs", "Cn", "Cf", "No", "Mn", "Me"})
+# Emoji and pictographs, and digits that are not decimal digits ("²", "½", "①"): a space.
+_PICTOGRAPHIC = frozenset({"So", "Sk", "Co", "Cs", "Cn", "No"})
+# Joiners, variation selectors and combining marks (a stress mark in "зо́лото"): nothing, so
+# the word around them stays whole.
+_INVISIBLE = frozenset({"Mn", "Me", "Cf"})
+_DROPPED_CATEGORIES = _PICTOGRAPHIC | _INVISIBLE | {"Sm", "Sc"}
 
 
-# Emoji and pictographs (with their joiners and modifiers), and digits that are not decimal
-# digits ("²", "½", "①"). They go first, so that "г.🚚Москва" is still "город Москва".
-_PICTOGRAPHIC = frozenset({"So", "Sk", "Cf", "Co", "Cs", "Cn", "Mn", "Me", "No"})
+def _drop(char: str) -> str:
+    return "" if unicodedata.category(char) in _INVISIBLE else " "
 
 
 def strip_emoji(text: str) -> str:
-    """Pictographs to spaces; the symbols that mean words ("№", "°") stay for later passes."""
+    """Pictographs go first, so that "г.🚚Москва" is still "город Москва"; symbols that mean
+    words ("№", "°") stay for later passes."""
     return "".join(
-        " " if unicodedata.category(char) in _PICTOGRAPHIC and char not in _SYMBOL_WORDS else char
+        _drop(char)
+        if unicodedata.category(char) in _PICTOGRAPHIC | _INVISIBLE and char not in _SYMBOL_WORDS
+        else char
         for char in text
     )
 
@@ -76,8 +82,8 @@ def _symbol(char: str) -> str:
     if char in _AS_COMMA:
         return ", "
     if char in _DROPPED or unicodedata.category(char) in _DROPPED_CATEGORIES:
-        return " "
-    if char in "–":
+        return _drop(char)
+    if char == "–":
         return " — "
     if char.isspace():
         return " "

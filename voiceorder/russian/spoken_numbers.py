@@ -59,6 +59,7 @@ _ORDINAL_FORMS: tuple[tuple[Gender, Case, bool], ...] = (
 _YEAR_WORD_CASES: dict[str, Case] = {"год": "nomn", "года": "gent", "году": "loct", "годом": "ablt"}
 # After these words a number is an identifier, read in groups: "заказ сто, двести сорок пять".
 _IDENTIFIER_WORD = re.compile(r"^(заказ|номер)", _FLAGS)
+_SHORTEST_IDENTIFIER = 3  # "для заказа 2 упаковки" still counts packs
 _LONG_NUMBER = 5  # digits; a bare number this long is a code, not a quantity
 
 
@@ -232,11 +233,19 @@ def _number(match: re.Match[str]) -> str:
     text, start, end = match.string, match.start(), match.end()
     before, after = word_before(text, start), word_after(text, end)
     digits = re.sub(r"\D", "", written)
-    is_integer = written.isdigit()
-    if lemma == "грамм" and is_integer and match.group("dot") and 1800 <= int(digits) <= 2100:
+    if (
+        lemma == "грамм"
+        and written.isdigit()
+        and match.group("dot")
+        and 1800 <= int(digits) <= 2100
+    ):
         return f"{ordinal(int(digits), 'm', 'gent')} года"  # "2026 г." is a year
-    if lemma is None and mult is None and is_integer:
-        if _IDENTIFIER_WORD.match(before) or (
+    if lemma is None and mult is None and not fraction:
+        if _IDENTIFIER_WORD.match(before) and len(digits) >= _SHORTEST_IDENTIFIER:
+            return say_digits(digits)
+        # Written in one run, a long number or one with a leading zero is a code; "2 599 000",
+        # grouped by thousands, is an amount.
+        if written.isdigit() and (
             len(digits) >= _LONG_NUMBER or (len(digits) > 1 and digits.startswith("0"))
         ):
             return say_digits(digits)
