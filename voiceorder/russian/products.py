@@ -5,16 +5,11 @@ from __future__ import annotations
 import re
 
 from voiceorder.russian.text import normalise_for_tts
-from voiceorder.russian.units import UNIT_PATTERN
+from voiceorder.russian.units import UNIT_TOKEN
 
 # Two numbers in a row blur together when spoken ("эс один десять штук"): a pause between
 # them, as in "Яйца С1, 10 шт" and "Молоко 3,2%, 1 л", keeps them apart.
-_NUMBER_AFTER_NUMBER = re.compile(
-    rf"(\d[^\s]*(?:\s{UNIT_PATTERN})?)\s+(?=\d)".replace("(?P<unit>", "(?:").replace(
-        "(?P<dot>", "(?:"
-    ),
-    re.IGNORECASE,
-)
+_NUMBER_AFTER_NUMBER = re.compile(rf"(\d\S*(?:\s{UNIT_TOKEN})?)\s+(?=\d)", re.IGNORECASE)
 
 
 def say_product_name(name: str) -> str:

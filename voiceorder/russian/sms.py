@@ -33,12 +33,14 @@ def _places(order: Order) -> tuple[str, list[str]]:
     """The delivery kind and the ways to say where, longest first."""
     delivery = order.delivery
     if isinstance(delivery, CourierDelivery):
-        return "Курьер", [_one_line(short_address(delivery.address))]
+        address = _one_line(short_address(delivery.address))
+        return "Курьер", [address] if address else []
     if isinstance(delivery, PickupDelivery):
         point = delivery.pickup_point
         name = _one_line(_POINT_KIND.sub("ПВЗ", point.name))
         address = _one_line(short_street(point.address))
-        return "Самовывоз", [f"{name} ({address})", name] if address else [name]
+        both = [f"{name} ({address})"] if name and address else []
+        return "Самовывоз", [*both, name or address] if name or address else []
     return "", []
 
 

@@ -17,8 +17,14 @@ _DIGITS = re.compile(r"\d+")
 
 
 def normalise_for_tts(text: str) -> str:
-    """ "**Итого:** 2 599 ₽, доставка 30.11 на ул. Тверская, д. 7 🚚" → "Итого: две тысячи пятьсот
-    девяносто девять рублей, доставка тридцатого ноября на улица Тверская, дом семь"."""
+    """ "**Итого:** 2 599 ₽, доставка 30.11 по адресу ул. Тверская, д. 7 🚚" → "Итого: две тысячи
+    пятьсот девяносто девять рублей, доставка тридцатого ноября по адресу улица Тверская, дом
+    семь".
+
+    Numbers take their case from a preposition before them ("до двадцати процентов") and their
+    gender from the noun after them ("две упаковки"); abbreviations expand to the nominative
+    ("ул." → "улица", even after "на").
+    """
     text = strip_markdown(strip_emoji(text))
     text = expand_before_numbers(text)
     text = verbalise_numbers(text)
@@ -34,11 +40,13 @@ _NEVER_ENDS = frozenset(
     {
         "ул", "д", "кв", "г", "пр", "просп", "пер", "наб", "пл", "корп", "к", "стр", "эт",
         "под", "мкр", "мкрн", "обл", "пос", "им", "тел", "ст", "м", "св", "см", "рис", "ш",
-        "т.е", "т.к", "проф", "акад", "др", "бул",
+        "т.е", "т.к", "проф", "акад", "бул",
     }
 )  # fmt: skip
 # A dot after these ends the sentence only when a capital letter follows ("5 руб. Спасибо").
-_MAY_END = frozenset({"руб", "коп", "шт", "тыс", "млн", "млрд", "мин", "сек", "т.д", "т.п", "уп"})
+_MAY_END = frozenset(
+    {"руб", "коп", "шт", "тыс", "млн", "млрд", "мин", "сек", "т.д", "т.п", "уп", "др"}
+)
 _BOUNDARY = re.compile(r"([.!?…]+)([»\"”’')\]]*)\s+")
 _LAST_WORD = re.compile(r"[A-Za-zА-Яа-яЁё]+$")
 _DOTTED_PAIR = re.compile(r"[A-Za-zА-Яа-яЁё]\.\s?[A-Za-zА-Яа-яЁё]$")  # "т.е", "т. д"

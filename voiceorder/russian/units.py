@@ -48,7 +48,9 @@ def _alternation(words: list[str]) -> str:
 
 
 # A unit is a whole token: "5 л" is litres, "5 литров" is a number before a word.
-UNIT_PATTERN = rf"(?P<unit>{_alternation(list(UNITS))})(?P<dot>\.)?(?![а-яёa-z])"
+_UNIT_END = r"(?![а-яёa-z])"
+UNIT_PATTERN = rf"(?P<unit>{_alternation(list(UNITS))})(?P<dot>\.)?{_UNIT_END}"
+UNIT_TOKEN = rf"(?:{_alternation(list(UNITS))})\.?{_UNIT_END}"  # the same, without groups
 MULTIPLIER_PATTERN = rf"(?P<mult>{_alternation(list(MULTIPLIERS))})\.?(?![а-яёa-z])"
 
 

@@ -32,6 +32,11 @@ def test_pickup_names_the_point_and_its_address() -> None:
     )
 
 
+def test_pickup_point_without_a_name_is_given_by_its_address() -> None:
+    confirmed = order([item("Молоко", 1, 100)], pickup(name=" ", address="ул. Тверская, 7"))
+    assert confirmation_sms(confirmed).endswith("Самовывоз, ул. Тверская, 7. Спасибо!")
+
+
 def test_pickup_without_a_date() -> None:
     confirmed = order([item("Молоко", 5, 100)], pickup(name="Постамат на Арбате", address=""))
     assert confirmation_sms(confirmed) == (
