@@ -99,7 +99,12 @@ def test_with_database_url_no_embedded_postgres_is_planned(tmp_path: Path) -> No
     stack = Stack.plan(Settings(data_dir=tmp_path, database_url="postgresql://u:secret@db/x"))
     assert stack.postgres is None
     assert "EMBEDDED_PG_PORT" not in {need.setting for need in stack.ports()}
-    assert [spec.name for spec in up.stack_services(stack)] == ["temporal", "seed", "store-api"]
+    assert [spec.name for spec in up.stack_services(stack)] == [
+        "temporal",
+        "seed",
+        "store-api",
+        "worker",
+    ]
     assert stack.child_env()["DATABASE_URL"] == "postgresql://u:secret@db/x"
 
 
