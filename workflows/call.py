@@ -144,17 +144,19 @@ DURABLE = ActivityOptions(
         maximum_interval=timedelta(minutes=2),
     ),
 )
-# One round of a retried step: a few quick attempts; the workflow waits between rounds so
-# that it can show progress ("attempt 7") and raise Attention.
+# One round of a step retried for as long as an outage lasts: a single attempt (the Store
+# API client retries inside it); the workflow itself waits between rounds, on timers, so it
+# can show progress ("round 7"), raise Attention, and be fast-forwarded in tests.
 ROUND = ActivityOptions(
     start_to_close_timeout=timedelta(seconds=60),
-    retry_policy=RetryPolicy(
-        maximum_attempts=3,
-        initial_interval=timedelta(seconds=1),
-        maximum_interval=timedelta(seconds=5),
-    ),
+    retry_policy=RetryPolicy(maximum_attempts=1),
 )
-ROUND_PAUSE_MAX = timedelta(minutes=2)
+ROUND_PAUSE_MAX = timedelta(minutes=10)
+
+
+def round_pause(rounds: int) -> timedelta:
+    """2 s, 4 s, 8 s, … up to ten minutes between rounds."""
+    return min(ROUND_PAUSE_MAX, timedelta(seconds=2 ** min(rounds, 10)))
 
 
 @dataclass
@@ -1044,9 +1046,7 @@ class CallWorkflow:
                     return
                 if workflow.now() - since >= self._attention_after:
                     self._set_attention("store_unavailable")
-                await workflow.sleep(
-                    min(ROUND_PAUSE_MAX, timedelta(seconds=2 ** min(job.rounds, 7)))
-                )
+                await workflow.sleep(round_pause(job.rounds))
                 continue
             self._on_confirmed(order)
             return
@@ -1088,12 +1088,7 @@ class CallWorkflow:
                         break
                     if workflow.now() - since >= self._attention_after:
                         self._set_attention("sms_failed")
-                    await workflow.sleep(
-                        min(
-                            ROUND_PAUSE_MAX,
-                            timedelta(seconds=2 ** min(confirmed.sms_rounds, 7)),
-                        )
-                    )
+                    await workflow.sleep(round_pause(confirmed.sms_rounds))
                     continue
                 confirmed.sms_sent = True
                 self._audit(
@@ -1161,10 +1156,10 @@ class CallWorkflow:
             return "transferred"
         if self.s.confirmed:
             return "order_confirmed"
-        if self.s.stage is Stage.CANCELLED:
-            return "order_cancelled"
         if self.s.hangup_reason == "edge_lost":
             return "edge_lost"
+        if self.s.stage is Stage.CANCELLED:
+            return "order_cancelled"
         return self.s.outcome or "hung_up"
 
     def _finish(self, outcome: str) -> None:

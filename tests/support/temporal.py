@@ -58,3 +58,25 @@ async def temporal_time_skipping(
         yield env
     finally:
         await env.shutdown()
+
+
+@asynccontextmanager
+async def temporal_time_skipping_server(
+    *, data_converter: DataConverter | None = None
+) -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server with per-workflow time skipping (idle workflows' timers fire at
+    once) and the call search attributes, which the older Java test server cannot register."""
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        dev_server_existing_path=str(temporal_binary()),
+        search_attributes=call_search_attribute_keys(),
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "frontend.WorkflowTimeSkippingEnabled=true",
+        ],
+        dev_server_startup_timeout=_STARTUP_TIMEOUT,
+        data_converter=data_converter or DataConverter.default,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
