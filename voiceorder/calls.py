@@ -85,7 +85,9 @@ class CallSession:
         await started.workflow_handle()
         # Address the call by id only, not by run: after continue-as-new, turns go to the
         # current run.
-        handle = client.get_workflow_handle_for(CallWorkflow.run, workflow_id)
+        handle: WorkflowHandle[CallWorkflow, str] = client.get_workflow_handle(
+            workflow_id, result_type=str
+        )
         session = cls(handle=handle, auto_played=auto_played)
         session._heard(greeting)
         return session
