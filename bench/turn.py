@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import openai
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT_ROOT / "bench" / "results"
+TURNS_PER_CALL = 10
 
 
 @dataclass
@@ -101,19 +103,25 @@ async def run(turns: int, warmup: int) -> dict[str, Any]:
                     floor = await _timed(turns, lambda: noop.execute_update(NoopWorkflow.noop))
                     await noop.signal(NoopWorkflow.finish)
 
-                    call_id = f"call-bench-{uuid.uuid4()}"
+                    # Calls of TURNS_PER_CALL turns each, like a real conversation: the
+                    # context the LLM gets (and the workflow carries) stays call-sized.
                     step = [Reply.tool("search_products", {"query": "гречка"}), Reply.text("Да.")]
-                    llm.script(call_id, step * (turns + warmup))
-                    call = await CallSession.start(
-                        env.client,
-                        "bench",
-                        CallInput(caller_number="+79857778899"),
-                        call_id=call_id,
-                    )
-                    await _timed(warmup, lambda: call.say("Есть гречка?"))
-                    turn = await _timed(turns, lambda: call.say("Есть гречка?"))
-                    await call.hang_up()
-                    await call.result()
+                    turn: list[float] = []
+                    calls_needed = -(-(turns + warmup) // TURNS_PER_CALL)
+                    for index in range(calls_needed):
+                        call_id = f"call-bench-{uuid.uuid4()}"
+                        llm.script(call_id, step * TURNS_PER_CALL)
+                        call = await CallSession.start(
+                            env.client,
+                            "bench",
+                            CallInput(caller_number="+79857778899"),
+                            call_id=call_id,
+                        )
+                        samples = await _timed(TURNS_PER_CALL, partial(call.say, "Есть гречка?"))
+                        turn += samples if index else samples[1:]  # the very first turn warms up
+                        await call.hang_up()
+                        await call.result()
+                    turn = turn[-turns:]
 
             llm.script("calibration", [Reply.text("Да.")] * (turns + warmup))
             async with openai.AsyncOpenAI(base_url=llm.base_url, api_key="bench") as ai:
@@ -144,6 +152,7 @@ async def run(turns: int, warmup: int) -> dict[str, Any]:
     return {
         "benchmark": "B1 turn overhead",
         "turns": turns,
+        "turns_per_call": TURNS_PER_CALL,
         "floor_noop_update": asdict(Stats.of(floor)),
         "turn_round_trip": asdict(Stats.of(turn)),
         "llm_round_trip": asdict(Stats.of(llm_rt)),
