@@ -6,6 +6,8 @@ import asyncio
 
 import click
 
+from voiceorder.process_exit import exit_now
+
 
 @click.group("bench")
 def bench_group() -> None:
@@ -23,3 +25,4 @@ def turn_command(turns: int, warmup: int) -> None:
     result = asyncio.run(run(turns, warmup))
     click.echo(markdown(result))
     click.echo(f"\nJSON: {save(result)}")
+    exit_now(0)

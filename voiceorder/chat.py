@@ -10,7 +10,6 @@ start with `/` are actions instead of speech:
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from voiceorder.calls import CallSession
+from voiceorder.process_exit import exit_now
 from voiceorder.settings import ConfigurationError, get_settings
 from voiceorder.temporal import connect, ui_link
 from workflows.models import CallInput, Reply
@@ -113,8 +113,9 @@ def chat_command(
         phone = "+79161234567"  # Анна Смирнова from the demo data
     try:
         lines = script.read_text("utf-8").splitlines() if script else None
-        sys.exit(asyncio.run(run_chat(None if withheld else phone, lines, call_id)))
+        code = asyncio.run(run_chat(None if withheld else phone, lines, call_id))
     except ConfigurationError:
         raise  # the CLI prints it as one line; it is not a connection problem
     except RuntimeError as exc:
         raise click.ClickException(f"cannot reach Temporal: {exc}") from None
+    exit_now(code)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from temporalio.service import RPCError
 
+from voiceorder.process_exit import exit_now
 from voiceorder.settings import ConfigurationError, get_settings
 from voiceorder.temporal import connect
 
@@ -47,6 +48,7 @@ def export_command(workflow_id: str, run_id: str | None, output: Path | None) ->
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
+    exit_now(0)
 
 
 history_group.add_command(export_command)

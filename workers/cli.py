@@ -8,6 +8,7 @@ import signal
 import click
 
 from voiceorder.logging import configure_logging
+from voiceorder.process_exit import exit_now
 from voiceorder.settings import get_settings
 from voiceorder.temporal import connect
 
@@ -34,3 +35,4 @@ def worker_command() -> None:
         await run_worker(client, settings, stop)
 
     asyncio.run(main())
+    exit_now(0)
