@@ -26,8 +26,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.db import bare, is_unavailable
-from store_api.client.masking import mask_phones_in
-from voiceorder.phones import mask_phone
+from voiceorder.phones import mask_phone, mask_phones_in
 from voiceorder.settings import Settings, SmsProvider
 
 log = structlog.get_logger(__name__)

@@ -7,6 +7,10 @@ import re
 import phonenumbers
 
 _ALLOWED = re.compile(r"^\+?[0-9][0-9 ()\-]{3,30}$")
+# A run of digits with the usual separators, long enough to be a full phone number. Order
+# numbers (6 digits), amounts and ids are shorter or contain letters, so they stay readable.
+_PHONE_LIKE = re.compile(r"\+?\d[\d\s()\-]{8,20}\d")
+_MIN_PHONE_DIGITS = 10
 
 
 class InvalidPhone(ValueError):
@@ -40,3 +44,15 @@ def mask_phone(phone: str | None) -> str:
         return "***"
     prefix = "+" if phone.strip().startswith("+") else ""
     return f"{prefix}{digits[:4]}***{digits[-4:]}"
+
+
+def mask_phones_in(text: str) -> str:
+    """Every phone-like number in `text` in its masked form (`+7916***4567`)."""
+
+    def mask(match: re.Match[str]) -> str:
+        found = match.group(0)
+        if sum(ch.isdigit() for ch in found) < _MIN_PHONE_DIGITS:
+            return found
+        return mask_phone(found)
+
+    return _PHONE_LIKE.sub(mask, text)
