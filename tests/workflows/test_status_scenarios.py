@@ -5,10 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
 from store_api.seed.personas import FOREIGN_ORDER_NUMBER, MANY_ACTIVE, ONE_ACTIVE
 from tests.support.fake_llm import Reply, last_tool_result
+from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
+from tests.workflows.scripts import COURIER_TVERSKAYA
 
 
 def tool_results(request: dict[str, Any], name: str) -> list[str]:
@@ -138,3 +145,64 @@ async def test_s14_dtmf_zero_transfers_without_the_llm(calls: Calls) -> None:
     assert calls.llm.requests(call.call_id) == []
     assert "call_transferred" in await calls.audit_events(call.call_id)
     await keep_history(call, "s14_transfer_dtmf")
+
+
+async def test_s12_withheld_caller_orders_with_a_confirmed_phone(
+    calls: Calls, store_api: StoreApiServer
+) -> None:
+    def draft(request: dict[str, Any]) -> Reply:
+        items = [i for i in last_tool_result(request, "search_products")["items"] if i["in_stock"]]
+        return Reply.tool(
+            "create_order_draft", {"items": [{"product_id": items[0]["product_id"], "quantity": 1}]}
+        )
+
+    phone = "+79857770011"
+    call = await calls.start(
+        None,
+        [
+            Reply.tool("search_products", {"query": "гречка"}),
+            Reply.dynamic(draft),
+            Reply.text("Назовите номер телефона для SMS."),
+            Reply.tool("set_contact_phone", {"phone": "8 985 777-00-11"}),
+            Reply.dynamic(draft),
+            Reply.tool("update_order_delivery", COURIER_TVERSKAYA),
+            Reply.tool("confirm_order"),
+            Reply.tool("confirm_order"),
+        ],
+    )
+    asked = await call.say("Гречку, одну пачку")
+    assert asked.stage == "LISTENING", "no draft without a phone for the SMS"
+    readback = await call.say(
+        "Восемь девятьсот восемьдесят пять семьсот семьдесят семь ноль ноль одиннадцать"
+    )
+    assert "девятьсот восемьдесят пять" in readback.text and readback.sentences[-1] == "Верно?"
+    order_readback = await call.say("Да")
+    assert order_readback.stage == "AWAITING_CONFIRMATION"
+    assert (await call.say("Да")).stage == "CONFIRMED"
+    await call.hang_up()
+    assert await call.result() == "order_confirmed"
+    sms = await calls.sms_of(call.call_id)
+    assert [p for p, _ in sms] == [phone], "the SMS goes to the number read back"
+    async with httpx.AsyncClient(base_url=store_api.base_url, headers=store_api.auth) as api:
+        found = (await api.get("/orders/search", params={"phone": phone})).json()["items"]
+    assert [o["status"] for o in found] == ["confirmed"]
+    await keep_history(call, "s12_withheld_new_order")
+
+
+async def test_the_turn_validator_refuses_empty_long_and_late_turns(calls: Calls) -> None:
+    call = await calls.start(ONE_ACTIVE.phone, [])
+    for text in ("", "   ", "а" * 1001):
+        with pytest.raises(WorkflowUpdateFailedError):
+            await call.say(text)
+    await call.hang_up()
+    await call.result()
+    with pytest.raises((WorkflowUpdateFailedError, RPCError)):
+        await call.say("Алло?")
+    # A refused turn leaves no trace in the history.
+    history = await call.handle.fetch_history()
+    accepted = [
+        e
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert len(accepted) == 1, "only the greeting was accepted"
