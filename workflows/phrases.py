@@ -16,7 +16,9 @@ SHOP = "Продуктовая лавка"
 
 
 def greeting(name: str | None, active: list[OrderSummary], today: dt.date) -> list[str]:
-    hello = f"Здравствуйте, {name}!" if name else f"Здравствуйте! Магазин «{SHOP}»."
+    # "Анна Смирнова" → "Здравствуйте, Анна!": the first name is how people are greeted.
+    first_name = name.split()[0] if name and name.split() else None
+    hello = f"Здравствуйте, {first_name}!" if first_name else f"Здравствуйте! Магазин «{SHOP}»."
     sentences = [hello]
     if len(active) == 1:
         sentences.append(status_sentence(active[0], today))
