@@ -12,7 +12,7 @@ from store_api.server import orders_repo as repo
 from store_api.server.errors import ApiError
 from store_api.server.faults import FaultConfig
 from store_api.server.requests import json_response, parse_body, path_uuid, read_body
-from store_api.server.routes.orders import order_not_found
+from store_api.server.routes.orders import lock_order, order_not_found
 from store_api.server.state import state_of
 
 routes = web.RouteTableDef()
@@ -65,9 +65,7 @@ async def change_status(request: web.Request) -> web.Response:
     order_id = path_uuid(request, "order_id", order_not_found(request.match_info["order_id"]))
     wanted = parse_body(await read_body(request), StatusChangeIn).status
     async with state_of(request).pool.acquire() as conn, conn.transaction():
-        row = await repo.fetch_order_row(conn, order_id, for_update=True)
-        if row is None:
-            raise order_not_found(str(order_id))
+        row = await lock_order(conn, order_id)
         current = OrderStatus(row["status"])
         if wanted not in _AFTER_CONFIRMATION.get(current, set()):
             raise ApiError(

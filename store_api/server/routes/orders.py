@@ -54,6 +54,14 @@ def order_not_found(order_id: str) -> ApiError:
     return ApiError(ErrorCode.ORDER_NOT_FOUND, "No such order.", {"order_id": order_id})
 
 
+async def lock_order(conn: DbConn, order_id: uuid.UUID) -> asyncpg.Record:
+    """The order's row, locked for the rest of the transaction; 404 when there is none."""
+    row = await repo.fetch_order_row(conn, order_id, for_update=True)
+    if row is None:
+        raise order_not_found(str(order_id))
+    return row
+
+
 def phone_or_422(raw: str) -> str:
     try:
         return normalise_phone(raw)
@@ -190,9 +198,7 @@ async def set_delivery(request: web.Request) -> web.Response:
         raise validation_error(exc) from None
     today = state.today()
     async with state.pool.acquire() as conn, conn.transaction():
-        row = await repo.fetch_order_row(conn, order_id, for_update=True)
-        if row is None:
-            raise order_not_found(str(order_id))
+        row = await lock_order(conn, order_id)
         _require_draft(row)
         delivery: CourierDelivery | PickupDelivery
         if isinstance(wanted, CourierDeliveryIn):
@@ -228,9 +234,7 @@ async def confirm_order(request: web.Request) -> web.Response:
     wanted = parse_body(body or b"{}", ConfirmOrder)
 
     async def effect(conn: DbConn) -> Outcome:
-        row = await repo.fetch_order_row(conn, order_id, for_update=True)
-        if row is None:
-            raise order_not_found(str(order_id))
+        row = await lock_order(conn, order_id)
         _require_draft(row)
         if row["delivery"] is None:
             raise ApiError(
@@ -285,9 +289,7 @@ async def cancel_order(request: web.Request) -> web.Response:
     wanted = parse_body(body or b"{}", CancelOrder)
 
     async def effect(conn: DbConn) -> Outcome:
-        row = await repo.fetch_order_row(conn, order_id, for_update=True)
-        if row is None:
-            raise order_not_found(str(order_id))
+        row = await lock_order(conn, order_id)
         status = OrderStatus(row["status"])
         if status not in CANCELLABLE:
             raise ApiError(
