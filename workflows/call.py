@@ -19,12 +19,11 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.agent import AgentReply, AgentRequest
+    from activities.audit import AuditEvent
     from activities.call_log import CallStarted
-    from activities.store import (
-        IdentifyRequest,
-        Identity,
-    )
+    from activities.store import CancelRequest, IdentifyRequest, Identity
     from prompts import CallerContext, render_system_prompt
+    from store_api.contract import Order
     from voiceorder.phones import InvalidPhone, mask_phone, normalise_phone
     from voiceorder.russian.readback import status_sentence
     from voiceorder.russian.text import normalise_for_tts, split_sentences
@@ -36,15 +35,13 @@ with workflow.unsafe.imports_passed_through():
         CallInput,
         DtmfTurn,
         HangUp,
+        OperatorCancel,
+        OperatorResend,
+        OperatorRetry,
         PlaybackReport,
         Reply,
     )
-    from workflows.stages import (
-        DRAFT_STAGES,
-        Event,
-        Stage,
-        allowed_tools,
-    )
+    from workflows.stages import DRAFT_STAGES, Event, Stage, allowed_tools, can
     from workflows.state import (
         CallState,
     )
@@ -53,8 +50,8 @@ with workflow.unsafe.imports_passed_through():
         TransferToOperator,
     )
 
-from workflows.activity_options import ACTIVITY_FAILED, AGENT, IN_CALL, error_type
-from workflows.call_records import CALL_STAGE, CALLER_PHONE, TurnLog
+from workflows.activity_options import ACTIVITY_FAILED, AGENT, IN_CALL, ROUND, error_type
+from workflows.call_records import CALL_STAGE, CALLER_PHONE, OPERATOR_LAYER, TurnLog
 from workflows.call_tools import ToolOutcome
 from workflows.post_call import PostCallWork
 
@@ -82,6 +79,7 @@ class CallWorkflow(PostCallWork):
         self._dtmf = ""
         self._attention_after = timedelta(seconds=call.attention_after_s)
         self._first_turn_of_run = self.s.turn_no
+        self._wake = False
         self._last_input = workflow.now()
 
     @workflow.run
@@ -178,6 +176,110 @@ class CallWorkflow(PostCallWork):
     def hang_up(self, event: HangUp) -> None:
         if not self.s.hung_up:
             self.s.hung_up, self.s.hangup_reason = True, event.reason
+
+    # --- operator actions (operators.md) ---------------------------------------------------
+
+    @workflow.update(name="operator_retry_now")
+    async def operator_retry_now(self, request: OperatorRetry) -> str:
+        self._operator_audit(request.operator, "retry_now")
+        self._wake = True
+        return "Retrying now."
+
+    @operator_retry_now.validator
+    def _validate_retry(self, request: OperatorRetry) -> None:
+        _check_operator(request.operator)
+        if self.s.confirm_job is None and not self._sms_pending():
+            raise ValueError(
+                "Nothing to retry: this call has no postponed confirmation and no unsent SMS."
+            )
+
+    @workflow.update(name="operator_cancel_order")
+    async def operator_cancel_order(self, request: OperatorCancel) -> str:
+        target = self._operator_target()
+        assert target is not None  # the validator checked it
+        order_id, number = target
+        reason = f"operator {request.operator}: {request.reason}"
+        await workflow.execute_activity(
+            "cancel_order",
+            CancelRequest(order_id=order_id, reason=reason, idempotency_key=self._key("cancel")),
+            result_type=Order,
+            summary=f"cancel order {number} (operator {request.operator})",
+            **ROUND,
+        )
+        self.s.operator_cancelled = True
+        self.s.draft, self.s.readback, self.s.confirm_job = None, None, None
+        for confirmed in self.s.confirmed:
+            if confirmed.order_id == order_id:
+                confirmed.cancelled = True
+        self._wake = True
+        self._operator_audit(request.operator, "cancel_order", order_id, number, request.reason)
+        self._audit(
+            AuditEvent.ORDER_CANCELLED,
+            order_id=order_id,
+            order_number=number,
+            details={"reason": request.reason},
+            actor=f"operator:{request.operator}",
+        )
+        if can(self.s.stage, Event.OPERATOR_CANCELLED):
+            self._move(Event.OPERATOR_CANCELLED)
+        self._set_attention("")
+        return f"Order {number} cancelled."
+
+    @operator_cancel_order.validator
+    def _validate_cancel(self, request: OperatorCancel) -> None:
+        _check_operator(request.operator)
+        if not request.reason.strip() or len(request.reason) > 300:
+            raise ValueError('Give a reason (1–300 characters): {"reason": "…", "operator": "…"}.')
+        if self._operator_target() is None:
+            raise ValueError("This call has no order to cancel.")
+
+    @workflow.update(name="operator_resend_sms")
+    async def operator_resend_sms(self, request: OperatorResend) -> str:
+        confirmed = self.s.confirmed[-1]
+        confirmed.resends += 1
+        confirmed.sms_key = f"{self.s.call_id}:sms:{confirmed.number}:resend:{confirmed.resends}"
+        confirmed.sms_sent, confirmed.sms_rounds = False, 0
+        self._operator_audit(request.operator, "resend_sms", confirmed.order_id, confirmed.number)
+        return f"The SMS for order {confirmed.number} will be sent again."
+
+    @operator_resend_sms.validator
+    def _validate_resend(self, request: OperatorResend) -> None:
+        _check_operator(request.operator)
+        if not self.s.confirmed:
+            raise ValueError(
+                "This call's order was never confirmed, so there is no confirmation SMS to resend."
+            )
+        if self.s.confirmed[-1].cancelled:
+            raise ValueError("The order was cancelled; its confirmation SMS is not sent again.")
+        if self.s.hung_up and not self._sms_pending() and self.s.outcome:
+            raise ValueError("The call has finished its work; resend from the SMS gateway.")
+
+    def _operator_target(self) -> tuple[str, str] | None:
+        """The order an operator may cancel: the draft, the postponed or the last confirmed."""
+        if self.s.confirm_job is not None:
+            return self.s.confirm_job.order_id, self.s.confirm_job.number
+        if self.s.draft is not None:
+            return self.s.draft.order_id, self.s.draft.number
+        live = [c for c in self.s.confirmed if not c.cancelled]
+        if live:
+            return live[-1].order_id, live[-1].number
+        return None
+
+    def _operator_audit(
+        self,
+        operator: str,
+        action: str,
+        order_id: str | None = None,
+        number: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self._audit(
+            AuditEvent.OPERATOR_ACTION,
+            order_id=order_id,
+            order_number=number or self.s.order_number or None,
+            details={"action": action, **({"reason": reason} if reason else {})},
+            actor=f"operator:{operator}",
+        )
 
     @workflow.query(name="state")
     def state(self) -> CallState:
@@ -281,7 +383,11 @@ class CallWorkflow(PostCallWork):
                 answer = await self._ask_agent(tools, log)
             except ACTIVITY_FAILED as exc:
                 self.s.last_error = error_type(exc)
+                if workflow.patched(OPERATOR_LAYER):
+                    self._set_attention("agent_unavailable")
                 return phrases.agent_unavailable(), "continue"
+            if self.s.attention == "agent_unavailable":
+                self._set_attention("")
             if not answer.tool_calls:
                 text = normalise_for_tts(answer.text or "")
                 self.s.messages.append({"role": "assistant", "content": text})
@@ -366,3 +472,8 @@ class CallWorkflow(PostCallWork):
     def _carry_over(self) -> CallInput:
         self.s.messages = self.s.messages[:1] + self.s.messages[1:][-KEEP_MESSAGES:]
         return self.call.model_copy(update={"resume": self.s})
+
+
+def _check_operator(name: str) -> None:
+    if not name.strip() or len(name) > 100:
+        raise ValueError('Say who you are: {"operator": "your name"} (1–100 characters).')

@@ -33,6 +33,10 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.activity_options import DURABLE
 
+# Patch id of the operator layer (memo with the last error, agent Attention, operator
+# updates): calls recorded before it replay without these commands.
+OPERATOR_LAYER = "operator-layer-1"
+
 CALL_STAGE = SearchAttributeKey.for_keyword("CallStage")
 CALLER_PHONE = SearchAttributeKey.for_keyword("CallerPhone")
 ORDER_NUMBER = SearchAttributeKey.for_keyword("OrderNumber")
@@ -60,6 +64,7 @@ class CallRecords:
     _attention_after: timedelta
     _last_input: dt.datetime
     _first_turn_of_run: int
+    _wake: bool  # an operator asked to retry now
 
     def _move(self, event: Event) -> None:
         stage = next_stage(self.s.stage, event)
@@ -73,6 +78,16 @@ class CallRecords:
             return
         previous, self.s.attention = self.s.attention, value
         workflow.upsert_search_attributes([ATTENTION.value_set(value)])
+        if workflow.patched(OPERATOR_LAYER):
+            # The list of calls (and `voiceorder ops list`) shows memos without a worker.
+            job = self.s.confirm_job
+            workflow.upsert_memo(
+                {
+                    "attention": value,
+                    "last_error": (job.last_error if job else "") or self.s.last_error,
+                    "since": workflow.now().isoformat(),
+                }
+            )
         self._audit(
             AuditEvent.ATTENTION_SET if value else AuditEvent.ATTENTION_CLEARED,
             order_number=self.s.order_number

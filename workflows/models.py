@@ -68,3 +68,20 @@ class Reply(Model):
     @property
     def text(self) -> str:
         return " ".join(self.sentences)
+
+
+# Operator actions (operators.md): tiny inputs; the update validators say when one does not
+# apply. Lengths are checked there too, so a bad input is refused instead of failing.
+
+
+class OperatorRetry(Model):
+    operator: str = "operator"
+
+
+class OperatorCancel(Model):
+    reason: str
+    operator: str = "operator"
+
+
+class OperatorResend(Model):
+    operator: str = "operator"

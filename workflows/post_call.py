@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from datetime import timedelta
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -36,6 +39,9 @@ class PostCallWork(CallTools):
         assert job is not None
         since = workflow.now()
         while True:
+            if self.s.operator_cancelled:
+                self.s.confirm_job = None
+                return
             job.rounds += 1
             self._details()
             try:
@@ -53,6 +59,8 @@ class PostCallWork(CallTools):
             except ACTIVITY_FAILED as exc:
                 kind = error_type(exc)
                 job.last_error = kind
+                if self.s.operator_cancelled:
+                    continue  # the operator cancelled the order meanwhile; stop quietly
                 if kind != "StoreUnavailable":
                     # The API is back but refuses (total changed, stock gone): a human decides.
                     self.s.confirm_job = None
@@ -66,21 +74,27 @@ class PostCallWork(CallTools):
                     return
                 if workflow.now() - since >= self._attention_after:
                     self._set_attention("store_unavailable")
-                await workflow.sleep(round_pause(job.rounds))
+                await self._pause(round_pause(job.rounds))
                 continue
             self._on_confirmed(order)
             return
 
+    async def _pause(self, duration: timedelta) -> None:
+        """Wait between rounds; an operator's "retry now" cuts the wait short."""
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: self._wake, timeout=duration)
+        self._wake = False
+
     def _sms_pending(self) -> bool:
-        return any(not c.sms_sent for c in self.s.confirmed)
+        return any(not (c.sms_sent or c.cancelled) for c in self.s.confirmed)
 
     async def _send_pending_sms(self) -> None:
         phone = self.s.verified_phone
         for confirmed in self.s.confirmed:
-            if confirmed.sms_sent:
+            if confirmed.sms_sent or confirmed.cancelled:
                 continue
             since = workflow.now()
-            while not confirmed.sms_sent:
+            while not (confirmed.sms_sent or confirmed.cancelled):
                 confirmed.sms_rounds += 1
                 try:
                     await workflow.execute_activity(
@@ -108,7 +122,7 @@ class PostCallWork(CallTools):
                         break
                     if workflow.now() - since >= self._attention_after:
                         self._set_attention("sms_failed")
-                    await workflow.sleep(round_pause(confirmed.sms_rounds))
+                    await self._pause(round_pause(confirmed.sms_rounds))
                     continue
                 confirmed.sms_sent = True
                 self._audit(
@@ -149,9 +163,15 @@ class PostCallWork(CallTools):
             )
             if can(self.s.stage, Event.CANCELLED):
                 self._move(Event.CANCELLED)
-        while self.s.confirm_job is not None:
-            await self._finish_confirmation()
-        await self._send_pending_sms()
+        while True:
+            while self.s.confirm_job is not None:
+                await self._finish_confirmation()
+            while self._sms_pending():
+                await self._send_pending_sms()
+            # An operator action may still be running and leave new work (a resent SMS).
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if self.s.confirm_job is None and not self._sms_pending():
+                break
         self.s.outcome = self._derive_outcome()
         self._start_background(
             "record_call_ended",
@@ -174,6 +194,8 @@ class PostCallWork(CallTools):
         """The most telling thing that happened: an order beats how the call ended."""
         if self.s.stage is Stage.TRANSFERRED:
             return "transferred"
+        if self.s.operator_cancelled:
+            return "cancelled_by_operator"
         if self.s.confirmed:
             return "order_confirmed"
         if self.s.hangup_reason == "edge_lost":

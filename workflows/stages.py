@@ -33,6 +33,8 @@ class Event(StrEnum):
     CONFIRMED = "confirmed"
     SMS_SENT = "sms_sent"
     CANCELLED = "cancelled"
+    # An operator cancels the call's order: also a postponed or finished confirmation.
+    OPERATOR_CANCELLED = "operator_cancelled"
     TRANSFERRED = "transferred"
     ENDED = "ended"
 
@@ -58,6 +60,10 @@ TRANSITIONS: dict[tuple[Stage, Event], Stage] = {
     (S.CONFIRMING, E.READBACK_VOIDED): S.DELIVERY,  # total changed or stock ran out
     (S.CONFIRMED, E.SMS_SENT): S.SMS_SENT,
     **{(stage, E.CANCELLED): S.CANCELLED for stage in DRAFT_STAGES},
+    **{
+        (stage, E.OPERATOR_CANCELLED): S.CANCELLED
+        for stage in DRAFT_STAGES | {S.CONFIRMING, S.CONFIRMED, S.SMS_SENT}
+    },
     **{
         (stage, E.TRANSFERRED): S.TRANSFERRED
         for stage in S

@@ -51,6 +51,8 @@ class ConfirmedOrder(StateModel):
     sms_sent: bool = False
     sms_rounds: int = 0
     sms_last_error: str = ""
+    resends: int = 0
+    cancelled: bool = False  # by an operator: no SMS any more
 
 
 class CallState(StateModel):
@@ -83,6 +85,7 @@ class CallState(StateModel):
     outcome: str = ""
     attention: str = ""
     last_error: str = ""
+    operator_cancelled: bool = False
 
     @property
     def verified_phone(self) -> str | None:

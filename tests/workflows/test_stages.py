@@ -80,6 +80,13 @@ EXPECTED: dict[tuple[Stage, Event], Stage] = {
     (S.CANCELLED, E.ENDED): S.ENDED,
     # TRANSFERRED: the bot's part is over; post-call work still ends the workflow
     (S.TRANSFERRED, E.ENDED): S.ENDED,
+    # An operator (operators.md) may cancel the call's order up to and after confirmation.
+    (S.DRAFTING, E.OPERATOR_CANCELLED): S.CANCELLED,
+    (S.DELIVERY, E.OPERATOR_CANCELLED): S.CANCELLED,
+    (S.AWAITING_CONFIRMATION, E.OPERATOR_CANCELLED): S.CANCELLED,
+    (S.CONFIRMING, E.OPERATOR_CANCELLED): S.CANCELLED,
+    (S.CONFIRMED, E.OPERATOR_CANCELLED): S.CANCELLED,
+    (S.SMS_SENT, E.OPERATOR_CANCELLED): S.CANCELLED,
 }
 
 MAIN_LINE = [
