@@ -50,7 +50,11 @@ async def run_chat(phone: str | None, script: list[str] | None, call_id: str | N
     session = await CallSession.start(
         client,
         settings.temporal_task_queue,
-        CallInput(caller_number=phone, source="chat"),
+        CallInput(
+            caller_number=phone,
+            source="chat",
+            attention_after_s=settings.call_attention_after_s,
+        ),
         call_id=call_id,
     )
     click.echo(f"звонок {session.call_id}: {ui_link(settings, session.call_id)}")

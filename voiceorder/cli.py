@@ -10,6 +10,7 @@ from bench.cli import bench_group
 from store_api.cli import store_api_group
 from voiceorder.chat import chat_command
 from voiceorder.history import history_group
+from voiceorder.ops import ops_group
 from voiceorder.settings import ConfigurationError
 from voiceorder.stack.up import up_command
 from workers.cli import worker_command
@@ -36,6 +37,7 @@ main.add_command(worker_command)
 main.add_command(chat_command)
 main.add_command(history_group)
 main.add_command(bench_group)
+main.add_command(ops_group)
 
 if __name__ == "__main__":
     main()

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     openai_api_key: str | None = None
     llm_model: str = "gpt-4o-mini"
 
+    # --- calls --------------------------------------------------------------------------
+    call_attention_after_s: Annotated[int, Field(ge=0, le=86_400)] = Field(
+        default=120,
+        description="Post-call work failing this long sets the call's Attention attribute.",
+    )
+
     # --- SMS ----------------------------------------------------------------------------
     sms_provider: SmsProvider = Field(
         default=SmsProvider.DATABASE,

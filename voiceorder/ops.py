@@ -1,0 +1,228 @@
+"""`voiceorder ops`: find and fix calls that need a human, from a terminal.
+
+Built on what works without a worker (visibility: search attributes and memo) plus the
+audit table, and on the workflow's operator updates (`operator_retry_now`, …), so the
+terminal and the Temporal UI act through the same validated, audited paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import click
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from activities.audit import AuditEntry, audit_trail
+from voiceorder.process_exit import exit_now
+from voiceorder.settings import ConfigurationError, Settings, get_settings
+from voiceorder.stack.postgres import EmbeddedPostgres
+from voiceorder.stack.up import DATABASE
+from voiceorder.temporal import connect, ui_link
+from workflows.call_records import ATTENTION, CALL_STAGE, CALLER_PHONE, ORDER_NUMBER
+from workflows.models import OperatorCancel, OperatorResend, OperatorRetry
+from workflows.state import CallState
+
+RUNNING_CALLS = 'WorkflowType = "CallWorkflow" AND ExecutionStatus = "Running"'
+
+
+@dataclass(frozen=True)
+class StuckCall:
+    call_id: str
+    started: dt.datetime
+    stage: str
+    order: str
+    phone: str
+    attention: str
+    last_error: str
+
+    def age(self, now: dt.datetime) -> str:
+        minutes = int((now - self.started).total_seconds() // 60)
+        return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+async def calls_needing_attention(client: Client) -> list[StuckCall]:
+    found = []
+    async for execution in client.list_workflows(RUNNING_CALLS):
+        attributes = execution.typed_search_attributes
+        attention = attributes.get(ATTENTION) or ""
+        if not attention:
+            continue
+        memo = await execution.memo()
+        found.append(
+            StuckCall(
+                call_id=execution.id,
+                started=execution.start_time,
+                stage=attributes.get(CALL_STAGE) or "?",
+                order=attributes.get(ORDER_NUMBER) or "",
+                phone=attributes.get(CALLER_PHONE) or "",
+                attention=attention,
+                last_error=str(memo.get("last_error", "")),
+            )
+        )
+    return sorted(found, key=lambda call: call.started)
+
+
+def table(rows: list[StuckCall], now: dt.datetime) -> str:
+    header = ("CALL", "AGE", "STAGE", "ORDER", "PHONE", "ATTENTION", "LAST ERROR")
+    cells = [header] + [
+        (r.call_id, r.age(now), r.stage, r.order, r.phone, r.attention, r.last_error) for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    )
+
+
+def database_url(settings: Settings) -> str:
+    """The bot database: DATABASE_URL, or the embedded one `voiceorder up` runs."""
+    if settings.database_url:
+        return settings.database_url
+    return EmbeddedPostgres(settings.data_dir / "postgres", settings.embedded_pg_port).url(DATABASE)
+
+
+async def _audit(settings: Settings, call_id: str) -> list[AuditEntry] | str:
+    try:
+        pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=1, timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return f"(audit unavailable: {exc})"
+    try:
+        return await audit_trail(pool, call_id=call_id)
+    except asyncpg.PostgresError as exc:
+        return f"(audit unavailable: {exc})"
+    finally:
+        await pool.close()
+
+
+async def show(settings: Settings, call_id: str) -> str:
+    client = await connect(settings)
+    handle = client.get_workflow_handle(call_id)
+    description = await handle.describe()
+    attributes = description.typed_search_attributes
+    lines = [
+        f"call      {call_id}",
+        f"status    {description.status.name if description.status else '?'}",
+        f"started   {description.start_time:%Y-%m-%d %H:%M:%S %Z}",
+        f"stage     {attributes.get(CALL_STAGE) or '?'}",
+        f"order     {attributes.get(ORDER_NUMBER) or '—'}",
+        f"phone     {attributes.get(CALLER_PHONE) or '—'}",
+        f"attention {attributes.get(ATTENTION) or '—'}",
+        f"UI        {ui_link(settings, call_id)}",
+    ]
+    try:
+        state = await asyncio.wait_for(handle.query("state", result_type=CallState), timeout=5)
+        job = state.confirm_job
+        lines.append(f"last error {state.last_error or '—'}")
+        if job is not None:
+            lines.append(
+                f"pending   confirm order {job.number}: round {job.rounds}, {job.last_error}"
+            )
+        unsent = [c.number for c in state.confirmed if not (c.sms_sent or c.cancelled)]
+        if unsent:
+            lines.append(f"pending   SMS for order {', '.join(unsent)}")
+    except (TimeoutError, RPCError):
+        lines.append(
+            "live state unavailable (no worker answers queries); attributes above are current"
+        )
+    trail = await _audit(settings, call_id)
+    lines.append("audit:")
+    if isinstance(trail, str):
+        lines.append(f"  {trail}")
+    else:
+        for entry in trail:
+            lines.append(
+                f"  {entry.at:%H:%M:%S}  {entry.event.value:<22} {entry.actor:<18} "
+                f"{entry.order_number or '':<8} {_short(entry.details)}"
+            )
+    return "\n".join(lines)
+
+
+def _short(details: dict[str, Any]) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in details.items() if k != "text")
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+async def act(settings: Settings, call_id: str, update: str, request: BaseModel) -> str:
+    client = await connect(settings)
+    handle = client.get_workflow_handle(call_id)
+    return str(await handle.execute_update(update, request, result_type=str))
+
+
+def _run(coroutine: Any) -> None:
+    """Run one ops coroutine, print its text, turn expected failures into one line."""
+    try:
+        click.echo(asyncio.run(coroutine))
+    except ConfigurationError:
+        raise
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        message = getattr(cause, "message", None) or str(cause or exc)
+        raise click.ClickException(f"refused: {message}") from None
+    except RPCError as exc:
+        raise click.ClickException(f"{exc.message}") from None
+    except RuntimeError as exc:
+        raise click.ClickException(f"cannot reach Temporal: {exc}") from None
+    exit_now(0)
+
+
+@click.group("ops")
+def ops_group() -> None:
+    """Calls that need a human: list, inspect, act."""
+
+
+@ops_group.command("list")
+def list_command() -> None:
+    """Running calls whose Attention is set, oldest first."""
+    settings = get_settings()
+
+    async def run() -> str:
+        rows = await calls_needing_attention(await connect(settings))
+        if not rows:
+            return "No call needs attention."
+        return table(rows, dt.datetime.now(dt.UTC))
+
+    _run(run())
+
+
+@ops_group.command("show")
+@click.argument("call_id")
+def show_command(call_id: str) -> None:
+    """State, pending work, audit trail and the UI link of CALL_ID."""
+    _run(show(get_settings(), call_id))
+
+
+OPERATOR = click.option(
+    "--operator", required=True, help="Your name: it goes into the audit record."
+)
+
+
+@ops_group.command("retry")
+@click.argument("call_id")
+@OPERATOR
+def retry_command(call_id: str, operator: str) -> None:
+    """Retry a postponed confirmation or SMS now."""
+    _run(act(get_settings(), call_id, "operator_retry_now", OperatorRetry(operator=operator)))
+
+
+@ops_group.command("cancel")
+@click.argument("call_id")
+@OPERATOR
+@click.option("--reason", required=True, help="Why the order is cancelled.")
+def cancel_command(call_id: str, operator: str, reason: str) -> None:
+    """Cancel the call's order in the Store API and stop retrying."""
+    request = OperatorCancel(operator=operator, reason=reason)
+    _run(act(get_settings(), call_id, "operator_cancel_order", request))
+
+
+@ops_group.command("resend")
+@click.argument("call_id")
+@OPERATOR
+def resend_command(call_id: str, operator: str) -> None:
+    """Send the order confirmation SMS again."""
+    _run(act(get_settings(), call_id, "operator_resend_sms", OperatorResend(operator=operator)))
