@@ -96,6 +96,9 @@ class CallWorkflow(PostCallWork):
             quiet_for = workflow.now() - self._last_input
             if quiet_for >= EDGE_LOST_AFTER:
                 self.s.hung_up, self.s.hangup_reason = True, "edge_lost"
+                if workflow.patched(OPERATOR_LAYER):
+                    # Kept after the call ends: someone may want to call the customer back.
+                    self._set_attention("edge_lost")
                 break
             try:
                 await workflow.wait_condition(

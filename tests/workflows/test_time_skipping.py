@@ -23,6 +23,7 @@ from tests.workflows.scripts import COURIER_TVERSKAYA, pick_product, say, search
 from voiceorder.settings import Settings
 from voiceorder.temporal import DATA_CONVERTER
 from workers.worker import activity_set, build_worker
+from workflows.call_records import ATTENTION
 from workflows.state import CallState
 
 
@@ -55,7 +56,10 @@ async def test_r5_a_lost_edge_ends_the_call_after_ten_quiet_minutes(
     assert (await call.say("Гречку, одну")).stage == "DRAFTING"
     # No hang-up ever arrives: the edge died.
     assert await asyncio.wait_for(call.result(), 120) == "edge_lost"
-    assert "order_cancelled" in await skipping_calls.audit_events(call.call_id)
+    events = await skipping_calls.audit_events(call.call_id)
+    assert "order_cancelled" in events and "attention_set" in events
+    attributes = (await call.handle.describe()).typed_search_attributes
+    assert attributes.get(ATTENTION) == "edge_lost"
     await keep_history(call, "r5_edge_lost")
 
 
