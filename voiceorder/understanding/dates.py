@@ -1,0 +1,186 @@
+"""A delivery date said by a caller: "завтра", "в субботу", "тридцатого", "30 ноября",
+"на следующей неделе во вторник" → a date on or after `today`.
+
+dateparser does the calendar work (weekdays, months, "через неделю") with
+PREFER_DATES_FROM=future and RELATIVE_BASE=today. Around it:
+
+- spoken ordinals become digits first ("тридцатого ноября" → "30 ноября"), since dateparser
+  answers None for the genitive ordinals people say;
+- a day of the month alone ("тридцатого", "30 числа") is resolved here: dateparser returns a
+  past day for it at the end of a month and jumps years for "29" in February;
+- "на следующей неделе" moves the base to the end of this week;
+- a result more than half a year ahead is a past date dateparser pushed into next year (or
+  a time it read as a year): it is refused, so the dialog asks again instead of booking
+  next November.
+
+`today` is an argument; the clock is never read.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from collections.abc import Sequence
+
+import dateparser
+from dateparser.search import search_dates
+
+from voiceorder.russian.dates import MONTHS_GENITIVE, WEEKDAYS
+from voiceorder.understanding._text import Token, fold, lemma, tokens
+from voiceorder.understanding.numbers import CORRECTIONS, to_digits
+from voiceorder.understanding.ordinals import ordinals_to_digits
+
+# Beyond this a date without a year is not what the caller meant (as `say_date` reads it).
+MAX_DAYS_AHEAD = 183
+_MONTHS: frozenset[str] = frozenset(lemma(month) for month in MONTHS_GENITIVE)
+_WEEKDAYS: frozenset[str] = frozenset(WEEKDAYS)
+# With these a number is a count of days or an hour, not a day of the month.
+_NOT_A_DAY: frozenset[str] = frozenset(
+    {"через", "день", "неделя", "месяц", "час", "минута", "утро", "вечер", "год"}
+)
+_EXPLICIT_YEAR = re.compile(r"(?<!\d)20\d\d(?!\d)")
+# Spoken shapes dateparser has no word for.
+_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?<![а-я])(?:в|на) выходн\w*"), "в субботу"),
+    (re.compile(r"(?<![а-я])(?:на|в) эт\w+ недел\w*"), " "),
+    # "в эту / ближайшую / следующую субботу": the coming one, as dateparser reads "в субботу".
+    (re.compile(r"(?<![а-я])(?:эту|этот|это|ближайш\w*|следующ\w*) "), ""),
+)
+_DAY_DOT_MONTH = re.compile(r"(?<![\d.])(\d{1,2})[./](\d{1,2})(?![\d/]|\.\d)")
+_NEXT_WEEK = re.compile(r"(?:на |в )?следующ\w* недел\w*")
+
+
+def _settings(base: dt.date) -> dict[str, object]:
+    return {
+        "PREFER_DATES_FROM": "future",
+        "RELATIVE_BASE": dt.datetime.combine(base, dt.time()),
+        "DATE_ORDER": "DMY",
+    }
+
+
+def _month_name(match: re.Match[str]) -> str:
+    day, month = int(match.group(1)), int(match.group(2))
+    return f"{day} {MONTHS_GENITIVE[month - 1]}" if 1 <= month <= 12 else match.group()
+
+
+def _normalise(text: str) -> str:
+    spoken = to_digits(ordinals_to_digits(fold(text)))
+    # dateparser reads "1.12" as the time 01:12.
+    spoken = _DAY_DOT_MONTH.sub(_month_name, spoken)
+    return " ".join(spoken.split())
+
+
+def _day_of_month(words: Sequence[Token], today: dt.date) -> dt.date | None:
+    """ "30", "тридцатого", "30 числа": the nearest such day on or after `today`."""
+    numbers = [word for word in words if word.text.isdigit()]
+    if len(numbers) != 1 or not 1 <= int(numbers[0].text) <= 31:
+        return None
+    if any(word.is_(*_MONTHS, *_WEEKDAYS, *_NOT_A_DAY) for word in words):
+        return None
+    day = int(numbers[0].text)
+    year, month = today.year, today.month
+    for _ in range(12):
+        if day <= calendar.monthrange(year, month)[1]:
+            candidate = dt.date(year, month, day)
+            if candidate >= today:
+                return candidate
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
+def _rewrite(spoken: str) -> str:
+    for pattern, replacement in _REWRITES:
+        spoken = pattern.sub(replacement, spoken)
+    return " ".join(spoken.split())
+
+
+def _parse(spoken: str, base: dt.date) -> list[tuple[str, dt.date]]:
+    """dateparser on the whole reply, else its search for dates inside it."""
+    whole = dateparser.parse(spoken, languages=["ru"], settings=_settings(base))
+    if whole is not None:
+        return [(spoken, whole.date())]
+    found = search_dates(spoken, languages=["ru"], settings=_settings(base)) or []
+    return [(substring, moment.date()) for substring, moment in found]
+
+
+def _within(day: dt.date, today: dt.date, explicit_year: bool) -> bool:
+    return day >= today and (explicit_year or (day - today).days <= MAX_DAYS_AHEAD)
+
+
+def _shortened(substring: str, base: dt.date, today: dt.date) -> dt.date | None:
+    """ "5 декабря часов в 10" read as the year 2110: drop words from the end until it fits."""
+    words = substring.split()
+    for size in range(len(words) - 1, 0, -1):
+        moment = dateparser.parse(
+            " ".join(words[:size]), languages=["ru"], settings=_settings(base)
+        )
+        if moment is not None:
+            day: dt.date = moment.date()
+            if _within(day, today, explicit_year=False):
+                return day
+    return None
+
+
+def _choose(spoken: str, hits: Sequence[tuple[str, dt.date]]) -> dt.date | None:
+    """One date among the hits: negated ones ("не в субботу") drop out; of several, the last
+    counts only after a correction ("в среду, нет, в четверг")."""
+    kept: list[tuple[int, int, dt.date]] = []
+    cursor = 0
+    for substring, day in hits:
+        start = spoken.find(substring, cursor)
+        start = cursor if start < 0 else start
+        cursor = start + len(substring)
+        if spoken[:start].rstrip().endswith(" не") or spoken[:start].rstrip() == "не":
+            continue
+        kept.append((start, cursor, day))
+    if not kept:
+        return None
+    if len({day for _, _, day in kept}) == 1:
+        return kept[0][2]
+    between = tokens(spoken[kept[-2][1] : kept[-1][0]])
+    if any(word.is_(*CORRECTIONS) for word in between):
+        return kept[-1][2]
+    return None
+
+
+def parse_delivery_date(text: str, today: dt.date) -> dt.date | None:
+    """The date the caller asks for, on or after `today` and at most half a year ahead
+    (unless a year is said); None when no date is said, or it is in the past, or unclear."""
+    spoken = _normalise(text)
+    words = tokens(spoken)
+    if not words:
+        return None
+    day = _day_of_month(words, today)
+    if day is not None:
+        return day
+
+    base = today
+    if _NEXT_WEEK.search(spoken):
+        # The base becomes this Sunday, so "во вторник" lands in next week.
+        base = today + dt.timedelta(days=6 - today.weekday())
+        spoken = _NEXT_WEEK.sub(" ", spoken)
+        if not tokens(spoken):
+            return None  # "на следующей неделе" alone names no day
+    spoken = _rewrite(spoken)
+
+    explicit_year = bool(_EXPLICIT_YEAR.search(spoken))
+    hits: list[tuple[str, dt.date]] = []
+    for substring, found in _parse(spoken, base):
+        day = (
+            found
+            if _within(found, today, explicit_year)
+            else _repair(substring, found, base, today)
+        )
+        if day is not None:
+            hits.append((substring, day))
+    return _choose(spoken, hits)
+
+
+def _repair(substring: str, found: dt.date, base: dt.date, today: dt.date) -> dt.date | None:
+    """A date dateparser placed too far ahead, or None when it cannot be mended."""
+    if (found.month, found.day) == (today.month, today.day):
+        # dateparser gives the next occurrence after the base; "30 ноября" said on the 30th
+        # of November means today, not next year.
+        return today
+    return _shortened(substring, base, today) if found > today else None
