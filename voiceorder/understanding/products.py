@@ -1,0 +1,100 @@
+"""Which of the products read out (or found by search) the caller means.
+
+Both sides go to pymorphy3 lemmas first, so case endings stop mattering ("гречки ядрица" ~
+"Гречка ядрица 900 г"), then rapidfuzz compares them (with `default_process`: lower case,
+punctuation out). Two rapidfuzz views, the better one counts:
+
+- `token_set_ratio` on the whole names: the caller names a part of the label ("деревенское");
+- each spoken word against its closest word of the label (`fuzz.ratio`), averaged by word
+  length: one typo per word ("гричку ядрицу") costs a little, not the whole match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process, utils
+
+from voiceorder.russian._morph import morph
+from voiceorder.understanding._text import fold, lemma
+from voiceorder.understanding.numbers import COUNT_UNITS, COUNTING_NOUNS, to_digits
+
+# Below this a candidate is not what the caller said.
+MIN_SCORE = 70.0
+# Words that carry no product: "мне, пожалуйста, две пачки гречки" is about "гречка".
+_FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "INTJ", "NPRO", "VERB", "INFN", "PRED"})
+_NOT_A_PRODUCT = frozenset(
+    {"пожалуйста", "еще", "ещё", "процент", "штук", "штука", "вот", "тот", "этот", "какой"}
+)
+# "три и два процента" is the label's "3,2%".
+_SPOKEN_DECIMAL = re.compile(r"(\d+)\s+(?:и|целых|целая)\s+(\d+)(?:\s+десят\w+)?")
+
+
+def _lemmas(words: Sequence[str]) -> list[str]:
+    return [word if word.isdigit() else lemma(word) for word in words]
+
+
+@lru_cache(maxsize=1024)
+def _label(candidate: str) -> tuple[str, ...]:
+    return tuple(_lemmas(utils.default_process(fold(candidate)).split()))
+
+
+def _is_product_word(word: str) -> bool:
+    if word.isdigit():
+        return True
+    if lemma(word) in _NOT_A_PRODUCT or word in _NOT_A_PRODUCT:
+        return False
+    tag = morph().parse(word)[0].tag
+    # "который", "этот", "тот": pointing words (Apro), no part of a name.
+    return tag.POS not in _FUNCTION_POS and "Apro" not in tag.grammemes
+
+
+def _spoken(utterance: str) -> list[str]:
+    text = _SPOKEN_DECIMAL.sub(r"\1 \2", to_digits(fold(utterance)))
+    words = utils.default_process(text).split()
+    kept: list[str] = []
+    for index, word in enumerate(words):
+        unit = lemma(word) in COUNT_UNITS or lemma(word) in COUNTING_NOUNS
+        next_is_unit = index + 1 < len(words) and (
+            lemma(words[index + 1]) in COUNT_UNITS or lemma(words[index + 1]) in COUNTING_NOUNS
+        )
+        if unit or (word.isdigit() and next_is_unit):
+            continue  # "две пачки": how many, not which
+        if _is_product_word(word):
+            kept.append(word)
+    return _lemmas(kept)
+
+
+def _per_word(spoken: Sequence[str], label: Sequence[str]) -> float:
+    total = 0.0
+    weight = 0
+    for word in spoken:
+        best = process.extractOne(word, label, scorer=fuzz.ratio)
+        total += (best[1] if best else 0.0) * len(word)
+        weight += len(word)
+    return total / weight if weight else 0.0
+
+
+def match_products(
+    utterance: str, candidates: list[str], *, min_score: float = MIN_SCORE
+) -> list[tuple[int, float]]:
+    """(index into `candidates`, score 0..100) for every candidate the caller may mean, best
+    first. Equal scores ("гречка" against three kinds of гречка) are all returned: the
+    dialog asks which one; among them the label closest as a whole comes first."""
+    spoken = _spoken(utterance)
+    if not spoken:
+        return []
+    query = " ".join(spoken)
+    ranked: list[tuple[float, float, int]] = []
+    for index, candidate in enumerate(candidates):
+        label = _label(candidate)
+        if not label:
+            continue
+        whole = " ".join(label)
+        score = max(fuzz.token_set_ratio(query, whole), _per_word(spoken, label))
+        if score >= min_score:
+            ranked.append((round(score, 1), fuzz.token_sort_ratio(query, whole), index))
+    ranked.sort(key=lambda row: (-row[0], -row[1], row[2]))
+    return [(index, score) for score, _, index in ranked]
