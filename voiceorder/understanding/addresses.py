@@ -1,14 +1,18 @@
 """A delivery address said by a caller → city, street, house, apartment.
 
-natasha's AddrExtractor knows the cities and the street kinds, but it wants written text:
-capitals on names and commas between parts. Spoken text (lower case, no commas, numbers in
-words, often no "улица" or "дом") is therefore prepared and cut first:
+natasha's AddrExtractor knows the Russian cities and settlements (its gazetteer, any case:
+"в Казани"), but it wants written text: capitals on names and commas between parts. On
+spoken text (lower case, no commas, numbers in words, often no "улица" or "дом") it finds
+only the city, and glues it to the street ("Москва Ленинский" проспект) or reads "тверская
+7 корпус" as a корпус. So the reply is prepared and cut first, and natasha gets one job:
 
-1. number words become digits ("семь" → "7", "двенадцать а" → "12А");
+1. number words become digits ("семь" → "7", "двенадцать а" → "12А", "семь дробь один" →
+   "7/1");
 2. the reply splits at the first number or house word into names ("москва тверская") and
    numbers ("7 корпус 2 квартира 12");
-3. natasha, on title-cased words, finds the city at the start of the names; the rest is the
-   street, its kind found by natasha where it can (kind words before or after the name);
+3. natasha, on title-cased words, finds the city at the start of the names (the shortest
+   prefix it calls a settlement); the rest is the street, with its kind word ("улица",
+   "пр-т", before or after the name) if one was said;
 4. the numbers are read by their keywords; bare numbers are the house, then the apartment.
 
 Names come back in the nominative ("в Москве" → "Москва", "на Тверской улице" → "ул.
@@ -39,7 +43,7 @@ class ParsedAddress:
     apartment: str | None  # "12", or "офис 5"
 
 
-# Spoken and written street kinds → the full word; natasha's own types use the full words.
+# Spoken and written street kinds → the full word (`short_street` writes them short again).
 _KIND_WORDS: dict[str, str] = {
     **{full: full for full, _ in STREET_KINDS},
     "ул": "улица", "пр": "проспект", "просп": "проспект", "пер": "переулок",
@@ -49,7 +53,6 @@ _KIND_WORDS: dict[str, str] = {
 _CITY_WORDS = frozenset({"город", "г", "поселок", "пос", "село", "деревня"})
 _CITY_ALIASES = {"питер": "Санкт-Петербург", "спб": "Санкт-Петербург", "мск": "Москва"}
 _SETTLEMENT_TYPES = frozenset({None, "город", "посёлок", "село", "деревня"})
-_STREET_TYPES = frozenset(full for full, _ in STREET_KINDS)
 # Number keywords → the part they introduce; None: a number that is no part of the address.
 _NUMBER_KEYWORDS: dict[str, str | None] = {
     "дом": "house", "д": "house", "корпус": "korpus", "корп": "korpus", "к": "korpus",
@@ -141,7 +144,7 @@ def _city(names: Sequence[str]) -> tuple[str | None, int]:
 
 def _nominative_word(word: str, kind_gender: str | None, after_preposition: bool) -> str:
     """One word of a street name in the nominative: "тверской" (улице) → "тверская"."""
-    adjectives = [p for p in morph().parse(word) if p.tag.POS == "ADJF"]
+    adjectives = _adjective_parses(word)
     if kind_gender is not None:
         agreeing = [p for p in adjectives if p.tag.gender == kind_gender]
         if not agreeing or any(p.tag.case == "nomn" for p in agreeing):
@@ -184,18 +187,24 @@ def _street(words: Sequence[str], after_preposition: bool) -> str | None:
     kind = _kind(words[kind_at])
     assert kind is not None
     name_words = [word for i, word in enumerate(words) if i != kind_at]
-    for _, _, fact in _natasha(words):
-        if fact.type in _STREET_TYPES:
-            # natasha's value is the name without the kind, in the caller's case.
-            name_words = fold(fact.value).split()
-            kind = fact.type
-            break
     if not name_words:
         return None
     name = _street_name(name_words, kind, after_preposition)
-    # "Тверская улица" is written "ул. Тверская"; other kinds keep the caller's order.
-    spoken = f"{name} {kind}" if kind_at > 0 and kind != "улица" else f"{kind} {name}"
-    return short_street(spoken)
+    # Adjective names keep the kind after them as written ("Ленинский пр-т"), names in the
+    # genitive take it before ("пр-т Мира", even when said "Мира проспект"); "улица" always
+    # goes first ("ул. Тверская").
+    kind_after = kind_at > 0 and kind != "улица" and _is_adjective(name_words[0])
+    return short_street(f"{name} {kind}" if kind_after else f"{kind} {name}")
+
+
+def _adjective_parses(word: str) -> list[Any]:
+    """Parses of `word` as an adjective; possessives ("ленина" from "ленин") are the genitive
+    nouns of "улица Ленина", not adjectives."""
+    return [p for p in morph().parse(word) if p.tag.POS == "ADJF" and "Poss" not in p.tag]
+
+
+def _is_adjective(word: str) -> bool:
+    return word[:1].isdigit() or bool(_adjective_parses(word))  # "5-я Парковая", "Невский"
 
 
 def _may_name(word: str) -> bool:

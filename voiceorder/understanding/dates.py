@@ -26,15 +26,14 @@ from collections.abc import Sequence
 import dateparser
 from dateparser.search import search_dates
 
-from voiceorder.russian.dates import MONTHS_GENITIVE, WEEKDAYS
-from voiceorder.understanding._text import Token, fold, lemma, tokens
+from voiceorder.russian.dates import MONTHS_GENITIVE, WEEKDAYS, WEEKDAYS_ON
+from voiceorder.understanding._text import Token, fold, lemma, lemmas, tokens
 from voiceorder.understanding.numbers import CORRECTIONS, to_digits
 from voiceorder.understanding.ordinals import ordinals_to_digits
 
 # Beyond this a date without a year is not what the caller meant (as `say_date` reads it).
 MAX_DAYS_AHEAD = 183
 _MONTHS: frozenset[str] = frozenset(lemma(month) for month in MONTHS_GENITIVE)
-_WEEKDAYS: frozenset[str] = frozenset(WEEKDAYS)
 # With these a number is a count of days or an hour, not a day of the month.
 _NOT_A_DAY: frozenset[str] = frozenset(
     {"через", "день", "неделя", "месяц", "час", "минута", "утро", "вечер", "год"}
@@ -48,6 +47,7 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<![а-я])(?:эту|этот|это|ближайш\w*|следующ\w*) "), ""),
 )
 _DAY_DOT_MONTH = re.compile(r"(?<![\d.])(\d{1,2})[./](\d{1,2})(?![\d/]|\.\d)")
+_ORDINAL_ENDING = re.compile(r"(\d+)-(?:го|е|ое|ого|й|ый|ий|му|ому|м|ом)(?![а-я])")
 _NEXT_WEEK = re.compile(r"(?:на |в )?следующ\w* недел\w*")
 
 
@@ -64,19 +64,40 @@ def _month_name(match: re.Match[str]) -> str:
     return f"{day} {MONTHS_GENITIVE[month - 1]}" if 1 <= month <= 12 else match.group()
 
 
+def _weekday_on(word: str) -> str:
+    """Any case of a weekday name → "в среду", the form dateparser reads."""
+    bare = word.strip(",.!?")
+    if not bare.isalpha():
+        return word
+    found = lemmas(bare)
+    return next((on for name, on in zip(WEEKDAYS, WEEKDAYS_ON, strict=True) if name in found), word)
+
+
 def _normalise(text: str) -> str:
     spoken = to_digits(ordinals_to_digits(fold(text)))
+    # "3-го декабря": the written ordinal ending; dateparser misreads it (as the 27th).
+    spoken = _ORDINAL_ENDING.sub(r"\1", spoken)
     # dateparser reads "1.12" as the time 01:12.
     spoken = _DAY_DOT_MONTH.sub(_month_name, spoken)
+    # dateparser knows no weekday in the dative or locative: "к среде" → "к среду".
+    spoken = " ".join(_weekday_on(word) for word in spoken.split())
     return " ".join(spoken.split())
 
 
-def _day_of_month(words: Sequence[Token], today: dt.date) -> dt.date | None:
-    """ "30", "тридцатого", "30 числа": the nearest such day on or after `today`."""
+def _says_day_of_month(words: Sequence[Token]) -> bool:
+    """One number that can be a day, and nothing that makes it a month's day or a count."""
     numbers = [word for word in words if word.text.isdigit()]
     if len(numbers) != 1 or not 1 <= int(numbers[0].text) <= 31:
-        return None
-    if any(word.is_(*_MONTHS, *_WEEKDAYS, *_NOT_A_DAY) for word in words):
+        return False
+    return not any(word.is_(*_MONTHS, *_NOT_A_DAY) for word in words)
+
+
+def _day_of_month(words: Sequence[Token], today: dt.date) -> dt.date | None:
+    """ "30", "тридцатого", "30 числа", "в понедельник первого": the nearest such day on or
+    after `today` (on the weekday said, if one was: otherwise the caller misspoke)."""
+    numbers = [word for word in words if word.text.isdigit()]
+    weekdays = {WEEKDAYS.index(name) for word in words for name in WEEKDAYS if word.is_(name)}
+    if len(weekdays) > 1:
         return None
     day = int(numbers[0].text)
     year, month = today.year, today.month
@@ -84,7 +105,7 @@ def _day_of_month(words: Sequence[Token], today: dt.date) -> dt.date | None:
         if day <= calendar.monthrange(year, month)[1]:
             candidate = dt.date(year, month, day)
             if candidate >= today:
-                return candidate
+                return candidate if weekdays <= {candidate.weekday()} else None
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return None
 
@@ -151,9 +172,8 @@ def parse_delivery_date(text: str, today: dt.date) -> dt.date | None:
     words = tokens(spoken)
     if not words:
         return None
-    day = _day_of_month(words, today)
-    if day is not None:
-        return day
+    if _says_day_of_month(words):
+        return _day_of_month(words, today)
 
     base = today
     if _NEXT_WEEK.search(spoken):

@@ -10,6 +10,7 @@ guided dialog asks again rather than guess.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 
 from voiceorder.understanding._text import Token, tokens
@@ -60,7 +61,8 @@ REPEAT: tuple[Pattern, ...] = (
     ("повторить",), ("повторять",), ("еще", "раз"), ("не", "расслышать"), ("не", "понять"),
     ("не", "услышать"), ("не", "слышать"), ("плохо", "слышно"), ("не", "слышно"),
     ("что", "вы", "сказать"), ("что", "сказать"), ("как", "вы", "сказать"), ("переспросить",),
-    ("прослушать",), ("что", "что"), ("сколько", "сколько"),
+    ("прослушать",), ("что", "что"), ("сколько", "сколько"), ("еще", "разок"),
+    ("что", "вы", "говорить"), ("что", "говорить"),
 )  # fmt: skip
 # A reply made only of these is a request to hear it again: "что?", "а?", "извините?".
 QUERY_WORDS: frozenset[str] = frozenset({"что", "чего", "как", "а", "алло", "ась", "сколько"})
@@ -84,7 +86,14 @@ FILLERS: frozenset[str] = frozenset(
 # More words than this besides the lexicon make a "yes" a reply with content (a new request,
 # a condition): the dialog should not take it as a plain yes.
 MAX_OTHER_WORDS_WITH_YES = 3
+_NE_A = re.compile(r"(?<![а-яё])не-а(?![а-яё])", re.IGNORECASE)
 _NEGATORS = ("не", "без")
+# "не всё верно", "не совсем так": "не" one word before the yes still denies it.
+_NEGATION_SOFTENERS = ("все", "совсем", "очень", "вполне")
+# A question beside a yes ("да, а когда привезут?") needs an answer, not a confirmation.
+QUESTION_WORDS: frozenset[str] = frozenset(
+    {"когда", "где", "сколько", "почему", "зачем", "какой", "куда", "откуда", "как"}
+)
 
 
 def _matches(words: Sequence[Token], pattern: Pattern) -> list[int]:
@@ -111,7 +120,7 @@ def _negated(words: Sequence[Token], start: int, end: int) -> bool:
     before = [word for word in words[max(0, start - 2) : start] if word.clause == clause]
     if before and before[-1].is_(*_NEGATORS):
         return True
-    if len(before) == 2 and before[0].is_("не") and before[1].is_(*NEED):
+    if len(before) == 2 and before[0].is_("не") and before[1].is_(*NEED, *_NEGATION_SOFTENERS):
         return True
     after = [word for word in words[end : end + 2] if word.clause == clause]
     return len(after) == 2 and after[0].is_("не") and after[1].is_(*NEED)
@@ -131,9 +140,10 @@ def _split(
 
 
 def _refuses_machine(words: Sequence[Token]) -> bool:
-    for index, word in enumerate(words):
+    """ "не хочу с роботом", "с роботом не хочу", "надоел этот робот"."""
+    for word in words:
         if word.is_(*MACHINE):
-            same_clause = [w for w in words[:index] if w.clause == word.clause]
+            same_clause = [w for w in words if w.clause == word.clause and w is not word]
             if any(w.is_("не", "надоесть", "устать") for w in same_clause):
                 return True
     return False
@@ -157,7 +167,8 @@ def _only_a_query(words: Sequence[Token], text: str) -> bool:
 
 def classify_reply(text: str) -> Intent:
     """The intent of a short caller reply; UNKNOWN when it is not clear enough to act on."""
-    words = tokens(text)
+    # "не-а" is one word, a no; split at the hyphen it would read as "не" + "а".
+    words = tokens(_NE_A.sub("неа", text))
     if not words:
         return Intent.UNKNOWN
 
@@ -180,16 +191,14 @@ def classify_reply(text: str) -> Intent:
         for start, end in yes
         if not (end in no_starts and words[end].clause == words[start].clause)
     ]
-    # A lone "не" as its own clause: "не, подождите".
-    lone_not = any(
-        word.text == "не" and sum(w.clause == word.clause for w in words) == 1 for word in words
-    )
+    # A clause of nothing but "не": "не, подождите", "не-не-не".
+    lone_not = any(all(w.text == "не" for w in words if w.clause == word.clause) for word in words)
     refused = operator_refused or cancel_refused or repeat_refused or yes_refused
     if no or refused or lone_not:
         return Intent.UNKNOWN if yes else Intent.NO
     if not yes:
         return Intent.UNKNOWN
-    if _spans(words, HEDGES):
+    if _spans(words, HEDGES) or any(word.is_(*QUESTION_WORDS) for word in words):
         return Intent.UNKNOWN
     return Intent.YES if _other_words(words, yes) <= MAX_OTHER_WORDS_WITH_YES else Intent.UNKNOWN
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process, utils
@@ -21,8 +22,9 @@ from voiceorder.russian._morph import morph
 from voiceorder.understanding._text import fold, lemma
 from voiceorder.understanding.numbers import COUNT_UNITS, COUNTING_NOUNS, to_digits
 
-# Below this a candidate is not what the caller said.
-MIN_SCORE = 70.0
+# Below this a candidate is not what the caller said: one typo in a word of six letters
+# still scores ~83, a different product of similar letters ("сосиски" ~ "российский") ~70.
+MIN_SCORE = 75.0
 # Words that carry no product: "мне, пожалуйста, две пачки гречки" is about "гречка".
 _FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "INTJ", "NPRO", "VERB", "INFN", "PRED"})
 _NOT_A_PRODUCT = frozenset(
@@ -32,13 +34,25 @@ _NOT_A_PRODUCT = frozenset(
 _SPOKEN_DECIMAL = re.compile(r"(\d+)\s+(?:и|целых|целая)\s+(\d+)(?:\s+десят\w+)?")
 
 
-def _lemmas(words: Sequence[str]) -> list[str]:
-    return [word if word.isdigit() else lemma(word) for word in words]
+@dataclass(frozen=True)
+class _Word:
+    surface: str
+    lemma: str
+
+    @property
+    def forms(self) -> tuple[str, ...]:
+        # A typo can throw the lemma off ("дамашнее" → "дамашнея"), so the surface form
+        # is compared too.
+        return (self.lemma, self.surface)
+
+
+def _words(texts: Sequence[str]) -> list[_Word]:
+    return [_Word(text, text if text.isdigit() else lemma(text)) for text in texts]
 
 
 @lru_cache(maxsize=1024)
-def _label(candidate: str) -> tuple[str, ...]:
-    return tuple(_lemmas(utils.default_process(fold(candidate)).split()))
+def _label(candidate: str) -> tuple[_Word, ...]:
+    return tuple(_words(utils.default_process(fold(candidate)).split()))
 
 
 def _is_product_word(word: str) -> bool:
@@ -51,7 +65,7 @@ def _is_product_word(word: str) -> bool:
     return tag.POS not in _FUNCTION_POS and "Apro" not in tag.grammemes
 
 
-def _spoken(utterance: str) -> list[str]:
+def _spoken(utterance: str) -> list[_Word]:
     text = _SPOKEN_DECIMAL.sub(r"\1 \2", to_digits(fold(utterance)))
     words = utils.default_process(text).split()
     kept: list[str] = []
@@ -64,16 +78,24 @@ def _spoken(utterance: str) -> list[str]:
             continue  # "две пачки": how many, not which
         if _is_product_word(word):
             kept.append(word)
-    return _lemmas(kept)
+    return _words(kept)
 
 
-def _per_word(spoken: Sequence[str], label: Sequence[str]) -> float:
+def _per_word(spoken: Sequence[_Word], label: Sequence[_Word]) -> float:
+    choices = [form for word in label for form in word.forms]
     total = 0.0
     weight = 0
     for word in spoken:
-        best = process.extractOne(word, label, scorer=fuzz.ratio)
-        total += (best[1] if best else 0.0) * len(word)
-        weight += len(word)
+        best = max(
+            (
+                found[1]
+                for form in word.forms
+                if (found := process.extractOne(form, choices, scorer=fuzz.ratio))
+            ),
+            default=0.0,
+        )
+        total += best * len(word.lemma)
+        weight += len(word.lemma)
     return total / weight if weight else 0.0
 
 
@@ -86,13 +108,13 @@ def match_products(
     spoken = _spoken(utterance)
     if not spoken:
         return []
-    query = " ".join(spoken)
+    query = " ".join(word.lemma for word in spoken)
     ranked: list[tuple[float, float, int]] = []
     for index, candidate in enumerate(candidates):
         label = _label(candidate)
         if not label:
             continue
-        whole = " ".join(label)
+        whole = " ".join(word.lemma for word in label)
         score = max(fuzz.token_set_ratio(query, whole), _per_word(spoken, label))
         if score >= min_score:
             ranked.append((round(score, 1), fuzz.token_sort_ratio(query, whole), index))
