@@ -38,6 +38,8 @@ _MONTHS: frozenset[str] = frozenset(lemma(month) for month in MONTHS_GENITIVE)
 _NOT_A_DAY: frozenset[str] = frozenset(
     {"через", "день", "неделя", "месяц", "час", "минута", "утро", "вечер", "год"}
 )
+# A day named by these makes any number beside it something else ("две штуки на завтра").
+_RELATIVE_DAYS: frozenset[str] = frozenset({"сегодня", "завтра", "послезавтра"})
 _EXPLICIT_YEAR = re.compile(r"(?<!\d)20\d\d(?!\d)")
 # Spoken shapes dateparser has no word for.
 _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -89,7 +91,7 @@ def _says_day_of_month(words: Sequence[Token]) -> bool:
     numbers = [word for word in words if word.text.isdigit()]
     if len(numbers) != 1 or not 1 <= int(numbers[0].text) <= 31:
         return False
-    return not any(word.is_(*_MONTHS, *_NOT_A_DAY) for word in words)
+    return not any(word.is_(*_MONTHS, *_NOT_A_DAY, *_RELATIVE_DAYS) for word in words)
 
 
 def _day_of_month(words: Sequence[Token], today: dt.date) -> dt.date | None:
@@ -187,6 +189,8 @@ def parse_delivery_date(text: str, today: dt.date) -> dt.date | None:
     explicit_year = bool(_EXPLICIT_YEAR.search(spoken))
     hits: list[tuple[str, dt.date]] = []
     for substring, found in _parse(spoken, base):
+        if not (_agrees(substring, found) and _agrees(spoken, found, whole=True)):
+            continue
         day = (
             found
             if _within(found, today, explicit_year)
@@ -197,10 +201,25 @@ def parse_delivery_date(text: str, today: dt.date) -> dt.date | None:
     return _choose(spoken, hits)
 
 
+def _agrees(text: str, found: dt.date, *, whole: bool = False) -> bool:
+    """The date dateparser made has the month and day that were said; it sometimes makes one
+    up ("32" → a year, "30 февраля" → "февраля" alone → the 27th). A `whole` reply is held
+    to its numbers only when it names a month too ("давайте две" is no date)."""
+    words = tokens(text)
+    months = {MONTHS_GENITIVE.index(m) + 1 for w in words for m in MONTHS_GENITIVE if w.is_(m)}
+    if months and found.month not in months:
+        return False
+    if any(word.is_(*_NOT_A_DAY) for word in words) or (whole and not months):
+        return True  # "через 2 дня": the number counts days
+    numbers = {int(word.text) for word in words if word.text.isdigit()}
+    return not numbers or found.day in numbers or bool(_EXPLICIT_YEAR.search(text))
+
+
 def _repair(substring: str, found: dt.date, base: dt.date, today: dt.date) -> dt.date | None:
     """A date dateparser placed too far ahead, or None when it cannot be mended."""
     if (found.month, found.day) == (today.month, today.day):
         # dateparser gives the next occurrence after the base; "30 ноября" said on the 30th
         # of November means today, not next year.
         return today
-    return _shortened(substring, base, today) if found > today else None
+    shorter = _shortened(substring, base, today) if found > today else None
+    return shorter if shorter is not None and _agrees(substring, shorter) else None

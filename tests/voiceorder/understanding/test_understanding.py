@@ -211,7 +211,10 @@ def test_year_boundaries(today: dt.date, text: str, date: dt.date) -> None:
     [
         "двадцать шестого ноября",  # yesterday's date: not next November
         "вчера",
-        "давайте 5 декабря часов в 10 через год",
+        "через год",  # beyond half a year: no delivery date
+        "29 февраля",  # not in 2026: dateparser would make it the 29th of this month
+        "тридцатого февраля",
+        "32",  # dateparser: the year 2032
         "в понедельник или во вторник",
         "в субботу тридцатого",  # the 30th is a Sunday: the caller misspoke
         "как можно скорее",
@@ -224,6 +227,10 @@ def test_past_or_unclear_dates_are_none(text: str) -> None:
 
 def test_a_time_is_not_read_as_a_year() -> None:
     assert parse_delivery_date("давайте 5 декабря часов в 10", THURSDAY) == dt.date(2025, 12, 5)
+
+
+def test_a_number_beside_a_named_day_is_no_day_of_month() -> None:
+    assert parse_delivery_date("две штуки на завтра", THURSDAY) == dt.date(2025, 11, 28)
 
 
 def test_dates_follow_today_not_the_clock() -> None:
