@@ -217,7 +217,10 @@ def _agrees(text: str, found: dt.date, *, whole: bool = False) -> bool:
 
 def _repair(substring: str, found: dt.date, base: dt.date, today: dt.date) -> dt.date | None:
     """A date dateparser placed too far ahead, or None when it cannot be mended."""
-    if (found.month, found.day) == (today.month, today.day):
+    words = tokens(substring)
+    names_month = any(word.is_(*_MONTHS) for word in words)
+    counts_time = any(word.is_(*_NOT_A_DAY) for word in words)
+    if (found.month, found.day) == (today.month, today.day) and names_month and not counts_time:
         # dateparser gives the next occurrence after the base; "30 ноября" said on the 30th
         # of November means today, not next year.
         return today
