@@ -2,7 +2,7 @@
 
 Speech-to-text gives lower or mixed case, ё or е, stray punctuation; every parser here first
 turns the reply into `Token`s so that a lexicon entry written once ("отменить") matches
-every form a caller says ("отмените", "отменяйте" has its own lemma, see intents.py).
+every form a caller says ("отмените", "отменим", "отменить").
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ PREFER_DATES_FROM=future and RELATIVE_BASE=today. Around it:
 - a day of the month alone ("тридцатого", "30 числа") is resolved here: dateparser returns a
   past day for it at the end of a month and jumps years for "29" in February;
 - "на следующей неделе" moves the base to the end of this week;
+- a result must carry the month and day that were said: dateparser sometimes invents one
+  ("29 февраля" in a year without it → the 29th of this month, "32" → the year 2032);
 - a result more than half a year ahead is a past date dateparser pushed into next year (or
   a time it read as a year): it is refused, so the dialog asks again instead of booking
   next November.
@@ -22,6 +24,7 @@ import calendar
 import datetime as dt
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 import dateparser
 from dateparser.search import search_dates
@@ -33,7 +36,6 @@ from voiceorder.understanding.ordinals import ordinals_to_digits
 
 # Beyond this a date without a year is not what the caller meant (as `say_date` reads it).
 MAX_DAYS_AHEAD = 183
-_MONTHS: frozenset[str] = frozenset(lemma(month) for month in MONTHS_GENITIVE)
 # With these a number is a count of days or an hour, not a day of the month.
 _NOT_A_DAY: frozenset[str] = frozenset(
     {"через", "день", "неделя", "месяц", "час", "минута", "утро", "вечер", "год"}
@@ -53,6 +55,17 @@ _ORDINAL_ENDING = re.compile(r"(\d+)-(?:го|е|ое|ого|й|ый|ий|му|о
 _NEXT_WEEK = re.compile(r"(?:на |в )?следующ\w* недел\w*")
 
 
+@lru_cache(maxsize=1)
+def _month_numbers() -> dict[str, int]:
+    """ "ноябрь" → 11. A function, not a constant: importing the module must not load the
+    dictionaries."""
+    return {lemma(month): number for number, month in enumerate(MONTHS_GENITIVE, start=1)}
+
+
+def _months() -> tuple[str, ...]:
+    return tuple(_month_numbers())
+
+
 def _settings(base: dt.date) -> dict[str, object]:
     return {
         "PREFER_DATES_FROM": "future",
@@ -66,13 +79,20 @@ def _month_name(match: re.Match[str]) -> str:
     return f"{day} {MONTHS_GENITIVE[month - 1]}" if 1 <= month <= 12 else match.group()
 
 
-def _weekday_on(word: str) -> str:
-    """Any case of a weekday name → "в среду", the form dateparser reads."""
+def _dateparser_form(word: str) -> str:
+    """A weekday in any case → the accusative ("к среде" → "к среду"), a month in any case →
+    the genitive ("в декабре" → "декабря"): the forms dateparser reads."""
     bare = word.strip(",.!?")
     if not bare.isalpha():
         return word
     found = lemmas(bare)
-    return next((on for name, on in zip(WEEKDAYS, WEEKDAYS_ON, strict=True) if name in found), word)
+    for name, on in zip(WEEKDAYS, WEEKDAYS_ON, strict=True):
+        if name in found:
+            return on.split()[-1]
+    for name, number in _month_numbers().items():
+        if name in found:
+            return MONTHS_GENITIVE[number - 1]
+    return word
 
 
 def _normalise(text: str) -> str:
@@ -82,7 +102,7 @@ def _normalise(text: str) -> str:
     # dateparser reads "1.12" as the time 01:12.
     spoken = _DAY_DOT_MONTH.sub(_month_name, spoken)
     # dateparser knows no weekday in the dative or locative: "к среде" → "к среду".
-    spoken = " ".join(_weekday_on(word) for word in spoken.split())
+    spoken = " ".join(_dateparser_form(word) for word in spoken.split())
     return " ".join(spoken.split())
 
 
@@ -91,7 +111,7 @@ def _says_day_of_month(words: Sequence[Token]) -> bool:
     numbers = [word for word in words if word.text.isdigit()]
     if len(numbers) != 1 or not 1 <= int(numbers[0].text) <= 31:
         return False
-    return not any(word.is_(*_MONTHS, *_NOT_A_DAY, *_RELATIVE_DAYS) for word in words)
+    return not any(word.is_(*_months(), *_NOT_A_DAY, *_RELATIVE_DAYS) for word in words)
 
 
 def _day_of_month(words: Sequence[Token], today: dt.date) -> dt.date | None:
@@ -186,6 +206,7 @@ def parse_delivery_date(text: str, today: dt.date) -> dt.date | None:
             return None  # "на следующей неделе" alone names no day
     spoken = _rewrite(spoken)
 
+    spoken = _day_and_month(spoken)
     explicit_year = bool(_EXPLICIT_YEAR.search(spoken))
     hits: list[tuple[str, dt.date]] = []
     for substring, found in _parse(spoken, base):
@@ -201,24 +222,39 @@ def parse_delivery_date(text: str, today: dt.date) -> dt.date | None:
     return _choose(spoken, hits)
 
 
+def _day_and_month(spoken: str) -> str:
+    """ "30 числа в ноября", "в декабря 5" → "30 ноября", "5 декабря": one day and one month,
+    whatever the words around them, in the order dateparser reads."""
+    words = tokens(spoken)
+    numbers = [word.text for word in words if word.text.isdigit()]
+    months = {n for w in words for name, n in _month_numbers().items() if w.is_(name)}
+    if len(numbers) != 1 or len(months) != 1 or any(w.is_(*_NOT_A_DAY) for w in words):
+        return spoken
+    if _EXPLICIT_YEAR.search(spoken) or any(w.is_(*WEEKDAYS) for w in words):
+        return spoken
+    return f"{numbers[0]} {MONTHS_GENITIVE[months.pop() - 1]}"
+
+
 def _agrees(text: str, found: dt.date, *, whole: bool = False) -> bool:
     """The date dateparser made has the month and day that were said; it sometimes makes one
     up ("32" → a year, "30 февраля" → "февраля" alone → the 27th). A `whole` reply is held
     to its numbers only when it names a month too ("давайте две" is no date)."""
     words = tokens(text)
-    months = {MONTHS_GENITIVE.index(m) + 1 for w in words for m in MONTHS_GENITIVE if w.is_(m)}
+    months = {n for w in words for name, n in _month_numbers().items() if w.is_(name)}
     if months and found.month not in months:
         return False
     if any(word.is_(*_NOT_A_DAY) for word in words) or (whole and not months):
         return True  # "через 2 дня": the number counts days
     numbers = {int(word.text) for word in words if word.text.isdigit()}
+    if months and not numbers:
+        return False  # "в ноябре": a month is no day
     return not numbers or found.day in numbers or bool(_EXPLICIT_YEAR.search(text))
 
 
 def _repair(substring: str, found: dt.date, base: dt.date, today: dt.date) -> dt.date | None:
     """A date dateparser placed too far ahead, or None when it cannot be mended."""
     words = tokens(substring)
-    names_month = any(word.is_(*_MONTHS) for word in words)
+    names_month = any(word.is_(*_months()) for word in words)
     counts_time = any(word.is_(*_NOT_A_DAY) for word in words)
     if (found.month, found.day) == (today.month, today.day) and names_month and not counts_time:
         # dateparser gives the next occurrence after the base; "30 ноября" said on the 30th

@@ -183,6 +183,9 @@ def test_last_depends_on_how_many_were_read() -> None:
         ("на следующей неделе во вторник", dt.date(2025, 12, 2)),
         ("двадцать пятого декабря", dt.date(2025, 12, 25)),
         ("в четверг", dt.date(2025, 12, 4)),  # today is Thursday: the next one
+        ("в декабре, пятого", dt.date(2025, 12, 5)),  # dateparser alone: None
+        ("тридцатого числа в ноябре", dt.date(2025, 11, 30)),  # dateparser alone: None
+        ("к среде", dt.date(2025, 12, 3)),  # dateparser alone: None
     ],
 )
 def test_delivery_dates(text: str, date: dt.date) -> None:
@@ -218,6 +221,7 @@ def test_year_boundaries(today: dt.date, text: str, date: dt.date) -> None:
         "в понедельник или во вторник",
         "в субботу тридцатого",  # the 30th is a Sunday: the caller misspoke
         "как можно скорее",
+        "в ноябре",  # dateparser: today
         "",
     ],
 )
