@@ -28,7 +28,10 @@ from workflows.call_records import ATTENTION, CALL_STAGE, CALLER_PHONE, ORDER_NU
 from workflows.models import OperatorCancel, OperatorResend, OperatorRetry
 from workflows.state import CallState
 
-RUNNING_CALLS = 'WorkflowType = "CallWorkflow" AND ExecutionStatus = "Running"'
+CALLS = 'WorkflowType = "CallWorkflow"'
+RUNNING_CALLS = f'{CALLS} AND ExecutionStatus = "Running"'
+# An update needs a live worker; without one the terminal should not wait forever.
+UPDATE_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,9 @@ class StuckCall:
         return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
-async def calls_needing_attention(client: Client) -> list[StuckCall]:
+async def calls_needing_attention(client: Client, *, finished_too: bool = False) -> list[StuckCall]:
     found = []
-    async for execution in client.list_workflows(RUNNING_CALLS):
+    async for execution in client.list_workflows(CALLS if finished_too else RUNNING_CALLS):
         attributes = execution.typed_search_attributes
         attention = attributes.get(ATTENTION) or ""
         if not attention:
@@ -151,24 +154,43 @@ def _short(details: dict[str, Any]) -> str:
 async def act(settings: Settings, call_id: str, update: str, request: BaseModel) -> str:
     client = await connect(settings)
     handle = client.get_workflow_handle(call_id)
-    return str(await handle.execute_update(update, request, result_type=str))
+    try:
+        result = await asyncio.wait_for(
+            handle.execute_update(update, request, result_type=str), UPDATE_TIMEOUT_S
+        )
+    except TimeoutError:
+        raise click.ClickException(
+            f"no worker answered within {UPDATE_TIMEOUT_S} s — is `voiceorder worker` running? "
+            "The request may still be applied when a worker comes back; check `ops show`."
+        ) from None
+    return str(result)
 
 
 def _run(coroutine: Any) -> None:
-    """Run one ops coroutine, print its text, turn expected failures into one line."""
+    """Run one ops coroutine, print its text, turn expected failures into one line.
+
+    Every path leaves through `exit_now`: the process used a Temporal client (see
+    voiceorder.process_exit).
+    """
     try:
         click.echo(asyncio.run(coroutine))
     except ConfigurationError:
         raise
+    except click.ClickException as exc:
+        _fail(exc.format_message())
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
-        message = getattr(cause, "message", None) or str(cause or exc)
-        raise click.ClickException(f"refused: {message}") from None
+        _fail(f"refused: {getattr(cause, 'message', None) or str(cause or exc)}")
     except RPCError as exc:
-        raise click.ClickException(f"{exc.message}") from None
+        _fail(exc.message)
     except RuntimeError as exc:
-        raise click.ClickException(f"cannot reach Temporal: {exc}") from None
+        _fail(f"cannot reach Temporal: {exc}")
     exit_now(0)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    exit_now(1)
 
 
 @click.group("ops")
@@ -177,12 +199,18 @@ def ops_group() -> None:
 
 
 @ops_group.command("list")
-def list_command() -> None:
-    """Running calls whose Attention is set, oldest first."""
+@click.option(
+    "--all",
+    "finished_too",
+    is_flag=True,
+    help="Also finished calls that still carry Attention (confirm_failed, edge_lost, …).",
+)
+def list_command(finished_too: bool) -> None:
+    """Calls whose Attention is set, oldest first (running ones unless --all)."""
     settings = get_settings()
 
     async def run() -> str:
-        rows = await calls_needing_attention(await connect(settings))
+        rows = await calls_needing_attention(await connect(settings), finished_too=finished_too)
         if not rows:
             return "No call needs attention."
         return table(rows, dt.datetime.now(dt.UTC))

@@ -75,13 +75,13 @@ class Reply(Model):
 
 
 class OperatorRetry(Model):
-    operator: str = "operator"
+    operator: str = "unknown"
 
 
 class OperatorCancel(Model):
     reason: str
-    operator: str = "operator"
+    operator: str = "unknown"
 
 
 class OperatorResend(Model):
-    operator: str = "operator"
+    operator: str = "unknown"
