@@ -116,7 +116,9 @@ class CallRecords:
             lines.append(f"- last error: `{self.s.last_error}`")
         if self.s.hung_up:
             lines.append(f"- caller gone ({self.s.hangup_reason}); post-call work")
-        workflow.set_current_details("\n".join(lines))
+        # A blank line after the headline makes the UI render the rest as a list.
+        headline, *facts = lines
+        workflow.set_current_details("\n\n".join([headline, "\n".join(facts)]))
 
     def _key(self, what: str) -> str:
         """Idempotency keys from the workflow id and a per-call step counter (tools.md rule 6)."""
