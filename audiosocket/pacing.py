@@ -1,0 +1,140 @@
+"""The edge owns the clock: outbound audio goes out on an absolute 20 ms grid.
+
+AudioSocket has no pacing and no jitter buffer on the Asterisk side, so bursts get dropped
+by a mixing bridge (> 80 ms queued) and gaps are heard as dropouts. `SendClock` decides when
+each frame may go; `FrameSource` decides what it carries (speech or silence).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+FRAME_SECONDS = 0.020
+# Sending further ahead than this risks the bridge discarding audio, and delays barge-in.
+MAX_AHEAD_SECONDS = 0.060
+# One frame of lead absorbs event-loop wake-up jitter without noticeably delaying a barge-in cut.
+DEFAULT_LEAD_SECONDS = FRAME_SECONDS
+# A frame sent later than this after its slot counts as late (still sent, not skipped).
+LATE_TOLERANCE_SECONDS = 0.005
+BYTES_PER_SAMPLE = 2
+
+
+def frame_bytes(rate: int) -> int:
+    """Bytes in one 20 ms frame of 16-bit mono PCM: 320 at 8 kHz, 640 at 16 kHz."""
+    samples = rate * 20 // 1000
+    if samples <= 0 or rate * 20 % 1000:
+        raise ValueError(f"sample rate {rate} Hz does not give whole 20 ms frames")
+    return samples * BYTES_PER_SAMPLE
+
+
+@dataclass(slots=True)
+class PacingStats:
+    sent: int = 0
+    late: int = 0
+    skipped: int = 0
+    max_lateness: float = 0.0
+
+
+class SendClock:
+    """Frame n is due at `start + n × interval`; it may leave up to `lead` seconds early.
+
+    The clock is pure (callers pass `now`) so it is testable without sleeping. After a stall
+    it skips whole slots instead of bursting the backlog out: a burst would only be thrown
+    away by Asterisk or played as garbled audio.
+    """
+
+    def __init__(
+        self,
+        start: float,
+        *,
+        interval: float = FRAME_SECONDS,
+        lead: float = DEFAULT_LEAD_SECONDS,
+    ) -> None:
+        if interval <= 0:
+            raise ValueError(f"interval must be positive, got {interval}")
+        if not 0 <= lead <= MAX_AHEAD_SECONDS:
+            raise ValueError(f"lead must be within 0..{MAX_AHEAD_SECONDS} s, got {lead}")
+        self.start = start
+        self.interval = interval
+        self.lead = lead
+        self.index = 0
+        self.stats = PacingStats()
+
+    def due(self, index: int) -> float:
+        return self.start + index * self.interval
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before the next frame may be sent (0 when it may go now)."""
+        return max(0.0, self.due(self.index) - self.lead - now)
+
+    def take(self, now: float) -> int:
+        """Claim the slot for a frame being sent at `now`; returns its index.
+
+        Call only once `delay(now)` is 0. Slots a whole interval or more in the past are
+        skipped and counted, so the frame goes into the current slot.
+        """
+        lateness = now - self.due(self.index)
+        if lateness >= self.interval:
+            behind = int(lateness // self.interval)
+            self.index += behind
+            self.stats.skipped += behind
+            lateness -= behind * self.interval
+        if lateness > LATE_TOLERANCE_SECONDS:
+            self.stats.late += 1
+        self.stats.max_lateness = max(self.stats.max_lateness, lateness)
+        self.stats.sent += 1
+        slot = self.index
+        self.index += 1
+        return slot
+
+
+class FrameSource:
+    """Outbound audio for one call, cut into 20 ms frames; silence whenever nothing is queued.
+
+    `enqueue` may be called with chunks of any (even) size, e.g. streamed TTS: a partial tail
+    waits for the next chunk and is only zero-padded when the clock needs a frame and nothing
+    else is queued, so consecutive chunks stay gap-free.
+    """
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.frame_size = frame_bytes(rate)
+        self.silence = bytes(self.frame_size)
+        self._frames: deque[bytes] = deque()
+        self._tail = b""
+
+    @property
+    def idle(self) -> bool:
+        """True when the next frame would be silence."""
+        return not self._frames and not self._tail
+
+    @property
+    def queued_seconds(self) -> float:
+        queued = len(self._frames) * self.frame_size + len(self._tail)
+        return queued / (self.rate * BYTES_PER_SAMPLE)
+
+    def enqueue(self, pcm: bytes) -> None:
+        if len(pcm) % BYTES_PER_SAMPLE:
+            raise ValueError(f"odd PCM length {len(pcm)}: samples are 16-bit")
+        data = self._tail + pcm
+        whole = len(data) - len(data) % self.frame_size
+        for offset in range(0, whole, self.frame_size):
+            self._frames.append(data[offset : offset + self.frame_size])
+        self._tail = data[whole:]
+
+    def clear(self) -> int:
+        """Barge-in: drop all queued speech so the next frame is silence. Returns frames dropped."""
+        dropped = len(self._frames) + (1 if self._tail else 0)
+        self._frames.clear()
+        self._tail = b""
+        return dropped
+
+    def next_frame(self) -> bytes:
+        if self._frames:
+            return self._frames.popleft()
+        if self._tail:
+            frame = self._tail.ljust(self.frame_size, b"\x00")
+            self._tail = b""
+            return frame
+        return self.silence
