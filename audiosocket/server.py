@@ -1,0 +1,255 @@
+"""asyncio TCP server for Asterisk AudioSocket connections, one task pair per call.
+
+Per connection: the first message must be the call's UUID; a handler is made for it and
+the send loop starts at once, emitting silence on the 20 ms clock before any inbound audio
+(Asterisk issue #2089: some calls get no audio at all when the server waits). A reader task
+decodes inbound frames and feeds the handler. Any protocol error, handler failure or EOF ends
+only that connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import socket
+import uuid
+from collections.abc import Callable
+from typing import Protocol
+
+from audiosocket.pacing import FrameSource, PacingStats, SendClock
+from audiosocket.protocol import (
+    Audio,
+    Dtmf,
+    Error,
+    Hangup,
+    ProtocolError,
+    Uuid,
+    encode,
+    read_message,
+)
+
+log = logging.getLogger(__name__)
+
+# Asterisk sends the UUID within ~1 ms of connecting; anything slower is not Asterisk.
+DEFAULT_FIRST_MESSAGE_TIMEOUT = 5.0
+
+
+class HangupReason(enum.Enum):
+    CALLER = "caller"  # EOF from Asterisk (or an inbound 0x00)
+    BOT = "bot"  # the handler asked for it; we sent 0x00
+    PROTOCOL_ERROR = "protocol_error"
+    HANDLER_ERROR = "handler_error"
+    SERVER_CLOSED = "server_closed"
+
+
+class CallHandler(Protocol):
+    """What the per-call session code implements. Callbacks run on the reader task."""
+
+    @property
+    def outbound(self) -> FrameSource:
+        """Audio to send; its rate decides the outbound kind (0x10, 0x12, ...)."""
+        ...
+
+    async def on_audio(self, pcm: bytes, rate: int) -> None: ...
+
+    async def on_dtmf(self, digit: str) -> None: ...
+
+    async def on_hangup(self, reason: HangupReason) -> None:
+        """Called exactly once when the connection ends, whatever the reason."""
+        ...
+
+
+class Call:
+    """The connection as the handler sees it: identity and the bot's hang-up."""
+
+    def __init__(self, call_id: uuid.UUID, peer: str) -> None:
+        self.id = call_id
+        self.peer = peer
+        self.stats = PacingStats()
+        self._hangup_requested = False
+        self._drain = False
+
+    def hangup(self, *, after_speech: bool = False) -> None:
+        """Send 0x00 and close on the next clock tick (or once queued speech has played)."""
+        self._hangup_requested = True
+        self._drain = after_speech
+
+    def hangup_due(self, source: FrameSource) -> bool:
+        """Whether the send loop should send 0x00 now instead of the next frame."""
+        return self._hangup_requested and (not self._drain or source.idle)
+
+
+HandlerFactory = Callable[[Call], CallHandler]
+
+
+class _BotHangup(Exception):
+    pass
+
+
+class AudioSocketServer:
+    """Listens for AudioSocket connections. `port=0` picks a free port (see `.port`)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        handler_factory: HandlerFactory,
+        *,
+        first_message_timeout: float = DEFAULT_FIRST_MESSAGE_TIMEOUT,
+    ) -> None:
+        self.host = host
+        self._requested_port = port
+        self._factory = handler_factory
+        self._first_message_timeout = first_message_timeout
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("server is not listening")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._on_connect, self.host, self._requested_port)
+        log.info("audiosocket listening on %s:%d", self.host, self.port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> AudioSocketServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        sock: socket.socket | None = writer.get_extra_info("socket")
+        if sock is not None:
+            # Older Asterisk broke on messages split across segments; never delay small writes.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peername = writer.get_extra_info("peername")
+        peer = f"{peername[0]}:{peername[1]}" if peername else "?"
+        try:
+            await self._serve(reader, writer, peer)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("audiosocket %s: unexpected failure", peer)
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await writer.wait_closed()
+            self._connections.discard(task)
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> None:
+        try:
+            async with asyncio.timeout(self._first_message_timeout):
+                first = await read_message(reader)
+        except TimeoutError:
+            log.warning(
+                "audiosocket %s: no UUID within %.1f s, closing", peer, self._first_message_timeout
+            )
+            return
+        except ProtocolError as exc:
+            log.warning("audiosocket %s: protocol error before UUID, closing: %s", peer, exc)
+            return
+        if not isinstance(first, Uuid):
+            log.warning("audiosocket %s: first message is %r, not a UUID; closing", peer, first)
+            return
+        call = Call(first.value, peer)
+        handler = self._factory(call)
+        log.info("audiosocket %s: call %s connected", peer, call.id)
+        sender = asyncio.create_task(self._send_loop(writer, call, handler.outbound))
+        receiver = asyncio.create_task(self._receive_loop(reader, call, handler))
+        reason = HangupReason.SERVER_CLOSED
+        try:
+            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            reason = _reason(done.pop(), call)
+        finally:
+            for task in (sender, receiver):
+                task.cancel()
+            await asyncio.gather(sender, receiver, return_exceptions=True)
+            s = call.stats
+            log.info(
+                "audiosocket %s: call %s ended (%s); sent %d frames, %d late, %d skipped",
+                peer,
+                call.id,
+                reason.value,
+                s.sent,
+                s.late,
+                s.skipped,
+            )
+            try:
+                await handler.on_hangup(reason)
+            except Exception:
+                log.exception("audiosocket %s: call %s on_hangup failed", peer, call.id)
+
+    async def _send_loop(
+        self, writer: asyncio.StreamWriter, call: Call, source: FrameSource
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        clock = SendClock(loop.time())
+        call.stats = clock.stats
+        while True:
+            if call.hangup_due(source):
+                writer.write(encode(Hangup()))
+                await writer.drain()
+                raise _BotHangup
+            delay = clock.delay(loop.time())
+            if delay > 0:
+                await asyncio.sleep(delay)
+            clock.take(loop.time())
+            # One write per message: header and payload leave together.
+            writer.write(encode(Audio(source.rate, source.next_frame())))
+            await writer.drain()
+
+    async def _receive_loop(
+        self, reader: asyncio.StreamReader, call: Call, handler: CallHandler
+    ) -> None:
+        while True:
+            message = await read_message(reader)
+            match message:
+                case None | Hangup():
+                    return
+                case Audio(rate, pcm):
+                    await handler.on_audio(pcm, rate)
+                case Dtmf(digit):
+                    await handler.on_dtmf(digit)
+                case Error(payload):
+                    log.warning(
+                        "audiosocket %s: call %s: Asterisk error %r", call.peer, call.id, payload
+                    )
+                case Uuid(value):
+                    raise ProtocolError(f"second UUID {value} on an established call")
+
+
+def _reason(finished: asyncio.Task[None], call: Call) -> HangupReason:
+    exc = finished.exception()
+    if exc is None:
+        return HangupReason.CALLER
+    if isinstance(exc, _BotHangup):
+        return HangupReason.BOT
+    if isinstance(exc, ProtocolError):
+        log.warning("audiosocket %s: call %s: protocol error, closing: %s", call.peer, call.id, exc)
+        return HangupReason.PROTOCOL_ERROR
+    if isinstance(exc, ConnectionError):
+        log.info("audiosocket %s: call %s: connection lost: %s", call.peer, call.id, exc)
+        return HangupReason.CALLER
+    log.error("audiosocket %s: call %s: handler failed, closing", call.peer, call.id, exc_info=exc)
+    return HangupReason.HANDLER_ERROR
