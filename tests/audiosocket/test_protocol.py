@@ -139,6 +139,7 @@ def test_byte_by_byte() -> None:
     assert out == EXAMPLES
 
 
+@settings(deadline=None)
 @given(st.lists(messages, max_size=8), st.data())
 def test_any_chunking(sent: list[Message], data: st.DataObject) -> None:
     stream = b"".join(encode(m) for m in sent)
@@ -151,7 +152,7 @@ def test_any_chunking(sent: list[Message], data: st.DataObject) -> None:
     assert decoder.pending == 0
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.binary(max_size=300), max_size=6), st.booleans())
 def test_fuzz_only_protocol_errors(chunks: list[bytes], oversized: bool) -> None:
     if oversized:
@@ -165,12 +166,36 @@ def test_fuzz_only_protocol_errors(chunks: list[bytes], oversized: bool) -> None
     assert decoder.pending <= 3 + 0xFFFF
 
 
+@settings(deadline=None)
 @given(st.lists(messages, min_size=1, max_size=4), st.data())
 def test_fuzz_truncated_streams(sent: list[Message], data: st.DataObject) -> None:
     stream = b"".join(encode(m) for m in sent)
     cut = data.draw(st.integers(0, len(stream) - 1))
     out = FrameDecoder().feed(stream[:cut])
     assert out == sent[: len(out)]
+
+
+frame_like = st.builds(
+    lambda kind, length, payload: bytes([kind]) + length.to_bytes(2, "big") + payload,
+    st.one_of(st.sampled_from([int(k) for k in Kind]), st.integers(0, 255)),
+    st.one_of(st.integers(0, 20), st.sampled_from([16, 320, 640, 8192, 8193, 0xFFFF])),
+    st.binary(max_size=700),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(frame_like, max_size=6), st.data())
+def test_fuzz_plausible_frames(frames: list[bytes], data: st.DataObject) -> None:
+    """Headers that look real with payloads that may not match: the hard cases for a parser."""
+    stream = b"".join(frames)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=5)))
+    decoder = FrameDecoder()
+    try:
+        for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+            for message in decoder.feed(stream[start:end]):
+                assert isinstance(message, Hangup | Uuid | Dtmf | Audio | Error)
+    except ProtocolError as exc:
+        assert str(exc)
 
 
 async def _read_all(data: bytes) -> list[Message]:
