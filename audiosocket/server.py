@@ -76,6 +76,10 @@ class Call:
         self._hangup_requested = True
         self._drain = after_speech
 
+    @property
+    def drains_speech(self) -> bool:
+        return self._drain
+
     def hangup_due(self, source: FrameSource) -> bool:
         """Whether the send loop should send 0x00 now instead of the next frame."""
         return self._hangup_requested and (not self._drain or source.idle)
@@ -208,6 +212,10 @@ class AudioSocketServer:
         call.stats = clock.stats
         while True:
             if call.hangup_due(source):
+                if call.drains_speech:
+                    # Frames go out up to `lead` early; let the last one finish playing, since
+                    # Asterisk drops the channel ~2 ms after reading 0x00.
+                    await asyncio.sleep(max(0.0, clock.due(clock.index) - loop.time()))
                 writer.write(encode(Hangup()))
                 await writer.drain()
                 raise _BotHangup

@@ -228,6 +228,16 @@ async def test_peer_eof_ends_the_handler() -> None:
         assert handler.reasons == [HangupReason.CALLER]
 
 
+async def test_server_close_ends_open_calls() -> None:
+    async with edge() as e:
+        peer = await Peer.connect(e.server.port)
+        await peer.frames(1)
+        handler = await e.handler(peer.call_id)
+    assert handler.reasons == [HangupReason.SERVER_CLOSED]
+    assert await peer.closed_by_server()
+    await peer.close()
+
+
 @pytest.mark.parametrize(("rate", "kind", "size"), [(8000, 0x10, 320), (16000, 0x12, 640)])
 async def test_rates_and_echo(rate: int, kind: int, size: int) -> None:
     async with edge(rate, echo=True) as e:
