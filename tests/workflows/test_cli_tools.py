@@ -20,6 +20,7 @@ def cli_env(calls: Calls) -> dict[str, str]:
         "TEMPORAL_ADDRESS": calls.client.service_client.config.target_host,
         "TEMPORAL_NAMESPACE": calls.client.namespace,
         "TEMPORAL_TASK_QUEUE": calls.settings.temporal_task_queue,
+        "DATABASE_URL": calls.database_url,
         "LOG_FORMAT": "json",
     }
 

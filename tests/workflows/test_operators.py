@@ -4,8 +4,6 @@ through validated, audited updates (`ops retry`, `ops cancel`, `ops resend`)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 
 import asyncpg
 
@@ -14,6 +12,7 @@ from tests.support.fake_llm import Reply
 from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
+from tests.workflows.test_cli_tools import voiceorder
 from tests.workflows.test_order_scenarios import draft_and_readback, orders_of_call
 from tests.workflows.test_outage_scenarios import wait_listed
 from voiceorder.calls import CallSession
@@ -22,26 +21,8 @@ STUCK = 'WorkflowId = "{}" AND CallStage = "CONFIRMING" AND Attention = "store_u
 
 
 async def ops(calls: Calls, *args: str) -> tuple[int, str]:
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": calls.client.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": calls.client.namespace,
-        "DATABASE_URL": calls.database_url,
-        "LOG_FORMAT": "json",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voiceorder",
-        "ops",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode is not None
-    return process.returncode, out.decode()
+    code, out, err = await voiceorder(calls, "ops", *args)
+    return code, out + err
 
 
 async def stuck_call(calls: Calls, store_api: StoreApiServer) -> CallSession:
@@ -131,7 +112,7 @@ async def test_an_update_that_does_not_apply_is_refused_without_history(calls: C
     await call.result()
 
 
-async def test_ops_list_says_when_nothing_needs_attention_and_unknown_calls_fail(
+async def test_ops_show_of_an_unknown_call_fails_clearly(
     calls: Calls,
 ) -> None:
     code, said = await ops(calls, "show", "call-no-such-call")
