@@ -33,6 +33,20 @@ class SmsProvider(StrEnum):
     HTTP = "http"
 
 
+class AgentMode(StrEnum):
+    """Who leads the dialog: the LLM, the guided (directed, offline) agent, or `auto`."""
+
+    LLM = "llm"
+    GUIDED = "guided"
+    # The LLM when one is configured; a call switches to guided when the LLM fails.
+    AUTO = "auto"
+
+
+class TtsProvider(StrEnum):
+    ESPEAK = "espeak"
+    OPENAI = "openai"
+
+
 class LogFormat(StrEnum):
     CONSOLE = "console"
     JSON = "json"
@@ -88,6 +102,10 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_api_key: str | None = None
     llm_model: str = "gpt-4o-mini"
+    agent: AgentMode = Field(
+        default=AgentMode.AUTO,
+        description="`llm`, `guided` (no LLM needed) or `auto` (LLM, guided on failure).",
+    )
 
     # --- calls --------------------------------------------------------------------------
     call_attention_after_s: Annotated[int, Field(ge=0, le=86_400)] = Field(
@@ -106,9 +124,29 @@ class Settings(BaseSettings):
     # --- edge ---------------------------------------------------------------------------------
     audiosocket_host: str = "127.0.0.1"
     audiosocket_port: Port = 9092
+    audiosocket_external_host: str | None = Field(
+        default=None,
+        description="`host:port` Asterisk dials for externalMedia. Unset: the listen address.",
+    )
     ari_url: str | None = None
     ari_user: str | None = None
     ari_password: str | None = None
+    ari_app: str = "voiceorder"
+    operator_context: str = Field(
+        default="operators", description="Dialplan context a transferred caller continues in."
+    )
+
+    # --- speech -------------------------------------------------------------------------------
+    stt_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible transcription endpoint (required by the edge)."
+    )
+    stt_api_key: str | None = None
+    stt_model: str = "whisper-1"
+    tts_provider: TtsProvider = TtsProvider.ESPEAK
+    tts_base_url: str | None = None
+    tts_api_key: str | None = None
+    tts_model: str = "tts-1"
+    tts_voice: str = "alloy"
 
     # --- logging ------------------------------------------------------------------------------
     log_level: str = "INFO"
@@ -129,11 +167,43 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    @field_validator("ari_url", "stt_base_url", "tts_base_url", "openai_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
+    @field_validator("audiosocket_external_host")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError("must be host:port, e.g. 10.0.0.5:9092")
+        return value
+
     @model_validator(mode="after")
     def _http_sms_needs_a_gateway(self) -> Settings:
         if self.sms_provider is SmsProvider.HTTP and not self.sms_gateway_url:
             raise ValueError("SMS_PROVIDER=http needs SMS_GATEWAY_URL")
         return self
+
+    @model_validator(mode="after")
+    def _openai_tts_needs_an_endpoint(self) -> Settings:
+        if self.tts_provider is TtsProvider.OPENAI and not self.tts_base_url:
+            raise ValueError("TTS_PROVIDER=openai needs TTS_BASE_URL")
+        return self
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.openai_base_url)
+
+    @property
+    def effective_audiosocket_external_host(self) -> str:
+        """Where Asterisk connects for externalMedia: the listen address unless overridden."""
+        return self.audiosocket_external_host or f"{self.audiosocket_host}:{self.audiosocket_port}"
 
     @property
     def effective_store_api_token(self) -> str | None:

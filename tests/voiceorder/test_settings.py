@@ -12,11 +12,13 @@ import pytest
 from voiceorder.settings import (
     DEV_STORE_API_TOKEN,
     PROJECT_ROOT,
+    AgentMode,
     ConfigurationError,
     LogFormat,
     Settings,
     SmsProvider,
     StoreApiMode,
+    TtsProvider,
     get_settings,
 )
 
@@ -150,6 +152,12 @@ BAD_VALUES = [
     ("LOG_LEVEL", "verbose"),
     ("LOG_FORMAT", "xml"),
     ("store_api_port", "abc"),  # named in upper case whatever the spelling
+    ("AGENT", "gpt"),
+    ("AUDIOSOCKET_EXTERNAL_HOST", "asterisk-box"),  # no port
+    ("AUDIOSOCKET_EXTERNAL_HOST", "10.0.0.5:99999"),
+    ("ARI_URL", "ws://127.0.0.1:8088"),
+    ("STT_BASE_URL", "localhost:9000"),
+    ("TTS_PROVIDER", "festival"),
 ]
 
 
@@ -240,3 +248,26 @@ def test_readme_defaults_match() -> None:
                 assert documented == str(value), variable
             checked += 1
     assert checked >= 20
+
+
+def test_openai_tts_needs_an_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTS_PROVIDER", "openai")
+    with pytest.raises(ConfigurationError) as info:
+        get_settings()
+    assert "TTS_BASE_URL" in str(info.value)
+
+
+def test_edge_and_agent_defaults() -> None:
+    s = Settings()
+    assert s.agent is AgentMode.AUTO and not s.llm_configured
+    assert s.effective_audiosocket_external_host == "127.0.0.1:9092"
+    assert (s.ari_app, s.operator_context) == ("voiceorder", "operators")
+    assert s.tts_provider is TtsProvider.ESPEAK and s.stt_base_url is None
+
+
+def test_external_host_and_urls_are_tidied(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUDIOSOCKET_EXTERNAL_HOST", "10.0.0.5:9092")
+    monkeypatch.setenv("ARI_URL", "http://127.0.0.1:8088/")
+    s = get_settings()
+    assert s.effective_audiosocket_external_host == "10.0.0.5:9092"
+    assert s.ari_url == "http://127.0.0.1:8088"
