@@ -17,11 +17,13 @@ from activities.agent import AgentActivities
 from activities.audit import AuditActivities
 from activities.call_log import CallLogActivities
 from activities.db import migrate_bot_schema, pool_from_settings
+from activities.guided import guided_turn
 from activities.sms import SmsActivities, gateway_from_settings
 from activities.store import StoreActivities
 from store_api.client import StoreApiClient
 from voiceorder.russian._morph import warm_up
 from voiceorder.settings import Settings
+from voiceorder.understanding import warm_up as warm_up_understanding
 from workflows.call import CallWorkflow
 
 log = structlog.get_logger("worker")
@@ -63,6 +65,8 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 @asynccontextmanager
 async def activity_set(settings: Settings) -> AsyncIterator[list[Callable[..., Any]]]:
     """Every activity with the resources it needs, closed again on exit."""
+    # The guided agent's parsers load their dictionaries and models now, not in a turn.
+    await asyncio.to_thread(warm_up_understanding)
     pool: asyncpg.Pool = await pool_from_settings(settings)
     try:
         async with pool.acquire() as conn:
@@ -72,6 +76,7 @@ async def activity_set(settings: Settings) -> AsyncIterator[list[Callable[..., A
             yield [
                 *StoreActivities(store).all(),
                 AgentActivities(settings).agent_turn,
+                guided_turn,
                 AuditActivities(pool).write_audit,
                 *_call_log(CallLogActivities(pool)),
                 SmsActivities(gateway_from_settings(settings, pool)).send_sms,

@@ -21,9 +21,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.agent import AgentReply, AgentRequest
     from activities.audit import AuditEvent
     from activities.call_log import CallStarted
+    from activities.guided import GuidedReply, GuidedRequest
     from activities.store import CancelRequest, IdentifyRequest, Identity
     from prompts import CallerContext, render_system_prompt
     from store_api.contract import Order
+    from voiceorder.guided import lines as guided_lines
+    from voiceorder.guided.memory import GuidedMemory
     from voiceorder.phones import InvalidPhone, mask_phone, normalise_phone
     from voiceorder.russian.readback import status_sentence
     from voiceorder.russian.text import normalise_for_tts, split_sentences
@@ -51,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.activity_options import ACTIVITY_FAILED, AGENT, IN_CALL, ROUND, error_type
-from workflows.call_records import CALL_STAGE, CALLER_PHONE, OPERATOR_LAYER, TurnLog
+from workflows.call_records import CALL_STAGE, CALLER_PHONE, GUIDED_AGENT, OPERATOR_LAYER, TurnLog
 from workflows.call_tools import ToolOutcome
 from workflows.post_call import PostCallWork
 
@@ -63,6 +66,8 @@ MAX_SILENCES = 3
 # With no input at all for this long the edge is gone (it sends silence every few seconds).
 EDGE_LOST_AFTER = timedelta(minutes=10)
 KEEP_MESSAGES = 60  # LLM context carried over continue-as-new
+# Failures of `agent_turn` after which an "auto" call goes on with the guided agent.
+LLM_DOWN = frozenset({"LlmUnavailable", "LlmNotConfigured", "TimeoutError"})
 
 
 @workflow.defn(name="CallWorkflow")
@@ -72,6 +77,9 @@ class CallWorkflow(PostCallWork):
         info = workflow.info()
         self.call = call
         self.s = call.resume if call.resume is not None else CallState(call_id=info.workflow_id)
+        if call.resume is None and call.agent == "guided":
+            self.s.agent_mode = "guided"
+        self._switch_note: list[str] = []  # said once, in the turn the call left the LLM
         self._turn_lock = asyncio.Lock()
         self._background: list[asyncio.Task[Any]] = []
         self._audit_no = 0 if call.resume is None else self.s.step * 100
@@ -315,7 +323,7 @@ class CallWorkflow(PostCallWork):
                 caller_phone=phone,
                 withheld=phone is None,
                 started_at=workflow.now(),
-                agent_mode="llm",
+                agent_mode=self.s.agent_mode,
             ),
             summary="call log: call started",
         )
@@ -340,11 +348,17 @@ class CallWorkflow(PostCallWork):
             active_orders=[status_sentence(o, self._today()) for o in self.s.active_orders],
         )
         self.s.messages = [{"role": "system", "content": render_system_prompt(context)}]
+        if self.call.agent is not None and workflow.patched(GUIDED_AGENT):
+            # The list of calls shows who leads the dialog without asking a worker.
+            workflow.upsert_memo({"agent_mode": self.s.agent_mode})
         self.s.identified = True
         self._move(Event.IDENTIFIED)
 
     def _greeting_sentences(self) -> list[str]:
         sentences = phrases.greeting(self.s.customer_name, self.s.active_orders, self._today())
+        if self.s.agent_mode == "guided":
+            # A directed dialog names what it can do instead of an open question.
+            sentences[-1] = guided_lines.GREETING_QUESTION
         self.s.messages.append({"role": "assistant", "content": " ".join(sentences)})
         return sentences
 
@@ -358,6 +372,8 @@ class CallWorkflow(PostCallWork):
         if self.s.pending_contact_phone is not None:
             self._settle_contact_phone(text)
         sentences, action = await self._agent_loop(log)
+        if self._switch_note:
+            sentences, self._switch_note = self._switch_note + sentences, []
         reply = self._reply(sentences, action=action)
         self._log_turn(text, reply, log, started)
         return reply
@@ -386,6 +402,9 @@ class CallWorkflow(PostCallWork):
                 answer = await self._ask_agent(tools, log)
             except ACTIVITY_FAILED as exc:
                 self.s.last_error = error_type(exc)
+                if self._may_switch(self.s.last_error):
+                    self._switch_to_guided(self.s.last_error)
+                    continue  # the same caller turn, now answered by the guided agent
                 if workflow.patched(OPERATOR_LAYER):
                     self._set_attention("agent_unavailable")
                 return phrases.agent_unavailable(), "continue"
@@ -435,7 +454,32 @@ class CallWorkflow(PostCallWork):
                 self.s.messages.append({"role": "assistant", "content": " ".join(sentences)})
                 return sentences, "continue"
 
+    def _may_switch(self, error: str) -> bool:
+        return (
+            self.call.agent == "auto"
+            and self.s.agent_mode == "llm"
+            and error in LLM_DOWN
+            and workflow.patched(GUIDED_AGENT)
+        )
+
+    def _switch_to_guided(self, reason: str) -> None:
+        """An "auto" call whose LLM failed goes on with the guided agent (audited, shown)."""
+        self.s.agent_mode, self.s.agent_switch_reason = "guided", reason
+        self.s.guided = GuidedMemory()  # it starts from the stage the LLM reached
+        if reason != "LlmNotConfigured":  # with no LLM at all nothing changes for the caller
+            self._switch_note = [guided_lines.SWITCHED]
+        self._audit(
+            AuditEvent.AGENT_MODE_SWITCHED,
+            order_number=self.s.order_number or None,
+            details={"from": "llm", "to": "guided", "reason": reason},
+            actor="system",
+        )
+        workflow.upsert_memo({"agent_mode": "guided", "agent_switch_reason": reason})
+        self._details()
+
     async def _ask_agent(self, tools: list[str], log: TurnLog) -> AgentReply:
+        if self.s.agent_mode == "guided" and workflow.patched(GUIDED_AGENT):
+            return await self._ask_guided(tools, log)
         started = workflow.time()
         answer: AgentReply = await workflow.execute_local_activity(
             "agent_turn",
@@ -446,6 +490,31 @@ class CallWorkflow(PostCallWork):
         )
         log.agent_ms += (workflow.time() - started) * 1000
         return answer
+
+    async def _ask_guided(self, tools: list[str], log: TurnLog) -> AgentReply:
+        started = workflow.time()
+        last_user = max(
+            (i for i, m in enumerate(self.s.messages) if m.get("role") == "user"), default=0
+        )
+        answer: GuidedReply = await workflow.execute_local_activity(
+            "guided_turn",
+            GuidedRequest(
+                call_id=self.s.call_id,
+                messages=self.s.messages[last_user:],
+                tools=tools,
+                stage=self.s.stage.value,
+                today=self._today(),
+                withheld=self.s.withheld,
+                phone_known=self.s.verified_phone is not None,
+                memory=self.s.guided,
+            ),
+            result_type=GuidedReply,
+            summary=f"guided turn {self.s.turn_no} in {self.s.stage.value}",
+            **IN_CALL,
+        )
+        self.s.guided = answer.memory
+        log.agent_ms += (workflow.time() - started) * 1000
+        return AgentReply(text=answer.text, tool_calls=answer.tool_calls, ms=answer.ms)
 
     def _reply(self, sentences: list[str], *, action: Action = "continue") -> Reply:
         self.s.reply_id += 1

@@ -36,6 +36,8 @@ from workflows.activity_options import DURABLE
 # Patch id of the operator layer (memo with the last error, agent Attention, operator
 # updates): calls recorded before it replay without these commands.
 OPERATOR_LAYER = "operator-layer-1"
+# Patch id of the guided agent (its activity, the switch from the LLM, the agent memo).
+GUIDED_AGENT = "guided-agent-1"
 
 CALL_STAGE = SearchAttributeKey.for_keyword("CallStage")
 CALLER_PHONE = SearchAttributeKey.for_keyword("CallerPhone")
@@ -110,6 +112,13 @@ class CallRecords:
         lines.append(
             f"- caller: {mask_phone(phone) if phone else 'withheld'}, turns: {self.s.turn_no}"
         )
+        if self.s.agent_mode == "guided":
+            switched = self.s.agent_switch_reason
+            lines.append(
+                f"- agent: guided (switched from the LLM: `{switched}`)"
+                if switched
+                else "- agent: guided"
+            )
         if self.s.attention:
             lines.append(f"- ⚠ attention: `{self.s.attention}`")
         if self.s.last_error:

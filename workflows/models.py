@@ -31,6 +31,10 @@ class CallInput(Model):
     # A run hands over to a fresh one (continue-as-new) after this many turns, or earlier
     # when Temporal suggests it: long calls keep a short history.
     turns_per_run: Annotated[int, Field(ge=1, le=10_000)] = 400
+    # Who leads the dialog (Settings.agent as the starter resolved it): "llm", "guided", or
+    # "auto" (the LLM, and guided when it fails). None: calls started before the guided
+    # agent existed, which behave as "llm".
+    agent: Literal["llm", "guided", "auto"] | None = None
     # Set only by continue-as-new: the state of the call so far.
     resume: CallState | None = None
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from store_api.contract import CourierDeliveryIn, Order, OrderSummary, PickupDeliveryIn
+from voiceorder.guided.memory import GuidedMemory
 from workflows.stages import Stage
 
 
@@ -64,6 +65,10 @@ class CallState(StateModel):
     customer_name: str | None = None
     known_customer: bool = False
     active_orders: list[OrderSummary] = Field(default_factory=list)
+
+    agent_mode: Literal["llm", "guided"] = "llm"
+    agent_switch_reason: str = ""  # why an "auto" call left the LLM
+    guided: GuidedMemory = Field(default_factory=GuidedMemory)
 
     stage: Stage = Stage.IDENTIFYING
     identified: bool = False

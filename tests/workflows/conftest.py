@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Literal
 
 import asyncpg
 import pytest
@@ -80,6 +81,7 @@ class Calls:
         attention_after_s: int = 120,
         auto_played: bool = True,
         turns_per_run: int = 400,
+        agent: Literal["llm", "guided", "auto"] | None = None,
     ) -> CallSession:
         call_id = f"call-{uuid.uuid4()}"
         if script:
@@ -92,6 +94,7 @@ class Calls:
                 source="test",
                 attention_after_s=attention_after_s,
                 turns_per_run=turns_per_run,
+                agent=agent,
             ),
             call_id=call_id,
             auto_played=auto_played,

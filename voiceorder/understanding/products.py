@@ -120,3 +120,20 @@ def match_products(
             ranked.append((round(score, 1), fuzz.token_sort_ratio(query, whole), index))
     ranked.sort(key=lambda row: (-row[0], -row[1], row[2]))
     return [(index, score) for score, _, index in ranked]
+
+
+# Words of a request that are no part of what to search for: "хочу заказать гречку".
+_REQUEST_WORDS = frozenset(
+    {"хотеть", "заказать", "заказывать", "купить", "покупать", "взять", "добавить", "нужный",
+     "надо", "нужно", "оформить", "заказ", "новый", "еще", "также", "тоже", "можно", "дать",
+     "привезти", "доставить", "курьер", "здравствуйте", "добрый", "день", "мне", "нам",
+     "пожалуйста", "где", "когда", "статус", "мой", "какой", "свой"}
+)  # fmt: skip
+
+
+def product_query(utterance: str) -> str | None:
+    """The words to search the catalogue for, as lemmas: "хочу заказать две пачки гречки" →
+    "гречка". None when the caller named no product."""
+    words = [word.lemma for word in _spoken(utterance) if not word.lemma.isdigit()]
+    kept = [word for word in words if word not in _REQUEST_WORDS and len(word) > 1]
+    return " ".join(kept)[:100] if kept else None
