@@ -134,6 +134,9 @@ def _on_caller(turn: Turn, m: GuidedMemory) -> Action:
     if intent is Intent.REPEAT:
         return Say(" ".join(m.asked) or lines.question(question))
     action = HANDLERS[question](turn, m, intent)
+    if action is None and question is Q.NEED and not m.asked:
+        # A call that just left the LLM: the words answered the LLM's question, not ours.
+        return _ask(m, Q.NEED)
     if action is None:
         m.misunderstood += 1
         if m.misunderstood >= MAX_MISUNDERSTOOD:
@@ -381,9 +384,7 @@ def _address(turn: Turn, m: GuidedMemory, intent: Intent, *, quiet: bool = False
         return None
     if not current.city:
         return _ask(m, Q.CITY)
-    date = parse_delivery_date(turn.caller_text, turn.today)
-    if date is not None:
-        return _courier(m, date)
+    # The date is its own question: "дом семь" must not read as "the seventh".
     return _ask(m, Q.DATE)
 
 
