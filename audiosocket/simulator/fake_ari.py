@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 # (host, port, uuid, format) → open the AudioSocket leg. Whatever it returns is kept as the
 # leg; if that has an async `hang_up()` or `close()`, it is called when the app deletes the
-# media channel (Asterisk closes the socket then).
+# media channel (Asterisk closes the socket then), and if it has a `bot_hung_up` asyncio.Event
+# (like AudioSocketPeer), its setting hangs the media channel up (the edge sent 0x00).
 MediaConnector = Callable[[str, int, uuid.UUID, str], Awaitable[object]]
 
 ASTERISK_ID = "02:42:ac:11:00:02"
@@ -137,6 +138,8 @@ class FakeAri:
         media_connector: MediaConnector | None = None,
         media_stasis_delay: float = 0.05,
     ) -> None:
+        """`media_stasis_delay`: seconds between the externalMedia reply and the media
+        channel's StasisStart; negative sends the StasisStart first and delays the reply."""
         self.user = user
         self.password = password
         self.app = app
@@ -461,9 +464,19 @@ class FakeAri:
             raise AriHttpError(500, f"Failed to create external media channel: {exc}") from None
         if isinstance(channel.leg, AudioSocketLeg):
             channel.leg.on_closed = self.media_leg_closed
+        else:
+            hung_up = getattr(channel.leg, "bot_hung_up", None)  # e.g. an AudioSocketPeer
+            if isinstance(hung_up, asyncio.Event):
+                self._spawn(self._watch_leg(hung_up, audiosocket_id))
         self.channels[channel.id] = channel
-        # The race seen on a real Asterisk: the reply leaves before the channel is in Stasis.
-        self._spawn(self._enter_stasis_later(channel, app))
+        if self.media_stasis_delay < 0:
+            # The other order (also possible on a loaded Asterisk): the event beats the reply.
+            channel.in_stasis = True
+            await self._emit("StasisStart", channel, args=[], replace_channel=None)
+            await asyncio.sleep(-self.media_stasis_delay)
+        else:
+            # The race seen on a real Asterisk: the reply leaves before the channel is in Stasis.
+            self._spawn(self._enter_stasis_later(channel, app))
         return web.json_response(channel.to_json())
 
     async def _delete_channel(self, request: web.Request) -> web.StreamResponse:
@@ -492,6 +505,10 @@ class FakeAri:
         return web.json_response({"value": channel.variables[name]})
 
     # --- channel life -----------------------------------------------------------------------
+
+    async def _watch_leg(self, hung_up: asyncio.Event, audiosocket_id: uuid.UUID) -> None:
+        await hung_up.wait()
+        await self.media_leg_closed(audiosocket_id)
 
     async def _enter_stasis_later(self, channel: FakeChannel, app: str) -> None:
         await asyncio.sleep(self.media_stasis_delay)

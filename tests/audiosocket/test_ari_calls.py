@@ -283,3 +283,32 @@ async def test_wait_for_an_unknown_uuid_times_out() -> None:
         await rig.router.hang_up(uuid.uuid4())  # unknown: logged, no request
         assert not await rig.router.transfer(uuid.uuid4())
         assert not rig.ari.requests_to("DELETE", "")
+
+
+async def test_media_stasis_start_before_the_http_reply() -> None:
+    async with _rig(media_stasis_delay=-0.2) as rig:
+        _, call = await rig.call()
+        adds = rig.ari.requests_to("POST", "/addChannel")
+        assert [r.status for r in adds] == [204, 204]
+        assert rig.router.calls == [call]
+
+
+async def test_many_concurrent_calls_are_kept_apart() -> None:
+    async with _rig(media_stasis_delay=0.05) as rig:
+        numbers = [f"+7916000{n:04d}" for n in range(20)]
+        placed = await asyncio.gather(*(rig.call(n) for n in numbers))
+        assert sorted(c.caller_number or "" for _, c in placed) == numbers
+        assert len({c.audiosocket_id for _, c in placed}) == 20
+        for _, call in placed:
+            found = rig.seen_at_connect[call.audiosocket_id]
+            assert found is call
+        for channel, _ in placed[::2]:
+            await rig.ari.press(channel.id, "3")
+        await asyncio.gather(*(rig.ari.caller_hangs_up(ch.id) for ch, _ in placed[::2]))
+        await asyncio.gather(*(rig.router.hang_up(c.audiosocket_id) for _, c in placed[1::2]))
+        await rig.ari.wait_until(lambda: len(rig.ari.destroyed_bridges) == 20, TIMEOUT)
+        assert sorted(rig.listener.hangups) == sorted(c.audiosocket_id for _, c in placed[::2])
+        assert sorted(rig.listener.digits) == sorted(
+            (c.audiosocket_id, "3") for _, c in placed[::2]
+        )
+        assert not rig.ari.channels and not rig.router.calls
