@@ -34,6 +34,8 @@ class TimedHandler:
     reply_s: float = 0.0
     end_silence_s: float = 0.3
     hang_up_after_replies: int | None = None
+    barge_in: bool = False  # caller audio cuts the bot's speech, as the real edge does
+    cuts: list[float] = field(default_factory=list)
     audio: list[tuple[float, int, bytes]] = field(default_factory=list)
     digits: list[tuple[float, str]] = field(default_factory=list)
     replies: list[float] = field(default_factory=list)
@@ -41,6 +43,7 @@ class TimedHandler:
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     _ticker: asyncio.Task[None] | None = None
+    _last_input: float | None = None  # caller audio or digit not answered yet
 
     def __post_init__(self) -> None:
         if self.greeting_s:
@@ -49,15 +52,19 @@ class TimedHandler:
             self._ticker = asyncio.create_task(self._tick())
 
     async def on_audio(self, pcm: bytes, rate: int) -> None:
-        self.audio.append((asyncio.get_running_loop().time(), rate, pcm))
+        now = asyncio.get_running_loop().time()
+        self.audio.append((now, rate, pcm))
+        self._last_input = now
+        if self.barge_in and not self.outbound.idle:
+            self.outbound.clear()
+            self.cuts.append(now)
         self.changed.set()
 
     async def on_dtmf(self, digit: str) -> None:
         now = asyncio.get_running_loop().time()
         self.digits.append((now, digit))
+        self._last_input = now
         self.changed.set()
-        if self.reply_s:
-            self._reply(now)
 
     async def on_hangup(self, reason: HangupReason) -> None:
         self.reasons.append(reason)
@@ -82,15 +89,14 @@ class TimedHandler:
                 await self.changed.wait()
 
     async def _tick(self) -> None:
-        """An utterance ends when no inbound frame has come for `end_silence_s` (wall clock)."""
+        """The caller's turn ends when no frame or digit has come for `end_silence_s` of wall
+        time (inbound frames stop during caller silence, so counting them would never end)."""
         loop = asyncio.get_running_loop()
-        answered = 0
         while True:
             await asyncio.sleep(0.02)
-            if len(self.audio) == answered:
-                continue
-            if loop.time() - self.audio[-1][0] >= self.end_silence_s:
-                answered = len(self.audio)
+            last = self._last_input
+            if last is not None and loop.time() - last >= self.end_silence_s:
+                self._last_input = None
                 self._reply(loop.time())
 
 
@@ -119,6 +125,7 @@ async def edge_like(
     greeting_s: float = 0.0,
     reply_s: float = 0.0,
     hang_up_after_replies: int | None = None,
+    barge_in: bool = False,
 ) -> AsyncIterator[EdgeLike]:
     handlers: dict[uuid.UUID, TimedHandler] = {}
     created = asyncio.Event()
@@ -130,6 +137,7 @@ async def edge_like(
             greeting_s=greeting_s,
             reply_s=reply_s,
             hang_up_after_replies=hang_up_after_replies,
+            barge_in=barge_in,
         )
         handlers[call.id] = handler
         created.set()
