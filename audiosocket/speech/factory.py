@@ -1,0 +1,26 @@
+"""Speech providers from the process settings (STT_*, TTS_*)."""
+
+from __future__ import annotations
+
+from audiosocket.speech.base import Synthesizer, Transcriber
+from audiosocket.speech.stt import OpenAiTranscriber
+from audiosocket.speech.tts_espeak import EspeakSynthesizer
+from audiosocket.speech.tts_openai import OpenAiSynthesizer
+from voiceorder.settings import Settings, TtsProvider
+
+
+def build_transcriber(settings: Settings) -> Transcriber | None:
+    """None when STT_BASE_URL is unset (the edge then cannot understand callers)."""
+    if not settings.stt_base_url:
+        return None
+    return OpenAiTranscriber(settings.stt_base_url, settings.stt_api_key, settings.stt_model)
+
+
+def build_synthesizer(settings: Settings) -> Synthesizer:
+    if settings.tts_provider is TtsProvider.OPENAI:
+        if not settings.tts_base_url:  # Settings refuses this too; kept for a clear message
+            raise ValueError("TTS_PROVIDER=openai needs TTS_BASE_URL")
+        return OpenAiSynthesizer(
+            settings.tts_base_url, settings.tts_api_key, settings.tts_model, settings.tts_voice
+        )
+    return EspeakSynthesizer()

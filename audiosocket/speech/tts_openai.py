@@ -1,0 +1,84 @@
+"""Text-to-speech through any OpenAI-compatible `/audio/speech` endpoint.
+
+`response_format="pcm"` is raw 16-bit mono PCM at 24 kHz (no header to parse); the body is
+streamed and resampled as it arrives, so playback can start before the service is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Final
+
+import openai
+
+from audiosocket.speech.base import CALL_ID_HEADER, check_output_rate
+from audiosocket.speech.openai_errors import unavailable
+from audiosocket.speech.resample import StreamResampler
+from audiosocket.speech.text import split_sentences
+
+OPENAI_PCM_RATE: Final = 24_000
+MAX_INPUT_CHARS: Final = 4096  # the API's limit per request
+DEFAULT_TIMEOUT_S: Final = 10.0
+DEFAULT_MAX_RETRIES: Final = 1
+_READ_BYTES: Final = 4800  # 100 ms at 24 kHz
+
+
+class OpenAiSynthesizer:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        model: str,
+        voice: str,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        speed: float | None = None,
+    ) -> None:
+        if timeout_s <= 0 or max_retries < 0:
+            raise ValueError("timeout_s must be positive and max_retries not negative")
+        if speed is not None and not 0.25 <= speed <= 4.0:
+            raise ValueError(f"speed must be from 0.25 to 4.0, not {speed}")
+        self.base_url = base_url
+        self.model = model
+        self.voice = voice
+        self.speed = speed
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key or "not-needed",
+            timeout=timeout_s,
+            max_retries=max_retries,
+        )
+
+    async def synthesize(
+        self, text: str, rate: int, *, call_id: str
+    ) -> AsyncGenerator[bytes, None]:
+        check_output_rate(rate)
+        # The edge sends a sentence at a time; only an over-long text needs several requests.
+        parts = split_sentences(text, MAX_INPUT_CHARS) if len(text) > MAX_INPUT_CHARS else [text]
+        for part in parts:
+            if part.strip():
+                async for chunk in self._speak(part.strip(), rate, call_id):
+                    yield chunk
+
+    async def _speak(self, text: str, rate: int, call_id: str) -> AsyncGenerator[bytes, None]:
+        resampler = StreamResampler(OPENAI_PCM_RATE, rate)
+        try:
+            async with self._client.audio.speech.with_streaming_response.create(
+                model=self.model,
+                voice=self.voice,
+                input=text,
+                response_format="pcm",
+                speed=self.speed if self.speed is not None else openai.omit,
+                extra_headers={CALL_ID_HEADER: call_id},
+            ) as response:
+                async for piece in response.iter_bytes(_READ_BYTES):
+                    if chunk := resampler.feed(piece):
+                        yield chunk
+        except openai.OpenAIError as error:
+            raise unavailable(f"text-to-speech ({self.model})", self.base_url, error) from error
+        if tail := resampler.flush():
+            yield tail
+
+    async def aclose(self) -> None:
+        await self._client.close()

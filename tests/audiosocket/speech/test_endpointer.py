@@ -1,0 +1,208 @@
+"""Endpointing on the wall clock with real silero and espeak speech, frames paced as Asterisk
+sends them: `now` advances with the audio, and during caller silence frames stop."""
+
+from __future__ import annotations
+
+import pytest
+
+from audiosocket.speech import Endpointer, SpeechEnded, SpeechStarted
+from tests.audiosocket.speech.audio import (
+    SECOND_PHRASE,
+    frames,
+    hum,
+    seconds,
+    silence,
+    speech,
+    tone,
+    white_noise,
+)
+
+Event = SpeechStarted | SpeechEnded
+Gap = float  # seconds in which no frame arrives (Asterisk without transmit_silence)
+
+
+def play(
+    endpointer: Endpointer,
+    parts: list[bytes | Gap],
+    *,
+    frame_sizes: list[int] | None = None,
+    tick_s: float = 0.02,
+    after_s: float = 2.0,
+) -> list[Event]:
+    """Feed `parts` in real time from now=0: audio as frames (each fed when it has fully
+    arrived), gaps as time with ticks only; then `after_s` more of ticks."""
+    rate = endpointer.rate
+    sizes = frame_sizes or [rate // 50 * 2]  # 20 ms frames
+    now, events = 0.0, list[Event]()
+    for part in parts:
+        if isinstance(part, bytes):
+            for frame in frames(part, sizes):
+                now += len(frame) / 2 / rate
+                events += endpointer.feed(frame, now)
+        else:
+            end = now + part
+            while now < end:
+                now = min(end, now + tick_s)
+                events += endpointer.tick(now)
+    end = now + after_s
+    while now < end:
+        now += tick_s
+        events += endpointer.tick(now)
+    return events
+
+
+def kinds(events: list[Event]) -> list[str]:
+    return [type(event).__name__ for event in events]
+
+
+@pytest.fixture(params=[8000, 16000])
+def rate(request: pytest.FixtureRequest) -> int:
+    return int(request.param)
+
+
+@pytest.fixture
+def endpointer(rate: int) -> Endpointer:
+    return Endpointer(rate)
+
+
+@pytest.mark.parametrize("text", ["Алло, где мой заказ?", "Нет.", "Подождите, я не то сказала."])
+def test_speech_starts_quickly_enough_for_barge_in(
+    endpointer: Endpointer, rate: int, text: str
+) -> None:
+    lead = 0.5  # silence frames first (transmit_silence = yes), then the caller speaks
+    events = play(endpointer, [silence(lead, rate), speech(rate, text)])
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded"]
+    latency = events[0].at - lead
+    # start_ms is 120 ms of speech, i.e. four 32 ms windows (measured 140-180 ms after the
+    # first loud sample); the bot must be quiet within 200 ms of the caller's onset.
+    assert 0.1 <= latency <= 0.25, f"speech detected {latency * 1000:.0f} ms after onset"
+
+
+@pytest.mark.parametrize("text", ["Здравствуйте!", "Стоп, стоп."])
+def test_a_hissed_first_sound_starts_speech_a_little_later(
+    endpointer: Endpointer, rate: int, text: str
+) -> None:
+    # silero scores a lone з/с hiss low (it rejects noise), so speech counts from the vowel:
+    # measured 240-280 ms after the hiss begins
+    events = play(endpointer, [silence(0.5, rate), speech(rate, text)])
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded"]
+    assert events[0].at - 0.5 <= 0.35
+
+
+def test_utterance_ends_on_wall_clock_silence_when_frames_stop(
+    endpointer: Endpointer, rate: int
+) -> None:
+    said = speech(rate)
+    events = play(endpointer, [said, 3.0])
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded"]
+    ended = events[1]
+    assert isinstance(ended, SpeechEnded)
+    assert ended.reason == "silence" and ended.rate == rate
+    # ticks alone end it: about end_silence_ms (700) after the last voiced window
+    assert seconds(said, rate) + 0.6 <= ended.at <= seconds(said, rate) + 0.9
+    assert said[rate // 2 : -rate // 2] in ended.pcm  # the utterance, whole
+    assert len(ended.pcm) <= len(said) + 2 * rate * 0.6  # lead-in and tail are short
+
+
+def test_utterance_ends_when_silence_frames_keep_coming(endpointer: Endpointer, rate: int) -> None:
+    said = speech(rate)
+    events = play(endpointer, [silence(0.4, rate), said, silence(2.0, rate)], after_s=0)
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded"]
+    ended = events[1]
+    assert isinstance(ended, SpeechEnded)
+    assert ended.at == pytest.approx(0.4 + seconds(said, rate) + 0.7, abs=0.2)
+    # lead-in (200 ms before the first voiced window) keeps the soft first sound; ~300 ms
+    # of tail after the last voiced window
+    lead_in = ended.pcm.index(said[:64])
+    assert 0 < lead_in <= 0.3 * rate * 2
+    assert seconds(ended.pcm, rate) == pytest.approx(seconds(said, rate) + 0.5, abs=0.2)
+
+
+def test_frame_sizes_do_not_change_the_result(rate: int) -> None:
+    parts: list[bytes | Gap] = [silence(0.3, rate), speech(rate), 1.5]
+    plain = play(Endpointer(rate), parts)
+    ragged = play(Endpointer(rate), parts, frame_sizes=[416, 88, 640, 320, 1000])
+    assert kinds(plain) == kinds(ragged) == ["SpeechStarted", "SpeechEnded"]
+    assert plain[0].at == pytest.approx(ragged[0].at, abs=0.07)
+    assert isinstance(plain[1], SpeechEnded) and isinstance(ragged[1], SpeechEnded)
+    assert len(plain[1].pcm) == pytest.approx(len(ragged[1].pcm), abs=0.1 * rate * 2)
+
+
+def test_two_utterances_with_a_pause_between(endpointer: Endpointer, rate: int) -> None:
+    first, second = speech(rate), speech(rate, SECOND_PHRASE)
+    events = play(endpointer, [first, 1.5, second, 1.5])
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded"] * 2
+    one, two = events[1], events[3]
+    assert isinstance(one, SpeechEnded) and isinstance(two, SpeechEnded)
+    assert first[rate // 2 : rate] in one.pcm and first[rate // 2 : rate] not in two.pcm
+    assert second[rate // 2 : rate] in two.pcm
+
+
+def test_a_short_pause_inside_an_utterance_does_not_end_it(
+    endpointer: Endpointer, rate: int
+) -> None:
+    events = play(endpointer, [speech(rate), 0.3, speech(rate, SECOND_PHRASE)])
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded"]
+
+
+@pytest.mark.parametrize("sound", [tone, white_noise, hum])
+def test_line_sounds_never_start_speech(endpointer: Endpointer, rate: int, sound: object) -> None:
+    assert callable(sound)
+    assert play(endpointer, [sound(4.0, rate)]) == []
+    assert not endpointer.in_speech
+
+
+def test_blips_shorter_than_start_ms_are_ignored(endpointer: Endpointer, rate: int) -> None:
+    said = speech(rate)
+    blip = said[rate // 2 : rate // 2 + round(0.06 * rate) * 2]  # 60 ms from mid-word
+    assert play(endpointer, [blip, 1.0, blip, silence(0.5, rate), blip]) == []
+
+
+def test_long_speech_is_cut_at_max_utterance(rate: int) -> None:
+    endpointer = Endpointer(rate, max_utterance_s=2.0)
+    said = speech(rate) + speech(rate, SECOND_PHRASE)
+    events = play(endpointer, [said, 2.0])
+    assert kinds(events)[:3] == ["SpeechStarted", "SpeechEnded", "SpeechStarted"]
+    cut = events[1]
+    assert isinstance(cut, SpeechEnded) and cut.reason == "max_length"
+    assert seconds(cut.pcm, rate) == pytest.approx(2.0, abs=0.1)
+    assert kinds(events)[-1] == "SpeechEnded" and endpointer.in_speech is False
+
+
+def test_max_utterance_holds_on_the_wall_clock_too(rate: int) -> None:
+    endpointer = Endpointer(rate, max_utterance_s=1.0, end_silence_ms=5000)
+    events = play(endpointer, [speech(rate)[:rate], 2.0])  # 0.5 s of speech, then no frames
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded"]
+    ended = events[1]
+    assert isinstance(ended, SpeechEnded) and ended.reason == "max_length"
+    assert ended.at == pytest.approx(events[0].at + 1.0, abs=0.05)
+
+
+def test_a_burst_fed_at_once_still_splits_on_silence(endpointer: Endpointer, rate: int) -> None:
+    said = speech(rate)
+    burst = silence(0.2, rate) + said + silence(1.0, rate) + said + silence(1.0, rate)
+    events = endpointer.feed(burst, now=10.0)
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded"] * 2
+    assert all(event.at == 10.0 for event in events)
+
+
+def test_flush_hands_over_the_speech_so_far(endpointer: Endpointer, rate: int) -> None:
+    assert endpointer.flush(1.0) == []
+    started = endpointer.feed(speech(rate)[: rate * 2], now=1.0)  # one second
+    assert kinds(started) == ["SpeechStarted"] and endpointer.in_speech
+    (ended,) = endpointer.flush(1.1)
+    assert ended.reason == "flushed" and seconds(ended.pcm, rate) == pytest.approx(1.0, abs=0.05)
+    assert not endpointer.in_speech
+
+
+def test_bad_input_is_refused(rate: int) -> None:
+    endpointer = Endpointer(rate)
+    with pytest.raises(ValueError, match="even number"):
+        endpointer.feed(b"\x00\x01\x02", now=0.0)
+    with pytest.raises(ValueError, match="end_silence_ms"):
+        Endpointer(rate, end_silence_ms=0)
+    other = 16000 if rate == 8000 else 8000
+    from audiosocket.speech import VoiceActivity
+
+    with pytest.raises(ValueError, match="takes"):
+        Endpointer(rate, vad=VoiceActivity(other))
