@@ -52,6 +52,8 @@ class Channel:
     exten: str | None
     state: str = ""
     context: str | None = None
+    # The variables ari.conf `channelvars` asks Asterisk to include in channel objects.
+    variables: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,7 @@ class _Channel(_Wire):
     state: str = ""
     caller: _CallerId = _CallerId()
     dialplan: _Dialplan = _Dialplan()
+    channelvars: dict[str, str | None] = {}
 
     def to_channel(self) -> Channel:
         return Channel(
@@ -143,6 +146,7 @@ class _Channel(_Wire):
             exten=self.dialplan.exten or None,
             state=self.state,
             context=self.dialplan.context or None,
+            variables={k: v for k, v in self.channelvars.items() if v is not None},
         )
 
 
@@ -332,6 +336,19 @@ class AriClient:
         except ValidationError as exc:
             raise AriError(502, f"variable reply: {exc}") from None
         return value or None
+
+    async def list_channels(self) -> list[Channel]:
+        """Every channel on the Asterisk, in Stasis or not (the dialplan path's lookup)."""
+        reply = await self._request("GET", "/channels")
+        if not isinstance(reply, list):
+            raise AriError(502, f"channel list reply is not a list: {reply!r:.200}")
+        channels = []
+        for item in reply:
+            try:
+                channels.append(parse_channel(item))
+            except ValueError as exc:
+                log.warning("ARI channel list: skipped an entry: %s", exc)
+        return channels
 
     async def get_channel(self, channel_id: str) -> Channel:
         reply = await self._request("GET", f"/channels/{channel_id}")

@@ -19,6 +19,12 @@ Why it is shaped like this:
 - DTMF arrives both here (`ChannelDtmfReceived`) and as AudioSocket 0x03 frames; the router
   just passes the ARI copy on, and the edge keeps one of the two (its job, not ours).
 - Each call's steps run in their own task; any failure is logged for that call only.
+
+The dialplan path (`AudioSocket(uuid, host:port)` without Stasis) is found too: the dialplan
+sets VOICEORDER_UUID, ari.conf `channelvars = VOICEORDER_UUID` makes Asterisk show it in
+channel objects, and `wait_for` looks the UUID up in `GET /channels`. Such a call has no
+bridge or media channel; `hang_up` deletes the caller channel, and `transfer` leaves it to
+the dialplan, which continues after `AudioSocket()` once the edge sends 0x00.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -50,6 +57,10 @@ DEFAULT_MEDIA_STASIS_TIMEOUT = 5.0
 # A 422 after the StasisStart wait means the event got lost; a few short retries cover it.
 ADD_MEDIA_RETRIES = 5
 ADD_MEDIA_RETRY_DELAY = 0.1
+# The variable the dialplan path sets to the UUID it passes to AudioSocket().
+DIALPLAN_UUID_VARIABLE = "VOICEORDER_UUID"
+# Dialplan-path calls are not in Stasis, so no event tells us they ended; keep the last few.
+DIALPLAN_CALLS_KEPT = 512
 # How long a caller may sit in the bridge after the AudioSocket leg ended without the edge
 # asking for a hang-up or a transfer, before the router hangs the caller up itself.
 DEFAULT_ORPHAN_GRACE = 5.0
@@ -75,6 +86,7 @@ class AriCall:
     caller_name: str | None = None
     exten: str | None = None
     bridged: bool = False  # both legs are in the bridge: audio flows
+    via_dialplan: bool = False  # AudioSocket() in the dialplan, not Stasis
 
 
 @dataclass
@@ -116,6 +128,7 @@ class AriCallRouter:
         self._media_in_stasis: dict[str, asyncio.Event] = {}
         self._registered: dict[uuid.UUID, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._dialplan_calls: OrderedDict[uuid.UUID, AriCall] = OrderedDict()
 
     def set_listener(self, listener: AriCallListener) -> None:
         self._listener = listener
@@ -124,7 +137,9 @@ class AriCallRouter:
 
     def lookup(self, audiosocket_id: uuid.UUID) -> AriCall | None:
         state = self._calls.get(audiosocket_id)
-        return state.call if state is not None else None
+        if state is not None:
+            return state.call
+        return self._dialplan_calls.get(audiosocket_id)
 
     async def wait_for(
         self,
@@ -138,11 +153,47 @@ class AriCallRouter:
         registered = self._registered.setdefault(audiosocket_id, asyncio.Event())
         try:
             async with asyncio.timeout(timeout):
+                # Stasis calls are registered before Asterisk connects, so an unknown UUID is
+                # most likely the dialplan path: look there first, then keep waiting.
+                call = await self._find_dialplan_call(audiosocket_id)
+                if call is not None:
+                    return call
                 await registered.wait()
         except TimeoutError:
-            if self._registered.get(audiosocket_id) is registered:
+            pass
+        finally:
+            if self._registered.get(audiosocket_id) is registered and not registered.is_set():
                 del self._registered[audiosocket_id]
         return self.lookup(audiosocket_id)
+
+    async def _find_dialplan_call(self, audiosocket_id: uuid.UUID) -> AriCall | None:
+        try:
+            channels = await self._client.list_channels()
+        except AriError as exc:
+            log.warning("ari: dialplan lookup of %s failed: %s", audiosocket_id, exc)
+            return None
+        wanted = str(audiosocket_id)
+        for channel in channels:
+            if channel.variables.get(DIALPLAN_UUID_VARIABLE, "").strip().lower() == wanted:
+                call = AriCall(
+                    audiosocket_id=audiosocket_id,
+                    caller_channel_id=channel.id,
+                    caller_number=channel.caller_number,
+                    caller_name=channel.caller_name,
+                    exten=channel.exten,
+                    via_dialplan=True,
+                )
+                self._dialplan_calls[audiosocket_id] = call
+                while len(self._dialplan_calls) > DIALPLAN_CALLS_KEPT:
+                    self._dialplan_calls.popitem(last=False)
+                log.info(
+                    "ari call %s: dialplan AudioSocket() call on %s from %s",
+                    audiosocket_id,
+                    channel.id,
+                    channel.caller_number or "unknown number",
+                )
+                return call
+        return None
 
     @property
     def calls(self) -> list[AriCall]:
@@ -150,6 +201,13 @@ class AriCallRouter:
 
     async def hang_up(self, audiosocket_id: uuid.UUID) -> None:
         """The bot ends the call: delete the caller channel, the media leg and the bridge."""
+        dialplan_call = self._dialplan_calls.pop(audiosocket_id, None)
+        if dialplan_call is not None:
+            try:
+                await self._client.hangup(dialplan_call.caller_channel_id)
+            except AriError as exc:
+                log.error("ari call %s: hanging up the caller failed: %s", audiosocket_id, exc)
+            return
         state = self._calls.get(audiosocket_id)
         if state is None or state.ending:
             log.info("ari call %s: hang-up for a call already ending or unknown", audiosocket_id)
@@ -166,6 +224,11 @@ class AriCallRouter:
         """Send the caller to the operators (`continue` into OPERATOR_CONTEXT), then delete
         the media leg and the bridge. False when the transfer failed; the caller is then
         hung up rather than left in a silent bridge."""
+        if self._dialplan_calls.pop(audiosocket_id, None) is not None:
+            # Not in Stasis, so `continue` is refused; the dialplan goes on after AudioSocket()
+            # when the edge sends 0x00 (deploy/asterisk/extensions.conf sends it to operators).
+            log.info("ari call %s: dialplan call; the dialplan transfers it", audiosocket_id)
+            return True
         state = self._calls.get(audiosocket_id)
         if state is None or state.ending:
             log.warning("ari call %s: transfer of a call already ending or unknown", audiosocket_id)

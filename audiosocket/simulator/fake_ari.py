@@ -69,8 +69,8 @@ class FakeChannel:
     leg: object = None  # what the media connector returned
     hung_up: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, channelvars: list[str] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "state": self.state,
@@ -88,6 +88,9 @@ class FakeChannel:
             "creationtime": _timestamp(),
             "language": "en",
         }
+        if channelvars:
+            body["channelvars"] = {name: self.variables.get(name) for name in channelvars}
+        return body
 
 
 @dataclass
@@ -145,6 +148,8 @@ class FakeAri:
         self.app = app
         self.media_connector: MediaConnector = media_connector or connect_audiosocket
         self.media_stasis_delay = media_stasis_delay
+        # ari.conf `channelvars`: variables shown in every channel object.
+        self.channelvars: list[str] = []
         self.requests: list[RecordedRequest] = []
         self.channels: dict[str, FakeChannel] = {}
         self.bridges: dict[str, FakeBridge] = {}
@@ -243,6 +248,23 @@ class FakeAri:
         )
         self.channels[channel.id] = channel
         await self._emit("StasisStart", channel, args=list(args or []), replace_channel=None)
+        return channel
+
+    def dialplan_call(
+        self, caller_number: str | None, variables: dict[str, str], *, exten: str = "100"
+    ) -> FakeChannel:
+        """A call the dialplan handles itself (e.g. `AudioSocket()`): a channel that is
+        not in Stasis and sends no events; only REST sees it."""
+        channel = FakeChannel(
+            id=self._channel_id(),
+            name=f"PJSIP/trunk-{next(self._ids):08x}",
+            caller_number=caller_number or "",
+            exten=exten,
+            context="voiceorder-audiosocket",
+            state="Up",
+            variables=dict(variables),
+        )
+        self.channels[channel.id] = channel
         return channel
 
     async def caller_hangs_up(self, channel_id: str) -> None:
@@ -368,10 +390,10 @@ class FakeAri:
         return ws
 
     async def _list_channels(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response([c.to_json() for c in self.channels.values()])
+        return web.json_response([c.to_json(self.channelvars) for c in self.channels.values()])
 
     async def _get_channel(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response(self._channel_or_404(request).to_json())
+        return web.json_response(self._channel_or_404(request).to_json(self.channelvars))
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         channel = self._stasis_channel(request)
@@ -558,7 +580,7 @@ class FakeAri:
             "timestamp": _timestamp(),
             "asterisk_id": ASTERISK_ID,
             "application": self.app,
-            "channel": channel.to_json(),
+            "channel": channel.to_json(self.channelvars),
         }
         event.update({k: v for k, v in fields.items() if v is not None})
         self.events_sent.append(event)

@@ -312,3 +312,25 @@ async def test_many_concurrent_calls_are_kept_apart() -> None:
             (c.audiosocket_id, "3") for _, c in placed[::2]
         )
         assert not rig.ari.channels and not rig.router.calls
+
+
+async def test_dialplan_audiosocket_call_is_found_by_its_variable(rig: Rig) -> None:
+    rig.ari.channelvars = ["VOICEORDER_UUID"]
+    hung_up, transferred = uuid.uuid4(), uuid.uuid4()
+    first = rig.ari.dialplan_call("+79161112233", {"VOICEORDER_UUID": str(hung_up)})
+    second = rig.ari.dialplan_call(None, {"VOICEORDER_UUID": str(transferred)})
+    rig.ari.dialplan_call("+70000000000", {})  # some other call on the PBX
+    call = await rig.router.wait_for(hung_up, TIMEOUT)
+    assert call is not None and call.via_dialplan
+    assert (call.caller_number, call.caller_channel_id) == ("+79161112233", first.id)
+    assert rig.router.lookup(hung_up) is call
+    other = await rig.router.wait_for(transferred, TIMEOUT)
+    assert other is not None and other.caller_number is None
+    assert other.caller_channel_id == second.id
+    # Bot hang-up deletes the caller (allowed outside Stasis); a transfer is the dialplan's.
+    await rig.router.hang_up(hung_up)
+    assert rig.ari.deleted_channels == [first.id]
+    assert await rig.router.transfer(transferred)
+    assert not rig.ari.requests_to("POST", "/continue")
+    assert second.id in rig.ari.channels
+    assert rig.router.lookup(hung_up) is None and rig.router.lookup(transferred) is None
