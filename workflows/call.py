@@ -359,6 +359,7 @@ class CallWorkflow(PostCallWork):
         if self.s.agent_mode == "guided":
             # A directed dialog names what it can do instead of an open question.
             sentences[-1] = guided_lines.GREETING_QUESTION
+            self.s.guided.asked = [guided_lines.GREETING_QUESTION]
         self.s.messages.append({"role": "assistant", "content": " ".join(sentences)})
         return sentences
 
