@@ -99,6 +99,14 @@ class OtherEvent:
     raw: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class EventsConnected:
+    """Not from Asterisk: `events()` yields it each time the WebSocket is (re)established,
+    before that connection's first event. `count` > 1 means events may have been missed."""
+
+    count: int
+
+
 AriEvent = (
     StasisStart
     | StasisEnd
@@ -107,6 +115,7 @@ AriEvent = (
     | ChannelLeftBridge
     | ChannelDtmfReceived
     | OtherEvent
+    | EventsConnected
 )
 
 
@@ -419,6 +428,7 @@ class AriClient:
                     self._connected.set()
                     delay = self._reconnect_initial
                     log.info("ARI events connected: %s app=%s", url, self.app)
+                    yield EventsConnected(self.connects)
                     async for message in ws:
                         if message.type is aiohttp.WSMsgType.TEXT:
                             event = parse_event(message.data)

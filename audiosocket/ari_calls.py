@@ -46,6 +46,7 @@ from audiosocket.ari import (
     ChannelDestroyed,
     ChannelDtmfReceived,
     ChannelHangupRequest,
+    EventsConnected,
     StasisEnd,
     StasisStart,
 )
@@ -290,6 +291,8 @@ class AriCallRouter:
                 self._on_channel_gone(channel_id)
             case ChannelDtmfReceived(channel_id, digit):
                 self._on_dtmf(channel_id, digit)
+            case EventsConnected(count) if count > 1:
+                self._spawn(self._reconcile())
             case _:
                 log.debug("ari: %r", event)
 
@@ -357,6 +360,29 @@ class AriCallRouter:
         if state is None or state.ending:
             return
         self._spawn(self._notify(state, "on_caller_dtmf", digit))
+
+    async def _reconcile(self) -> None:
+        """After a reconnect: events of the gap are lost, and Asterisk keeps an AudioSocket
+        leg up until it is deleted, so ask about every open call's channels."""
+        for state in list(self._calls.values()):
+            if state.ending:
+                continue
+            call = state.call
+            for channel_id in (call.caller_channel_id, call.media_channel_id):
+                if channel_id is None:
+                    continue
+                try:
+                    await self._client.get_channel(channel_id)
+                except AriError as exc:
+                    if exc.status != 404:
+                        log.warning("ari: reconcile of %s failed: %s", channel_id, exc)
+                        continue
+                    log.warning(
+                        "ari call %s: channel %s ended while events were down",
+                        call.audiosocket_id,
+                        channel_id,
+                    )
+                    self._on_channel_gone(channel_id)
 
     # --- per-call steps ----------------------------------------------------------------------
 

@@ -148,6 +148,8 @@ class FakeAri:
         self.app = app
         self.media_connector: MediaConnector = media_connector or connect_audiosocket
         self.media_stasis_delay = media_stasis_delay
+        # False: /ari/events answers 503 (Asterisk restarting); clients must retry.
+        self.accepting_websockets = True
         # ari.conf `channelvars`: variables shown in every channel object.
         self.channelvars: list[str] = []
         self.requests: list[RecordedRequest] = []
@@ -373,6 +375,8 @@ class FakeAri:
         app = request.query.get("app", "")
         if not app:
             raise AriHttpError(400, "Missing parameter app")
+        if not self.accepting_websockets:
+            raise AriHttpError(503, "Service Unavailable")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         subscribed = app == self.app

@@ -334,3 +334,18 @@ async def test_dialplan_audiosocket_call_is_found_by_its_variable(rig: Rig) -> N
     assert not rig.ari.requests_to("POST", "/continue")
     assert second.id in rig.ari.channels
     assert rig.router.lookup(hung_up) is None and rig.router.lookup(transferred) is None
+
+
+async def test_hang_up_missed_while_events_were_down_is_noticed(rig: Rig) -> None:
+    channel, call = await rig.call()
+    rig.ari.accepting_websockets = False
+    await rig.ari.drop_websockets()
+    await rig.ari.wait_until(lambda: rig.ari.subscribers == 0)
+    await rig.ari.caller_hangs_up(channel.id)  # nobody hears these events
+    assert rig.listener.hangups == []
+    rig.ari.accepting_websockets = True
+    await rig.ari.wait_for_subscriber(TIMEOUT)
+    await rig.ari.wait_until(lambda: call.bridge_id in rig.ari.destroyed_bridges, TIMEOUT)
+    assert rig.listener.hangups == [call.audiosocket_id]
+    assert call.media_channel_id in rig.ari.deleted_channels
+    assert not rig.ari.channels

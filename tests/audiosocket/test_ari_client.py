@@ -20,6 +20,7 @@ from audiosocket.ari import (
     ChannelDtmfReceived,
     ChannelHangupRequest,
     ChannelLeftBridge,
+    EventsConnected,
     OtherEvent,
     StasisEnd,
     StasisStart,
@@ -61,7 +62,7 @@ class EventTap:
         except AriError as exc:
             self.error = exc
 
-    async def next(self, *skip: type) -> AriEvent:
+    async def next(self, *, skip: tuple[type, ...] = (EventsConnected,)) -> AriEvent:
         async with asyncio.timeout(TIMEOUT):
             while True:
                 event = await self.queue.get()
@@ -227,9 +228,11 @@ async def test_event_stream_reconnects_after_a_drop(
     ari: FakeAri, client: AriClient, tap: EventTap, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert client.connected and client.connects == 1
+    assert await tap.next(skip=()) == EventsConnected(1)
     await ari.drop_websockets()
     await ari.wait_until(lambda: client.connects == 2, TIMEOUT)
     await ari.wait_for_subscriber()
+    assert await tap.next(skip=()) == EventsConnected(2)  # the consumer learns of the gap
     caller = await ari.place_call("+7")
     start = await tap.next()
     assert isinstance(start, StasisStart) and start.channel.id == caller.id
