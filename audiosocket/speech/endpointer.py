@@ -6,11 +6,16 @@ voiced audio has arrived for `end_silence_ms` of wall time. When frames do keep 
 (silence frames, or audio fed in bursts as tests and the simulator do), the trailing
 unvoiced audio counts too, whichever comes first.
 
-Speech starts after `start_ms` of consecutive voiced windows (shorter blips are ignored);
-with 32 ms windows the default 120 ms is four windows, so barge-in fires about 130–160 ms
-after the caller's onset. The utterance handed to STT starts `lead_in_ms` before the onset
-(the first syllable is often below the threshold) and ends `tail_ms` after the last voiced
-window. Positions are kept as byte offsets in the stream, since frame sizes vary.
+Speech starts after `start_ms` of voiced windows in a row (one unvoiced window between them
+is tolerated; shorter blips are ignored). With 32 ms windows the default 120 ms is four
+windows: on espeak Russian, speech starts 120–180 ms after the first loud sample, 240–280 ms
+when the first sound is a hiss (з, с), which silero rightly scores like noise. When frames
+stop, the last partial window is scored as if silence followed (on the next tick, after
+200 ms without frames), so a lone short word still counts.
+
+The utterance handed to STT starts `lead_in_ms` before the onset (the first syllable is
+often below the threshold) and ends `tail_ms` after the last voiced window. Positions are
+kept as byte offsets in the stream, since frame sizes vary.
 """
 
 from __future__ import annotations
@@ -28,8 +33,12 @@ EndReason = Literal["silence", "max_length", "flushed"]
 # hysteresis): probabilities dip inside words and must not end an utterance early.
 _HYSTERESIS: Final = 0.15
 _MIN_CONTINUE_THRESHOLD: Final = 0.05
-# Frames come every 20 ms; a longer wait means Asterisk stopped sending (caller silence).
-_GAP_S: Final = 0.1
+# A short syllable ("стоп", "да") can dip below the threshold for one window between its
+# consonants and vowel; one such window inside an onset neither counts nor breaks it.
+_MAX_ONSET_DIPS: Final = 1
+# Frames come every 20 ms; a wait this long means Asterisk stopped sending (caller silence),
+# not jitter.
+_GAP_S: Final = 0.2
 
 
 @dataclass
@@ -84,9 +93,11 @@ class Endpointer:
         self._fed = 0  # stream position after the last byte fed
         self._vad_pos = 0  # stream position after the last window the VAD scored
         self._last_feed_wall: float | None = None
+        self._gap_closed = False  # the VAD was flushed since the last frame
         # idle: the current run of voiced windows
         self._run_start: int | None = None
         self._run_windows = 0
+        self._run_dips = 0  # unvoiced windows in a row inside the run
         # in speech
         self._speaking = False
         self._utterance_start = 0
@@ -102,35 +113,28 @@ class Endpointer:
         """Add inbound audio received at wall time `now` (monotonic seconds)."""
         if len(pcm) % SAMPLE_WIDTH:
             raise ValueError(f"16-bit PCM must have an even number of bytes, got {len(pcm)}")
-        events: list[SpeechStarted | SpeechEnded] = []
-        if self._last_feed_wall is not None and now - self._last_feed_wall > _GAP_S:
-            self._after_gap()
+        events = self._close_gap(now) if self._frames_stopped(now) else []
         self._last_feed_wall = now
+        self._gap_closed = False
         self._audio += pcm
         self._fed += len(pcm)
         for probability in self._vad.feed(pcm):
-            window_start, window_end = self._vad_pos, self._vad_pos + self._window
-            self._vad_pos = window_end
-            window_wall = now - (self._fed - window_end) / self._bytes_per_s
-            if self._speaking:
-                ended = self._continue(probability, window_end, window_wall, now)
-                if ended is not None:
-                    events.append(ended)
-            elif self._begin(probability, window_start, window_end, window_wall, now):
-                events.append(SpeechStarted(at=now))
-        events.extend(self.tick(now))
+            if event := self._on_window(probability, self._window, now):
+                events.append(event)
+        events.extend(self._check_timers(now))
         self._trim()
         return events
 
-    def tick(self, now: float) -> list[SpeechEnded]:
-        """Call periodically (e.g. every 20–50 ms): ends an utterance on wall-clock silence."""
-        if not self._speaking:
-            return []
-        if now - self._last_voice_wall >= self._end_silence_s:
-            return [self._end(now, self._last_voice_end + self._tail, "silence")]
-        if now - self._started_wall >= self._max_s:
-            return [self._end(now, self._fed, "max_length")]
-        return []
+    def tick(self, now: float) -> list[SpeechStarted | SpeechEnded]:
+        """Call periodically (e.g. every 20–50 ms): ends an utterance on wall-clock silence.
+
+        When frames have stopped, the last partial VAD window is scored here, so a short
+        word at the very end of the audio can still start speech (SpeechStarted).
+        """
+        events = self._close_gap(now) if self._frames_stopped(now) else []
+        events.extend(self._check_timers(now))
+        self._trim()
+        return events
 
     def flush(self, now: float) -> list[SpeechEnded]:
         """End an utterance in progress at once (the caller hung up, the call is ending)."""
@@ -145,22 +149,58 @@ class Endpointer:
 
     # -- the state machine --
 
-    def _after_gap(self) -> None:
-        # Frames stopped and resumed: the audio on both sides was not continuous, so a voiced
-        # run and the VAD's context do not carry over (two blips must not add up to speech),
-        # and the old audio is no lead-in for what comes now.
-        self._vad.reset()
+    def _frames_stopped(self, now: float) -> bool:
+        last = self._last_feed_wall
+        return not self._gap_closed and last is not None and now - last > _GAP_S
+
+    def _close_gap(self, now: float) -> list[SpeechStarted | SpeechEnded]:
+        # Frames stopped: the audio after the gap will not continue this audio, so the VAD
+        # scores its partial window now and starts afresh, a voiced run does not carry over
+        # (two blips must not add up to speech), and idle audio is no lead-in for what comes.
+        partial = self._fed - self._vad_pos
+        events = [
+            event
+            for probability in self._vad.flush()
+            if (event := self._on_window(probability, partial, now)) is not None
+        ]
         self._vad_pos = self._fed
-        self._run_start, self._run_windows = None, 0
+        self._reset_run()
         if not self._speaking:
             self._drop_audio_before(self._fed)
+        self._gap_closed = True
+        return events
+
+    def _on_window(
+        self, probability: float, size: int, now: float
+    ) -> SpeechStarted | SpeechEnded | None:
+        start, end = self._vad_pos, min(self._vad_pos + size, self._fed)
+        self._vad_pos = end
+        assert self._last_feed_wall is not None
+        wall = self._last_feed_wall - (self._fed - end) / self._bytes_per_s  # when it arrived
+        if self._speaking:
+            return self._continue(probability, end, wall, now)
+        if self._begin(probability, start, end, wall, now):
+            return SpeechStarted(at=now)
+        return None
+
+    def _check_timers(self, now: float) -> list[SpeechEnded]:
+        if not self._speaking:
+            return []
+        if now - self._last_voice_wall >= self._end_silence_s:
+            return [self._end(now, self._last_voice_end + self._tail, "silence")]
+        if now - self._started_wall >= self._max_s:
+            return [self._end(now, self._fed, "max_length")]
+        return []
 
     def _begin(
         self, probability: float, window_start: int, window_end: int, wall: float, now: float
     ) -> bool:
         if probability < self._vad.threshold:
-            self._run_start, self._run_windows = None, 0  # a blip, or nothing
+            self._run_dips += 1
+            if self._run_dips > _MAX_ONSET_DIPS:
+                self._reset_run()  # a blip, or nothing
             return False
+        self._run_dips = 0
         if self._run_start is None:
             self._run_start = window_start
         self._run_windows += 1
@@ -171,8 +211,11 @@ class Endpointer:
         self._last_voice_end = window_end
         self._last_voice_wall = wall
         self._started_wall = now
-        self._run_start, self._run_windows = None, 0
+        self._reset_run()
         return True
+
+    def _reset_run(self) -> None:
+        self._run_start, self._run_windows, self._run_dips = None, 0, 0
 
     def _continue(
         self, probability: float, window_end: int, wall: float, now: float

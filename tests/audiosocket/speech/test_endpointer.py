@@ -206,3 +206,22 @@ def test_bad_input_is_refused(rate: int) -> None:
 
     with pytest.raises(ValueError, match="takes"):
         Endpointer(rate, vad=VoiceActivity(other))
+
+
+def test_a_lone_short_word_counts_once_frames_stop(endpointer: Endpointer, rate: int) -> None:
+    # "Стоп." has three voiced windows before its last, partial one; that one is scored when
+    # the frames stop, and the word is handed over whole
+    said = speech(rate, "Стоп.")
+    events = play(endpointer, [silence(0.5, rate), said, 2.0])
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded"]
+    assert events[0].at <= 0.5 + seconds(said, rate) + 0.3
+    ended = events[1]
+    assert isinstance(ended, SpeechEnded) and said in ended.pcm
+
+
+def test_speech_after_line_noise_starts_as_quickly(endpointer: Endpointer, rate: int) -> None:
+    # a real line hisses softly rather than sending digital zeros
+    lead = white_noise(0.5, rate, level=60)
+    events = play(endpointer, [lead, speech(rate, "Алло, где мой заказ?")])
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded"]
+    assert 0.1 <= events[0].at - 0.5 <= 0.25

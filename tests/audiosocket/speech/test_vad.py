@@ -91,3 +91,24 @@ def test_bad_arguments_are_refused() -> None:
     vad.close()
     with pytest.raises(RuntimeError, match="closed"):
         vad.feed(bytes(320))
+
+
+def test_flush_scores_the_partial_window_as_if_silence_followed() -> None:
+    pcm = speech(16000)
+    vad = VoiceActivity(16000)
+    cut = 10 * vad.window_bytes + 300  # ten windows and a bit
+    assert len(vad.feed(pcm[:cut])) == 10
+    (last,) = vad.flush()
+    padded = pcm[:cut] + bytes(vad.window_bytes - 300)
+    assert last == pytest.approx(probabilities(padded, 16000)[-1], abs=1e-4)
+    assert vad.flush() == []  # nothing left
+    # afresh: the next audio starts a new stream
+    assert vad.feed(pcm) == pytest.approx(probabilities(pcm, 16000), abs=1e-4)
+    vad.close()
+
+
+def test_near_silence_skips_the_model() -> None:
+    quiet = white_noise(1.0, 8000, level=10)  # peaks around -60 dBFS: a dead line
+    assert set(probabilities(quiet, 8000)) == {0.0}
+    gated_off = probabilities(quiet, 8000, silence_floor=0)
+    assert gated_off and all(0.0 < score < 0.2 for score in gated_off)
