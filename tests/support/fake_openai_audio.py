@@ -7,6 +7,7 @@ belong to `ANONYMOUS`, so a script under `ANONYMOUS` is served in request order.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
 import struct
@@ -30,6 +31,7 @@ from tests.support.fake_llm import (
 SPEECH_SAMPLE_RATE: Final = 24_000  # what the OpenAI speech API uses for wav and pcm
 SECONDS_PER_CHAR: Final = 0.06  # about a calm Russian speaking rate
 _MAX_INPUT: Final = 4096
+STREAM_PIECE_SECONDS: Final = 0.1  # audio per piece when `set_latency(per_chunk=...)` streams
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,11 @@ class Speech:
 class FakeSpeech(FakeOpenAIServer):
     """`POST /v1/audio/transcriptions` and `POST /v1/audio/speech`.
 
-    Speech is silence, or a sine at `tone_hz` (a tone counts as speech for a VAD), lasting
-    `SECONDS_PER_CHAR` per input character divided by `speed`. Only `wav` and `pcm` are
-    offered: telephony wants raw PCM, and an mp3 request is a configuration mistake here.
+    Speech is silence, or a sine at `tone_hz` (audible, but silero VAD does not call it
+    speech), lasting `SECONDS_PER_CHAR` per input character divided by `speed`. Only `wav`
+    and `pcm` are offered: telephony wants raw PCM, and an mp3 request is a configuration
+    mistake here.
+    With `set_latency(..., per_chunk=d)` the audio is streamed in 100 ms pieces `d` apart.
     """
 
     def __init__(
@@ -179,9 +183,29 @@ class FakeSpeech(FakeOpenAIServer):
             raise invalid("the fake speech service does not stream SSE", "stream_format")
         await self._gate(request, call_id)
         pcm = synthesize(len(text) * SECONDS_PER_CHAR / speed, self.tone_hz)
-        if audio_format == "pcm":
-            return web.Response(body=pcm, content_type="audio/pcm")
-        return web.Response(body=to_wav(pcm), content_type="audio/wav")
+        body_bytes = pcm if audio_format == "pcm" else to_wav(pcm)
+        content_type = f"audio/{audio_format}"
+        if not self.chunk_delay:
+            return web.Response(body=body_bytes, content_type=content_type)
+        return await self._stream_audio(request, body_bytes, content_type)
+
+    async def _stream_audio(
+        self, request: web.Request, audio: bytes, content_type: str
+    ) -> web.StreamResponse:
+        """The audio in pieces of `STREAM_PIECE_SECONDS`, `chunk_delay` apart (chunked), as a
+        real service streams speech while it is still being generated."""
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        await response.prepare(request)
+        piece = 2 * round(STREAM_PIECE_SECONDS * SPEECH_SAMPLE_RATE)
+        try:
+            for start in range(0, len(audio), piece):
+                if start:
+                    await asyncio.sleep(self.chunk_delay)
+                await response.write(audio[start : start + piece])
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client stopped reading (e.g. barge-in)
+        return response
 
 
 def synthesize(

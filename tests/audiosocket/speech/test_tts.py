@@ -191,3 +191,17 @@ async def test_openai_speech_of_nothing_sends_nothing(
 ) -> None:
     assert await collect(openai_tts.synthesize("   ", 8000, call_id="c")) == []
     assert fake_speech.speeches == []
+
+
+async def test_openai_speech_plays_before_the_service_has_finished(
+    fake_speech: FakeSpeech, openai_tts: OpenAiSynthesizer
+) -> None:
+    fake_speech.set_latency(0.0, per_chunk=0.1)  # 100 ms pieces, 100 ms apart
+    text = "Ваш заказ уже в пути."  # 1.26 s of audio: 13 pieces, 1.2 s of streaming
+    arrivals: list[tuple[float, bytes]] = []
+    async for chunk in openai_tts.synthesize(text, 8000, call_id="c"):
+        arrivals.append((time.monotonic(), chunk))
+    assert arrivals[-1][0] - arrivals[0][0] > 0.6  # the first came long before the last
+    pcm = b"".join(chunk for _, chunk in arrivals)
+    assert seconds(pcm, 8000) == pytest.approx(len(text) * SECONDS_PER_CHAR, abs=0.01)
+    assert all(len(chunk) % 2 == 0 for _, chunk in arrivals)
