@@ -176,6 +176,8 @@ class CallRunner:
     turns: list[Turn] = field(default_factory=list)
     _reported: int = 0
     _hangup_noted: bool = False
+    # A barge-in's cut is only known after the phrase; timeline lines wait for it.
+    _hold_from: float | None = None
 
     async def run(self) -> CallReport:
         peer = self.peer
@@ -236,6 +238,8 @@ class CallRunner:
             case Say(text, _, _):
                 pcm = await self.phrases.pcm(text, peer.rate)
                 start = self._now()
+                if step.barge_in:
+                    self._hold_from = start
                 seconds = len(pcm) / (peer.rate * 2)
                 label = "caller (barge-in)" if step.barge_in else "caller"
                 self.timeline.at(start, f"{label}: {text}  ({seconds:.1f} s)")
@@ -244,6 +248,7 @@ class CallRunner:
                 await self._await_bot(self._now(), index + 1)
                 if step.barge_in:
                     self._report_cut(turn)
+                    self._hold_from = None
             case PressDigits(digits, _):
                 start = self._now()
                 for position, digit in enumerate(digits):
@@ -337,6 +342,10 @@ class CallRunner:
             spans = self.peer.speech_spans()
             if self._reported < len(spans):
                 watermark = min(watermark, spans[self._reported].start - 1e-6)
+            if self._hold_from is not None:
+                # The interrupted span may have started before the barge-in.
+                held = [s.start for s in spans if s.end > self._hold_from] + [self._hold_from]
+                watermark = min(watermark, min(held) - 1e-6)
             self.timeline.release(watermark)
 
     def _note_bot_hangup(self) -> None:

@@ -151,6 +151,8 @@ class AudioSocketPeer:
         self.ended = asyncio.Event()
         self.error: PeerProtocolError | None = None
         self.caller_hung_up = False
+        # When the connection was set up (the UUID frame sent), on the event loop's clock.
+        self.connected_at = asyncio.get_running_loop().time()
         self._reader_task = asyncio.create_task(self._read_loop(), name=f"peer-read-{call_id}")
 
     # -- connection -------------------------------------------------------------------------

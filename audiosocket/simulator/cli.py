@@ -1,0 +1,346 @@
+"""`voiceorder call`: play a scripted caller into a running edge over real AudioSocket.
+
+Dialplan path (default): connect to the edge's AudioSocket port with a fresh UUID, as
+`AudioSocket(<uuid>,host:port)` in the dialplan would. ARI path (`--ari`): serve a fake
+Asterisk ARI, wait for the edge to subscribe, place a call with a CallerID, and let the edge
+open the AudioSocket leg through `externalMedia` — the leg is our AudioSocketPeer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from audiosocket.simulator.caller import (
+    DEFAULT_REPLY_TIMEOUT_S,
+    CallerActions,
+    CallReport,
+    CallRunner,
+    PhraseBook,
+    Timeline,
+    Voice,
+    summary_lines,
+)
+from audiosocket.simulator.fake_ari import FakeAri, FakeChannel
+from audiosocket.simulator.peer import DEFAULT_QUIET_MS, AudioSocketPeer, EdgeUnreachable
+from audiosocket.simulator.script import ScriptError, Step, load_script
+from voiceorder.settings import get_settings
+
+DEFAULT_CALLER = "+79161234567"  # Анна Смирнова from the demo data
+# The edge opens the AudioSocket leg within milliseconds of answering; seconds mean trouble.
+LEG_TIMEOUT_S = 10.0
+# After the caller hangs up over ARI, the edge must delete the media leg (Asterisk keeps it).
+LEG_CLEANUP_TIMEOUT_S = 5.0
+# AudioSocket media formats the simulator's voice can produce (espeak output rates).
+FORMAT_RATES = {"slin": 8000, "slin16": 16000}
+
+
+class CallFailed(click.ClickException):
+    """A problem that stops the call from happening at all (exit status 1)."""
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    host: str
+    port: int
+    rate: int
+    record: Path | None
+    quiet_ms: int
+    reply_timeout_s: float
+
+
+async def run_dialplan_call(
+    steps: list[Step], voice: Voice, options: CallOptions, echo: Callable[[str], None]
+) -> tuple[CallReport, AudioSocketPeer]:
+    call_id = uuid.uuid4()
+    phrases = PhraseBook(voice, f"call-{call_id}")
+    await _prepare(phrases, steps, options.rate)
+    echo(
+        f"calling {options.host}:{options.port} over AudioSocket (dialplan path), "
+        f"call {call_id}, {options.rate // 1000} kHz"
+    )
+    peer = await AudioSocketPeer.connect(options.host, options.port, call_id, rate=options.rate)
+    timeline = Timeline(peer.connected_at, echo)
+    timeline.at(peer.connected_at, f"connected, UUID {call_id} sent")
+    runner = CallRunner(
+        peer,
+        steps,
+        phrases,
+        timeline,
+        quiet_ms=options.quiet_ms,
+        reply_timeout_s=options.reply_timeout_s,
+    )
+    return await runner.run(), peer
+
+
+@dataclass(frozen=True)
+class AriOptions:
+    user: str
+    password: str
+    app: str
+    caller: str | None
+    wait_for_edge_s: float
+
+
+async def run_ari_call(
+    steps: list[Step],
+    voice: Voice,
+    options: CallOptions,
+    ari_options: AriOptions,
+    echo: Callable[[str], None],
+) -> tuple[CallReport, AudioSocketPeer]:
+    loop = asyncio.get_running_loop()
+    legs: asyncio.Queue[AudioSocketPeer] = asyncio.Queue()
+
+    async def open_leg(host: str, port: int, audiosocket_id: uuid.UUID, fmt: str) -> object:
+        rate = FORMAT_RATES.get(fmt)
+        if rate is None:
+            raise OSError(f"the simulator speaks slin or slin16, not {fmt}")
+        peer = await AudioSocketPeer.connect(host, port, audiosocket_id, rate=rate)
+        legs.put_nowait(peer)
+        return peer  # FakeAri hangs it up when the edge deletes the channel
+
+    async with FakeAri(
+        user=ari_options.user,
+        password=ari_options.password,
+        app=ari_options.app,
+        media_connector=open_leg,
+    ) as ari:
+        echo(
+            f"fake ARI at {ari.base_url}: start the edge with ARI_URL={ari.base_url} "
+            f"ARI_USER={ari_options.user} ARI_PASSWORD={ari_options.password} "
+            f"ARI_APP={ari_options.app}"
+        )
+        echo(f"waiting up to {ari_options.wait_for_edge_s:g} s for the edge to subscribe …")
+        try:
+            await ari.wait_for_subscriber(timeout=ari_options.wait_for_edge_s)
+        except TimeoutError:
+            raise CallFailed(
+                f"no edge subscribed to the fake ARI (app {ari_options.app!r}) within "
+                f"{ari_options.wait_for_edge_s:g} s; start `voiceorder edge` with "
+                f"ARI_URL={ari.base_url}"
+            ) from None
+        call_id = f"ari-{uuid.uuid4()}"
+        phrases = PhraseBook(voice, call_id)
+        await _prepare(phrases, steps, options.rate)
+        timeline = Timeline(loop.time(), echo)
+        channel = await ari.place_call(ari_options.caller)
+        who = ari_options.caller or "withheld"
+        timeline.at(loop.time(), f"call placed: channel {channel.id}, CallerID {who}")
+        try:
+            peer = await asyncio.wait_for(legs.get(), LEG_TIMEOUT_S)
+        except TimeoutError:
+            raise CallFailed(
+                f"the edge answered no externalMedia request within {LEG_TIMEOUT_S:g} s "
+                "(is its AUDIOSOCKET_EXTERNAL_HOST reachable from here?)"
+            ) from None
+        timeline.at(
+            peer.connected_at,
+            f"edge opened the AudioSocket leg: UUID {peer.call_id}, {peer.rate // 1000} kHz",
+        )
+        await phrases.prepare(steps, peer.rate)
+        watcher = asyncio.create_task(_watch_ari(ari, channel, timeline))
+        try:
+            actions = CallerActions(
+                press=lambda digit: _press_both(ari, channel, peer, digit),
+                hang_up=lambda: _hang_up_over_ari(ari, channel, peer, timeline),
+            )
+            runner = CallRunner(
+                peer,
+                steps,
+                phrases,
+                timeline,
+                actions=actions,
+                quiet_ms=options.quiet_ms,
+                reply_timeout_s=options.reply_timeout_s,
+            )
+            report = await runner.run()
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        return report, peer
+
+
+async def _press_both(
+    ari: FakeAri, channel: FakeChannel, peer: AudioSocketPeer, digit: str
+) -> None:
+    # A real Asterisk reports the digit both in-band (0x03) and as ChannelDtmfReceived.
+    await peer.send_dtmf(digit)
+    if channel.id in ari.channels:
+        await ari.press(channel.id, digit)
+
+
+async def _hang_up_over_ari(
+    ari: FakeAri, channel: FakeChannel, peer: AudioSocketPeer, timeline: Timeline
+) -> None:
+    if channel.id in ari.channels:
+        await ari.caller_hangs_up(channel.id)
+    # Asterisk keeps the AudioSocket leg until the app deletes it; a clean edge does so.
+    try:
+        await asyncio.wait_for(peer.ended.wait(), LEG_CLEANUP_TIMEOUT_S)
+    except TimeoutError:
+        timeline.at(
+            asyncio.get_running_loop().time(),
+            f"(the edge left the AudioSocket leg up {LEG_CLEANUP_TIMEOUT_S:g} s after the "
+            "caller hung up; closing it)",
+        )
+        await peer.hang_up()
+
+
+async def _watch_ari(ari: FakeAri, channel: FakeChannel, timeline: Timeline) -> None:
+    """Note what the edge does to the caller's channel: hang it up or transfer it."""
+    loop = asyncio.get_running_loop()
+    seen_deleted = seen_continued = False
+    while True:
+        await asyncio.sleep(0.05)
+        if not seen_deleted and channel.id in ari.deleted_channels:
+            seen_deleted = True
+            timeline.at(loop.time(), "edge hung up the caller's channel (ARI DELETE)")
+        continued = [ctx for cid, ctx in ari.continued if cid == channel.id]
+        if not seen_continued and continued:
+            seen_continued = True
+            timeline.at(loop.time(), f"edge transferred the caller to context {continued[0]!r}")
+
+
+async def _prepare(phrases: PhraseBook, steps: list[Step], rate: int) -> None:
+    from audiosocket.speech import SpeechUnavailable
+
+    try:
+        await phrases.prepare(steps, rate)
+    except (SpeechUnavailable, ValueError, OSError) as exc:
+        raise CallFailed(f"cannot synthesise the caller's phrases: {exc}") from None
+
+
+def report_and_record(
+    report: CallReport, peer: AudioSocketPeer, record: Path | None, echo: Callable[[str], None]
+) -> None:
+    for line in summary_lines(report):
+        echo(line)
+    if record is not None:
+        seconds = peer.to_wav(record)
+        echo(f"bot audio: {record} ({seconds:.1f} s at {(peer.bot_rate or peer.rate)} Hz)")
+
+
+@click.command("call")
+@click.option(
+    "--script",
+    "script_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Call script: one caller phrase or #directive per line (see the README).",
+)
+@click.option("--host", help="Edge AudioSocket host (default: AUDIOSOCKET_HOST).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="Edge AudioSocket port (default: AUDIOSOCKET_PORT).",
+)
+@click.option(
+    "--rate",
+    type=click.Choice(["8000", "16000"]),
+    default="16000",
+    show_default=True,
+    help="Caller audio rate on the dialplan path (ARI: the edge's externalMedia format decides).",
+)
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write what the bot said to this WAV file.",
+)
+@click.option("--ari", is_flag=True, help="Call through a fake ARI (the edge must use its URL).")
+@click.option(
+    "--caller",
+    default=DEFAULT_CALLER,
+    show_default=True,
+    help="CallerID for the ARI path.",
+)
+@click.option("--withheld", is_flag=True, help="ARI path: call with a withheld CallerID.")
+@click.option(
+    "--wait-for-edge",
+    type=click.FloatRange(min=0.1),
+    default=120.0,
+    show_default=True,
+    help="ARI path: seconds to wait for the edge to subscribe to the fake ARI.",
+)
+@click.option(
+    "--quiet-ms",
+    type=click.IntRange(100, 10_000),
+    default=DEFAULT_QUIET_MS,
+    show_default=True,
+    help="The bot's reply counts as finished after this much quiet.",
+)
+@click.option(
+    "--reply-timeout",
+    type=click.FloatRange(min=0.5),
+    default=DEFAULT_REPLY_TIMEOUT_S,
+    show_default=True,
+    help="Seconds to wait for the bot to start or finish a reply before going on.",
+)
+@click.option("--voice", default="ru", show_default=True, help="espeak-ng voice of the caller.")
+@click.pass_context
+def call_command(
+    ctx: click.Context,
+    script_path: Path,
+    host: str | None,
+    port: int | None,
+    rate: str,
+    record: Path | None,
+    ari: bool,
+    caller: str,
+    withheld: bool,
+    wait_for_edge: float,
+    quiet_ms: int,
+    reply_timeout: float,
+    voice: str,
+) -> None:
+    """Play a scripted caller into a running edge over AudioSocket; print a timeline."""
+    try:
+        steps = load_script(script_path)
+    except ScriptError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not ari and withheld:
+        raise click.UsageError("--withheld needs --ari (the dialplan path carries no CallerID)")
+    settings = get_settings()
+    options = CallOptions(
+        host=host or settings.audiosocket_host,
+        port=port or settings.audiosocket_port,
+        rate=int(rate),
+        record=record,
+        quiet_ms=quiet_ms,
+        reply_timeout_s=reply_timeout,
+    )
+    # Imported here: the speech stack (numpy, soxr, VAD models) is heavy, and every other
+    # `voiceorder` command would load it with the CLI otherwise.
+    from audiosocket.speech import EspeakSynthesizer
+
+    try:
+        synthesizer = EspeakSynthesizer(voice=voice)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        if ari:
+            ari_options = AriOptions(
+                user=settings.ari_user or "asterisk",
+                password=settings.ari_password or "asterisk",
+                app=settings.ari_app,
+                caller=None if withheld else caller,
+                wait_for_edge_s=wait_for_edge,
+            )
+            report, peer = asyncio.run(
+                run_ari_call(steps, synthesizer, options, ari_options, click.echo)
+            )
+        else:
+            report, peer = asyncio.run(run_dialplan_call(steps, synthesizer, options, click.echo))
+    except EdgeUnreachable as exc:
+        raise CallFailed(f"{exc} (is `voiceorder edge` running?)") from None
+    report_and_record(report, peer, record, click.echo)
+    if report.outcome.exit_code:
+        click.echo(f"call did not complete the script: {report.outcome.value}", err=True)
+    ctx.exit(report.outcome.exit_code)

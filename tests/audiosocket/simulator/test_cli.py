@@ -1,0 +1,225 @@
+"""`voiceorder call` as a subprocess: against an edge-like AudioSocket server in this test
+(dialplan path), against the real AriClient + AriCallRouter driving that server through the
+CLI's fake ARI (ARI path), and with nothing listening. The caller's voice is real espeak-ng."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import socket
+import sys
+import uuid
+import wave
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from audiosocket.ari import AriClient
+from audiosocket.ari_calls import AriCallRouter
+from tests.audiosocket.simulator.edge_like import EdgeLike, edge_like
+
+TIMEOUT = 90.0
+SCRIPT = """\
+# a short call
+Здравствуйте, хочу заказать гречку
+#dtmf 1
+#bargein 0.2
+Нет, подождите
+#hangup
+"""
+
+
+@dataclass
+class Finished:
+    code: int
+    out: str
+    err: str
+
+
+async def start_cli(*args: str) -> asyncio.subprocess.Process:
+    env = {**os.environ, "LOG_FORMAT": "json"}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voiceorder",
+        "call",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def finish(process: asyncio.subprocess.Process, head: str = "") -> Finished:
+    out, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    assert process.returncode is not None
+    result = Finished(process.returncode, head + out.decode(), err.decode())
+    print(result.out, result.err, sep="\n")
+    return result
+
+
+@asynccontextmanager
+async def killed_on_exit(process: asyncio.subprocess.Process) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+def write_script(tmp_path: Path, text: str = SCRIPT) -> Path:
+    path = tmp_path / "call.txt"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stamps(out: str) -> list[float]:
+    return [float(m) for m in re.findall(r"^\s+\+(\d+\.\d\d)s  ", out, re.MULTILINE)]
+
+
+async def test_a_script_completes_with_a_timeline_and_a_wav(tmp_path: Path) -> None:
+    wav_path = tmp_path / "bot.wav"
+    async with edge_like(16000, greeting_s=0.6, reply_s=0.8, barge_in=True) as edge:
+        process = await start_cli(
+            "--script",
+            str(write_script(tmp_path)),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(edge.port),
+            "--rate",
+            "8000",
+            "--record",
+            str(wav_path),
+            "--quiet-ms",
+            "500",
+        )
+        async with killed_on_exit(process):
+            result = await finish(process)
+        (handler,) = edge.handlers.values()
+    assert result.code == 0, result.err
+    out = result.out
+    assert "over AudioSocket (dialplan path)" in out
+    for expected in (
+        "caller: Здравствуйте, хочу заказать гречку",
+        "caller presses 1",
+        "caller (barge-in): Нет, подождите",
+        "bot stopped",
+        "caller hangs up",
+        "s after the caller",
+        "summary: 3 caller turns, 3 answered; response latency p50",
+        "bot stream:",
+        "steps: 4 of 4; completed",
+    ):
+        assert expected in out, expected
+    assert stamps(out) == sorted(stamps(out)) and len(stamps(out)) >= 9
+    # The edge got espeak speech at 8 kHz, the digit and a caller hang-up.
+    assert {rate for _, rate, _ in handler.audio} == {8000}
+    assert sum(len(pcm) for _, _, pcm in handler.audio) / 16000 > 1.5
+    assert [d for _, d in handler.digits] == ["1"]
+    assert [r.value for r in handler.reasons] == ["caller"]
+    # The WAV holds every frame the edge sent, at its rate.
+    match = re.search(r"bot audio: .*bot\.wav \((\d+\.\d) s at 16000 Hz\)", out)
+    assert match, out
+    with wave.open(str(wav_path), "rb") as wav:
+        assert wav.getframerate() == 16000 and wav.getnchannels() == 1
+        seconds = wav.getnframes() / 16000
+    assert abs(seconds - float(match.group(1))) <= 0.05
+    frames = int(re.search(r"bot stream: (\d+) frames", out).group(1))  # type: ignore[union-attr]
+    assert abs(seconds - frames * 0.02) < 1e-6
+
+
+async def test_nothing_listening_exits_non_zero_with_a_message(tmp_path: Path) -> None:
+    port = free_port()
+    process = await start_cli("--script", str(write_script(tmp_path)), "--port", str(port))
+    async with killed_on_exit(process):
+        result = await finish(process)
+    assert result.code == 1
+    assert f"cannot connect to the AudioSocket edge at 127.0.0.1:{port}" in result.err
+    assert "is `voiceorder edge` running?" in result.err
+    assert "Traceback" not in result.err
+
+
+async def test_a_bad_script_is_refused_with_its_line(tmp_path: Path) -> None:
+    script = write_script(tmp_path, "Алло\n#wait soon\n")
+    process = await start_cli("--script", str(script), "--port", "9")
+    async with killed_on_exit(process):
+        result = await finish(process)
+    assert result.code == 2
+    assert f"{script}:2: #wait needs a number of seconds" in result.err
+
+
+async def test_the_ari_path_places_a_call_the_edge_answers_over_externalmedia(
+    tmp_path: Path,
+) -> None:
+    async with edge_like(16000, greeting_s=0.5, reply_s=0.6) as edge:
+        process = await start_cli(
+            "--script",
+            str(write_script(tmp_path, "Алло, это магазин?\n#dtmf 5\n#hangup\n")),
+            "--ari",
+            "--caller",
+            "+79161234567",
+            "--wait-for-edge",
+            "60",
+            "--quiet-ms",
+            "500",
+        )
+        async with killed_on_exit(process):
+            assert process.stdout is not None
+            head = ""
+            url = None
+            while url is None:
+                line = (await asyncio.wait_for(process.stdout.readline(), TIMEOUT)).decode()
+                assert line, "the CLI ended before printing the ARI URL"
+                head += line
+                if found := re.search(r"ARI_URL=(\S+) ARI_USER=(\S+) ARI_PASSWORD=(\S+)", line):
+                    url, user, password = found.groups()
+            client = AriClient(url, user, password, "voiceorder")
+            router = AriCallRouter(
+                client, external_host=f"127.0.0.1:{edge.port}", operator_context="operators"
+            )
+            router_task = asyncio.create_task(router.run())
+            try:
+                call_ids = await asyncio.wait_for(_first_call(edge), TIMEOUT)
+                ari_call = await router.wait_for(call_ids, 10)
+                result = await finish(process, head)
+            finally:
+                router_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await router_task
+                await client.close()
+        handler = edge.handlers[call_ids]
+    assert result.code == 0, result.err
+    assert ari_call is not None and ari_call.caller_number == "+79161234567"
+    out = result.out
+    for expected in (
+        "call placed: channel",
+        "CallerID +79161234567",
+        "edge opened the AudioSocket leg",
+        "16 kHz",  # the router asks for slin16
+        "caller: Алло, это магазин?",
+        "caller presses 5",
+        "caller hangs up",
+        "summary: 2 caller turns, 2 answered",
+        "steps: 3 of 3; completed",
+    ):
+        assert expected in out, expected
+    assert "left the AudioSocket leg up" not in out  # the router deleted the media leg
+    assert [d for _, d in handler.digits] == ["5"]
+
+
+async def _first_call(edge: EdgeLike) -> uuid.UUID:
+    while not edge.handlers:
+        edge.created.clear()
+        await edge.created.wait()
+    return next(iter(edge.handlers))
