@@ -17,10 +17,14 @@ def build_transcriber(settings: Settings) -> Transcriber | None:
 
 
 def build_synthesizer(settings: Settings) -> Synthesizer:
+    """espeak-ng (checked to load now) or an OpenAI-compatible service; raises
+    SpeechUnavailable when espeak-ng cannot be loaded."""
     if settings.tts_provider is TtsProvider.OPENAI:
         if not settings.tts_base_url:  # Settings refuses this too; kept for a clear message
             raise ValueError("TTS_PROVIDER=openai needs TTS_BASE_URL")
         return OpenAiSynthesizer(
             settings.tts_base_url, settings.tts_api_key, settings.tts_model, settings.tts_voice
         )
-    return EspeakSynthesizer()
+    espeak = EspeakSynthesizer()
+    espeak.check()  # a broken install fails the edge's start with a clear message
+    return espeak

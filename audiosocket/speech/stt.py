@@ -9,6 +9,7 @@ from typing import Final
 import openai
 
 from audiosocket.speech.base import CALL_ID_HEADER
+from audiosocket.speech.hallucinations import drop_hallucinations
 from audiosocket.speech.openai_errors import unavailable
 from audiosocket.speech.resample import SAMPLE_WIDTH
 
@@ -29,7 +30,8 @@ def to_wav(pcm: bytes, rate: int) -> bytes:
 
 
 class OpenAiTranscriber:
-    """Sends each utterance as an in-memory WAV; the service's text comes back stripped."""
+    """Sends each utterance as an in-memory WAV; the service's text comes back stripped and
+    without Whisper's known hallucinations (see `hallucinations.py`)."""
 
     def __init__(
         self,
@@ -41,6 +43,7 @@ class OpenAiTranscriber:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         max_retries: int = DEFAULT_MAX_RETRIES,
         prompt: str | None = None,
+        filter_hallucinations: bool = True,
     ) -> None:
         if timeout_s <= 0 or max_retries < 0:
             raise ValueError("timeout_s must be positive and max_retries not negative")
@@ -48,6 +51,7 @@ class OpenAiTranscriber:
         self.model = model
         self.language = language
         self.prompt = prompt
+        self.filter_hallucinations = filter_hallucinations
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
             # local servers often take no key; the SDK insists on one
@@ -74,7 +78,8 @@ class OpenAiTranscriber:
             )
         except openai.OpenAIError as error:
             raise unavailable(f"speech-to-text ({self.model})", self.base_url, error) from error
-        return result.text.strip()
+        text = result.text.strip()
+        return drop_hallucinations(text) if self.filter_hallucinations else text
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -94,6 +94,11 @@ class _Engine:
             raise SpeechUnavailable(f"espeak-ng failed to synthesize (status {status})")
         return chunks
 
+    def prepare(self, voice: str, words_per_minute: int) -> None:
+        """Select the voice now: an unknown one raises here rather than mid-call."""
+        with self._lock:
+            self._configure(voice, words_per_minute)
+
     def _configure(self, voice: str, words_per_minute: int) -> None:
         if voice != self._voice:
             if self._lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
@@ -146,6 +151,11 @@ class EspeakSynthesizer:
             # flushing per sentence: the sentence's last syllable must not wait for the next
             if tail := resampler.flush():
                 yield tail
+
+    def check(self) -> None:
+        """Load espeak-ng and the voice now (SpeechUnavailable if that fails), so a broken
+        install shows when the edge starts, not on the first call."""
+        engine().prepare(self.voice, self.words_per_minute)
 
     def _speak(self, sentence: str) -> list[bytes]:
         return engine().speak(sentence, self.voice, self.words_per_minute)

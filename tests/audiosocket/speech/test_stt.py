@@ -103,3 +103,23 @@ async def test_bad_audio_is_refused(transcriber: OpenAiTranscriber) -> None:
         await transcriber.transcribe(b"\x01", 8000, call_id="c")
     with pytest.raises(ValueError, match="positive"):
         await transcriber.transcribe(b"", 0, call_id="c")
+
+
+async def test_whisper_hallucinations_are_dropped(
+    fake_speech: FakeSpeech, transcriber: OpenAiTranscriber
+) -> None:
+    fake_speech.script(
+        "c",
+        [
+            "Продолжение следует...",
+            "Субтитры сделал DimaTorzok",
+            "Где мой заказ? Спасибо за просмотр!",
+            "Спасибо, до свидания.",
+        ],
+    )
+    heard = [await transcriber.transcribe(bytes(320), 8000, call_id="c") for _ in range(4)]
+    assert heard == ["", "", "Где мой заказ?", "Спасибо, до свидания."]
+    raw = OpenAiTranscriber(fake_speech.base_url, API_KEY, "whisper-1", filter_hallucinations=False)
+    fake_speech.script("c", ["Продолжение следует..."])
+    assert await raw.transcribe(bytes(320), 8000, call_id="c") == "Продолжение следует..."
+    await raw.aclose()

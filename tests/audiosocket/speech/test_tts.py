@@ -135,9 +135,12 @@ def test_synthesize_to_pcm_gives_the_whole_utterance() -> None:
 async def test_espeak_refuses_what_it_cannot_do() -> None:
     with pytest.raises(ValueError, match="8000 or 16000"):
         await collect(EspeakSynthesizer().synthesize("Да.", 44100, call_id="c"))
+    unknown = EspeakSynthesizer(voice="xx-nonexistent")
     with pytest.raises(SpeechUnavailable, match="no voice 'xx-nonexistent'"):
-        unknown = EspeakSynthesizer(voice="xx-nonexistent")
+        unknown.check()
+    with pytest.raises(SpeechUnavailable, match="no voice 'xx-nonexistent'"):
         await collect(unknown.synthesize("Да.", 8000, call_id="c"))
+    EspeakSynthesizer().check()
     assert await collect(EspeakSynthesizer().synthesize("  \n ", 8000, call_id="c")) == []
     # the engine still works for everyone else afterwards
     assert await collect(EspeakSynthesizer().synthesize("Да.", 8000, call_id="c"))
