@@ -169,7 +169,7 @@ async def test_caller_hang_up_notifies_once_and_cleans_up(rig: Rig) -> None:
     async with asyncio.timeout(TIMEOUT):
         await handler.ended.wait()
     assert handler.reasons == [HangupReason.CALLER]
-    assert rig.router.lookup(call.audiosocket_id) is None
+    await rig.ari.wait_until(lambda: rig.router.lookup(call.audiosocket_id) is None)
     await asyncio.sleep(0.1)
     assert rig.listener.hangups == [call.audiosocket_id]
 
@@ -240,7 +240,7 @@ async def test_one_calls_failure_does_not_affect_another(rig: Rig) -> None:
     # The bot cannot take it: the caller goes to the operators, the edge hears it is over.
     await rig.ari.wait_until(lambda: (bad_channel.id, "operators") in rig.ari.continued)
     await rig.ari.wait_until(lambda: len(rig.listener.hangups) == 1)
-    assert rig.call_of(bad_channel) is None
+    await rig.ari.wait_until(lambda: rig.call_of(bad_channel) is None)
     # The first call is untouched and still fully served.
     assert good.bridged and rig.router.lookup(good.audiosocket_id) is good
     rig.listener.fail_dtmf_for.clear()
@@ -261,7 +261,7 @@ async def test_caller_hangs_up_while_the_media_leg_is_not_in_stasis_yet() -> Non
         assert not rig.ari.channels, "the AudioSocket leg was deleted too"
         adds = rig.ari.requests_to("POST", "/addChannel")
         assert len(adds) == 1  # only the caller was ever added
-        assert not rig.router.calls
+        await rig.ari.wait_until(lambda: not rig.router.calls)
         assert media.query["data"] == str(rig.listener.hangups[0])
 
 
@@ -311,7 +311,8 @@ async def test_many_concurrent_calls_are_kept_apart() -> None:
         assert sorted(rig.listener.digits) == sorted(
             (c.audiosocket_id, "3") for _, c in placed[::2]
         )
-        assert not rig.ari.channels and not rig.router.calls
+        assert not rig.ari.channels
+        await rig.ari.wait_until(lambda: not rig.router.calls)
 
 
 async def test_dialplan_audiosocket_call_is_found_by_its_variable(rig: Rig) -> None:

@@ -39,7 +39,7 @@ class EdgeStub:
 
 @pytest.fixture
 async def ari() -> AsyncIterator[FakeAri]:
-    async with FakeAri(media_stasis_delay=0.3) as fake:
+    async with FakeAri(media_stasis_delay=1.0) as fake:
         yield fake
 
 
