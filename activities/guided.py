@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict
@@ -20,7 +20,9 @@ from temporalio import activity
 
 from activities.agent import AgentReply, ToolCall
 from voiceorder.guided.memory import GuidedMemory
-from voiceorder.guided.policy import Say, ToolResult, Turn, decide
+
+if TYPE_CHECKING:
+    from voiceorder.guided.policy import Turn
 
 log = structlog.get_logger("guided")
 
@@ -44,6 +46,8 @@ class GuidedReply(AgentReply):
 
 def turn_of(request: GuidedRequest) -> Turn:
     """The caller's last line and the tool results that followed it."""
+    from voiceorder.guided.policy import ToolResult, Turn
+
     start = max((i for i, m in enumerate(request.messages) if m.get("role") == "user"), default=-1)
     caller_text = str(request.messages[start].get("content") or "") if start >= 0 else ""
     names: dict[str, str] = {}
@@ -71,6 +75,10 @@ def turn_of(request: GuidedRequest) -> Turn:
 
 
 def guided_step(request: GuidedRequest) -> GuidedReply:
+    # Imported here: the parsers are the worker's business; the workflow module and the CLIs
+    # that import it (ops, chat) need only the request and reply models.
+    from voiceorder.guided.policy import Say, decide
+
     started = time.perf_counter()
     action, memory = decide(turn_of(request), request.memory)
     ms = int((time.perf_counter() - started) * 1000)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Literal
 
 from temporalio.client import (
     Client,
@@ -17,6 +18,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 
 from voiceorder.phones import InvalidPhone, mask_phone, normalise_phone
+from voiceorder.settings import AgentMode, Settings
 from workflows.call import CALL_STAGE, CALLER_PHONE, CallWorkflow
 from workflows.models import (
     CallerTurn,
@@ -27,6 +29,20 @@ from workflows.models import (
     Reply,
 )
 from workflows.stages import Stage
+
+
+AgentChoice = Literal["llm", "guided", "auto"]
+
+
+def agent_for(settings: Settings) -> AgentChoice:
+    """Who leads a new call (`CallInput.agent`): AGENT=guided, or AGENT=auto with no LLM
+    configured, is a guided call from the first word; AGENT=auto with an LLM starts with the
+    LLM and goes guided when it fails; AGENT=llm never switches."""
+    if settings.agent is AgentMode.GUIDED:
+        return "guided"
+    if settings.agent is AgentMode.AUTO:
+        return "auto" if settings.llm_configured else "guided"
+    return "llm"
 
 
 def new_call_id() -> str:

@@ -17,7 +17,7 @@ import click
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from voiceorder.calls import CallSession
+from voiceorder.calls import CallSession, agent_for
 from voiceorder.process_exit import exit_now
 from voiceorder.settings import ConfigurationError, get_settings
 from voiceorder.temporal import connect, ui_link
@@ -54,6 +54,7 @@ async def run_chat(phone: str | None, script: list[str] | None, call_id: str | N
             caller_number=phone,
             source="chat",
             attention_after_s=settings.call_attention_after_s,
+            agent=agent_for(settings),
         ),
         call_id=call_id,
     )

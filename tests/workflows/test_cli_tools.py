@@ -22,6 +22,9 @@ def cli_env(calls: Calls) -> dict[str, str]:
         "TEMPORAL_TASK_QUEUE": calls.settings.temporal_task_queue,
         "DATABASE_URL": calls.database_url,
         "LOG_FORMAT": "json",
+        # The starter decides LLM or guided from its own settings: these calls use the LLM.
+        "OPENAI_BASE_URL": calls.settings.openai_base_url or "",
+        "AGENT": "auto",
     }
 
 
