@@ -30,7 +30,6 @@ from workflows.models import (
 )
 from workflows.stages import Stage
 
-
 AgentChoice = Literal["llm", "guided", "auto"]
 
 

@@ -64,9 +64,7 @@ async def test_chat_script_runs_a_guided_order_with_no_llm_configured(
     script = tmp_path / "order.txt"
     script.write_text(SCRIPT, "utf-8")
     call_id = f"call-{uuid.uuid4()}"
-    env = {
-        key: value for key, value in cli_env(calls).items() if not key.startswith("OPENAI_")
-    }
+    env = {key: value for key, value in cli_env(calls).items() if not key.startswith("OPENAI_")}
     env.update({"TEMPORAL_TASK_QUEUE": no_llm_queue, "AGENT": "auto"})
     process = await asyncio.create_subprocess_exec(
         sys.executable,
