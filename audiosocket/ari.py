@@ -54,6 +54,12 @@ class Channel:
     context: str | None = None
     # The variables ari.conf `channelvars` asks Asterisk to include in channel objects.
     variables: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # The dialplan application running now: "Stasis" with data "<app>[,args]" in Stasis.
+    app_name: str | None = None
+    app_data: str | None = None
+
+    def in_stasis_app(self, app: str) -> bool:
+        return self.app_name == "Stasis" and (self.app_data or "").split(",")[0] == app
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +141,8 @@ class _Dialplan(_Wire):
     context: str | None = None
     exten: str | None = None
     priority: int | None = None
+    app_name: str | None = None
+    app_data: str | None = None
 
 
 class _Channel(_Wire):
@@ -156,6 +164,8 @@ class _Channel(_Wire):
             state=self.state,
             context=self.dialplan.context or None,
             variables={k: v for k, v in self.channelvars.items() if v is not None},
+            app_name=self.dialplan.app_name or None,
+            app_data=self.dialplan.app_data or None,
         )
 
 

@@ -62,6 +62,9 @@ ADD_MEDIA_RETRY_DELAY = 0.1
 DIALPLAN_UUID_VARIABLE = "VOICEORDER_UUID"
 # Dialplan-path calls are not in Stasis, so no event tells us they ended; keep the last few.
 DIALPLAN_CALLS_KEPT = 512
+# Channels in our app that no StasisStart of this process explains (a previous edge process
+# died mid-call) are released after this long: their StasisStart may be in flight.
+DEFAULT_LEFTOVER_GRACE = 2.0
 # How long a caller may sit in the bridge after the AudioSocket leg ended without the edge
 # asking for a hang-up or a transfer, before the router hangs the caller up itself.
 DEFAULT_ORPHAN_GRACE = 5.0
@@ -114,6 +117,7 @@ class AriCallRouter:
         operator_extension: str | None = None,
         media_stasis_timeout: float = DEFAULT_MEDIA_STASIS_TIMEOUT,
         orphan_grace: float | None = DEFAULT_ORPHAN_GRACE,
+        leftover_grace: float | None = DEFAULT_LEFTOVER_GRACE,
     ) -> None:
         self._client = client
         self.external_host = external_host
@@ -122,6 +126,7 @@ class AriCallRouter:
         self.media_format = media_format
         self._media_stasis_timeout = media_stasis_timeout
         self._orphan_grace = orphan_grace
+        self._leftover_grace = leftover_grace
         self._listener: AriCallListener | None = None
         self._calls: dict[uuid.UUID, _CallState] = {}
         self._by_caller: dict[str, uuid.UUID] = {}
@@ -291,8 +296,8 @@ class AriCallRouter:
                 self._on_channel_gone(channel_id)
             case ChannelDtmfReceived(channel_id, digit):
                 self._on_dtmf(channel_id, digit)
-            case EventsConnected(count) if count > 1:
-                self._spawn(self._reconcile())
+            case EventsConnected(count):
+                self._spawn(self._reconcile() if count > 1 else self._release_leftovers())
             case _:
                 log.debug("ari: %r", event)
 
@@ -383,6 +388,51 @@ class AriCallRouter:
                         channel_id,
                     )
                     self._on_channel_gone(channel_id)
+
+    async def _release_leftovers(self) -> None:
+        """On the first connect: callers a previous edge process left in our Stasis app sit
+        in a silent bridge (Asterisk keeps them), and their AudioSocket legs stay up. Send
+        the callers to the operators and delete the legs."""
+        if self._leftover_grace is None:
+            return
+        try:
+            channels = await self._client.list_channels()
+        except AriError as exc:
+            log.warning("ari: could not look for calls left by a previous edge: %s", exc)
+            return
+        candidates = [c for c in channels if c.in_stasis_app(self._client.app)]
+        if not candidates:
+            return
+        await asyncio.sleep(self._leftover_grace)
+        for channel in candidates:
+            if self._is_ours(channel.id):
+                continue
+            try:
+                if channel.name.startswith(MEDIA_CHANNEL_PREFIX):
+                    log.warning(
+                        "ari: deleting AudioSocket leg %s left by a previous edge", channel.id
+                    )
+                    await self._client.hangup(channel.id)
+                else:
+                    log.warning(
+                        "ari: caller %s (%s) was left in Stasis by a previous edge; "
+                        "sending it to %s",
+                        channel.id,
+                        channel.caller_number or "unknown number",
+                        self.operator_context,
+                    )
+                    await self._client.continue_in_dialplan(
+                        channel.id, self.operator_context, self.operator_extension
+                    )
+            except AriError as exc:
+                log.warning("ari: releasing leftover channel %s failed: %s", channel.id, exc)
+
+    def _is_ours(self, channel_id: str) -> bool:
+        return (
+            channel_id in self._by_caller
+            or channel_id in self._by_media
+            or channel_id in self._media_in_stasis
+        )
 
     # --- per-call steps ----------------------------------------------------------------------
 

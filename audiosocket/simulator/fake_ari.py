@@ -63,6 +63,7 @@ class FakeChannel:
     priority: int = 1
     state: str = "Ring"
     in_stasis: bool = False
+    stasis_app: str = ""  # the app whose Stasis() the channel is in (app_data)
     bridge_id: str | None = None
     variables: dict[str, str] = field(default_factory=dict)
     audiosocket_id: uuid.UUID | None = None  # media legs only
@@ -83,7 +84,7 @@ class FakeChannel:
                 "exten": self.exten,
                 "priority": self.priority,
                 "app_name": "Stasis" if self.in_stasis else "",
-                "app_data": "",
+                "app_data": self.stasis_app if self.in_stasis else "",
             },
             "creationtime": _timestamp(),
             "language": "en",
@@ -246,6 +247,7 @@ class FakeAri:
             caller_name=caller_name or "",
             exten=exten,
             in_stasis=True,
+            stasis_app=self.app,
             variables=dict(variables or {}),
         )
         self.channels[channel.id] = channel
@@ -482,6 +484,7 @@ class FakeAri:
             context="default",
             state="Up",
             audiosocket_id=audiosocket_id,
+            stasis_app=app,
         )
         # Asterisk dials the edge during the request; a refused connection fails it.
         try:

@@ -350,3 +350,54 @@ async def test_hang_up_missed_while_events_were_down_is_noticed(rig: Rig) -> Non
     assert rig.listener.hangups == [call.audiosocket_id]
     assert call.media_channel_id in rig.ari.deleted_channels
     assert not rig.ari.channels
+
+
+async def test_calls_left_by_a_previous_edge_go_to_the_operators() -> None:
+    def factory(call: Call) -> RecordingHandler:
+        return RecordingHandler(call, FrameSource(16000))
+
+    async with (
+        AudioSocketServer("127.0.0.1", 0, factory) as edge,
+        FakeAri(media_stasis_delay=0.05) as ari,
+    ):
+
+        def router_for(client: AriClient) -> AriCallRouter:
+            return AriCallRouter(
+                client,
+                external_host=f"127.0.0.1:{edge.port}",
+                operator_context="operators",
+                leftover_grace=0.5,
+            )
+
+        # The first edge process bridges a call, then dies without cleaning up.
+        first_client = AriClient(ari.base_url, "asterisk", "asterisk", "voiceorder")
+        first = router_for(first_client)
+        first_task = asyncio.create_task(first.run())
+        await ari.wait_for_subscriber()
+        stranded = await ari.place_call("+79161234567")
+        await ari.wait_until(lambda: bool(first.calls) and first.calls[0].bridged)
+        media_id = first.calls[0].media_channel_id
+        first_task.cancel()
+        with suppress(asyncio.CancelledError):
+            await first_task
+        await first_client.close()
+        await ari.wait_until(lambda: ari.subscribers == 0)
+        # The next one sends the stranded caller to a human and drops the dead leg, but
+        # leaves alone a call that arrives right as it connects.
+        second_client = AriClient(ari.base_url, "asterisk", "asterisk", "voiceorder")
+        second = router_for(second_client)
+        second_task = asyncio.create_task(second.run())
+        try:
+            await ari.wait_for_subscriber()
+            fresh = await ari.place_call("+79990000000")
+            await ari.wait_until(lambda: (stranded.id, "operators") in ari.continued, TIMEOUT)
+            await ari.wait_until(lambda: media_id in ari.deleted_channels, TIMEOUT)
+            await asyncio.sleep(0.3)
+            assert [c.caller_channel_id for c in second.calls] == [fresh.id]
+            assert second.calls[0].bridged
+            assert (fresh.id, "operators") not in ari.continued
+        finally:
+            second_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await second_task
+            await second_client.close()
