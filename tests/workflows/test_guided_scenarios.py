@@ -34,6 +34,8 @@ async def test_guided_s4_courier_order(calls: Calls, store_api: StoreApiServer) 
     replies = []
     for line in turns:
         replies.append(await call.say(line))
+    # Prices, quantities and sizes went through the same TTS normalisation as the LLM path.
+    assert not [r.text for r in replies if any(ch.isdigit() for ch in r.text)]
     readback = replies[-1]
     assert readback.stage == "AWAITING_CONFIRMATION", readback
     assert "Тверск" in readback.text and "Всё верно?" in readback.text
