@@ -4,6 +4,8 @@ sends them: `now` advances with the audio, and during caller silence frames stop
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from audiosocket.speech import Endpointer, SpeechEnded, SpeechStarted
 from tests.audiosocket.speech.audio import (
@@ -31,9 +33,21 @@ def play(
 ) -> list[Event]:
     """Feed `parts` in real time from now=0: audio as frames (each fed when it has fully
     arrived), gaps as time with ticks only; then `after_s` more of ticks."""
+    events, _ = play_from(0.0, endpointer, [*parts, after_s], frame_sizes, tick_s)
+    return events
+
+
+def play_from(
+    now: float,
+    endpointer: Endpointer,
+    parts: list[bytes | Gap],
+    frame_sizes: list[int] | None = None,
+    tick_s: float = 0.02,
+) -> tuple[list[Event], float]:
+    """`play` from wall time `now`, without the trailing ticks; returns the time at the end."""
     rate = endpointer.rate
     sizes = frame_sizes or [rate // 50 * 2]  # 20 ms frames
-    now, events = 0.0, list[Event]()
+    events: list[Event] = []
     for part in parts:
         if isinstance(part, bytes):
             for frame in frames(part, sizes):
@@ -44,11 +58,7 @@ def play(
             while now < end:
                 now = min(end, now + tick_s)
                 events += endpointer.tick(now)
-    end = now + after_s
-    while now < end:
-        now += tick_s
-        events += endpointer.tick(now)
-    return events
+    return events, now
 
 
 def kinds(events: list[Event]) -> list[str]:
@@ -225,3 +235,42 @@ def test_speech_after_line_noise_starts_as_quickly(endpointer: Endpointer, rate:
     events = play(endpointer, [lead, speech(rate, "Алло, где мой заказ?")])
     assert kinds(events) == ["SpeechStarted", "SpeechEnded"]
     assert 0.1 <= events[0].at - 0.5 <= 0.25
+
+
+# --- invariants under any framing -----------------------------------------------------------
+
+_SPEECH_8K = speech(8000)
+_PIECES = [_SPEECH_8K[:8000], silence(0.3, 8000), _SPEECH_8K, white_noise(0.5, 8000)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    plan=st.lists(
+        st.tuples(
+            st.sampled_from(range(len(_PIECES))),
+            st.integers(min_value=1, max_value=700),  # frame size in samples
+            st.sampled_from([0.0, 0.0, 0.05, 0.3, 1.0]),  # then frames stop this long
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_events_are_well_formed_whatever_the_framing(
+    plan: list[tuple[int, int, float]],
+) -> None:
+    endpointer = Endpointer(8000, max_utterance_s=1.5)
+    stream, events, now = bytearray(), list[Event](), 0.0
+    for piece, frame_samples, gap in plan:
+        fed, now = play_from(now, endpointer, [_PIECES[piece], gap], [2 * frame_samples])
+        events += fed
+        stream += _PIECES[piece]
+    events += play_from(now, endpointer, [1.0])[0]
+    endpointer.close()
+
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded"] * (len(events) // 2)
+    assert not endpointer.in_speech
+    for event in events:
+        if isinstance(event, SpeechEnded):
+            assert event.pcm and len(event.pcm) % 2 == 0
+            assert bytes(event.pcm) in stream  # a slice of what was fed, in order
+            assert seconds(event.pcm, 8000) <= 1.5 + 0.2 + 0.3 + 0.05
