@@ -173,6 +173,9 @@ class CallRunner:
     actions: CallerActions | None = None
     quiet_ms: int = DEFAULT_QUIET_MS
     reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S
+    # Called on every reporter tick and once at the end: lets the ARI path note what the edge
+    # did over ARI on the same timeline.
+    observe: Callable[[], None] | None = None
     turns: list[Turn] = field(default_factory=list)
     _reported: int = 0
     _hangup_noted: bool = False
@@ -205,6 +208,8 @@ class CallRunner:
             if peer.connected:
                 await peer.hang_up()
         self._flush_spans(final=True)
+        if self.observe is not None:
+            self.observe()
         if peer.error is not None:
             error = str(peer.error)
         self._note_bot_hangup()
@@ -336,6 +341,8 @@ class CallRunner:
             await asyncio.sleep(REPORT_INTERVAL_S)
             self._flush_spans(final=False)
             self._note_bot_hangup()
+            if self.observe is not None:
+                self.observe()
             # Lines older than the join window are final, except while a bot span that began
             # earlier is still open (it will be printed at its start).
             watermark = self._now() - join

@@ -9,7 +9,6 @@ open the AudioSocket leg through `externalMedia` — the leg is our AudioSocketP
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,15 +95,16 @@ async def run_ari_call(
     echo: Callable[[str], None],
 ) -> tuple[CallReport, AudioSocketPeer]:
     loop = asyncio.get_running_loop()
-    legs: asyncio.Queue[AudioSocketPeer] = asyncio.Queue()
+    legs: asyncio.Queue[MediaLeg] = asyncio.Queue()
 
     async def open_leg(host: str, port: int, audiosocket_id: uuid.UUID, fmt: str) -> object:
         rate = FORMAT_RATES.get(fmt)
         if rate is None:
             raise OSError(f"the simulator speaks slin or slin16, not {fmt}")
         peer = await AudioSocketPeer.connect(host, port, audiosocket_id, rate=rate)
-        legs.put_nowait(peer)
-        return peer  # FakeAri hangs it up when the edge deletes the channel
+        leg = MediaLeg(peer)
+        legs.put_nowait(leg)
+        return leg  # FakeAri hangs it up when the edge deletes the channel
 
     async with FakeAri(
         user=ari_options.user,
@@ -134,38 +134,85 @@ async def run_ari_call(
         who = ari_options.caller or "withheld"
         timeline.at(loop.time(), f"call placed: channel {channel.id}, CallerID {who}")
         try:
-            peer = await asyncio.wait_for(legs.get(), LEG_TIMEOUT_S)
+            leg = await asyncio.wait_for(legs.get(), LEG_TIMEOUT_S)
         except TimeoutError:
             raise CallFailed(
                 f"the edge answered no externalMedia request within {LEG_TIMEOUT_S:g} s "
                 "(is its AUDIOSOCKET_EXTERNAL_HOST reachable from here?)"
             ) from None
+        peer = leg.peer
         timeline.at(
             peer.connected_at,
             f"edge opened the AudioSocket leg: UUID {peer.call_id}, {peer.rate // 1000} kHz",
         )
-        await phrases.prepare(steps, peer.rate)
-        watcher = asyncio.create_task(_watch_ari(ari, channel, timeline))
-        try:
-            actions = CallerActions(
-                press=lambda digit: _press_both(ari, channel, peer, digit),
-                hang_up=lambda: _hang_up_over_ari(ari, channel, peer, timeline),
+        await _prepare(phrases, steps, peer.rate)
+        actions = CallerActions(
+            press=lambda digit: _press_both(ari, channel, peer, digit),
+            hang_up=lambda: _hang_up_over_ari(ari, channel, leg, timeline),
+        )
+        runner = CallRunner(
+            peer,
+            steps,
+            phrases,
+            timeline,
+            actions=actions,
+            observe=AriObserver(ari, channel, leg, timeline),
+            quiet_ms=options.quiet_ms,
+            reply_timeout_s=options.reply_timeout_s,
+        )
+        return await runner.run(), peer
+
+
+class MediaLeg:
+    """The AudioSocket leg as FakeAri holds it: our peer, plus when Asterisk closed it because
+    the edge deleted the media channel (that is not the caller hanging up)."""
+
+    def __init__(self, peer: AudioSocketPeer) -> None:
+        self.peer = peer
+        self.caller_hung_up = False
+        self.deleted_at: float | None = None
+
+    @property
+    def bot_hung_up(self) -> asyncio.Event:
+        # FakeAri watches this to hang the media channel up when the edge sends 0x00.
+        return self.peer.bot_hung_up
+
+    async def hang_up(self) -> None:
+        if not self.caller_hung_up and self.peer.connected:
+            self.deleted_at = asyncio.get_running_loop().time()
+        await self.peer.hang_up()
+
+
+class AriObserver:
+    """Notes on the timeline what the edge did to the call over ARI."""
+
+    def __init__(
+        self, ari: FakeAri, channel: FakeChannel, leg: MediaLeg, timeline: Timeline
+    ) -> None:
+        self.ari = ari
+        self.channel = channel
+        self.leg = leg
+        self.timeline = timeline
+        self._noted: set[str] = set()
+
+    def __call__(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if self.channel.id in self.ari.deleted_channels and not self.leg.caller_hung_up:
+            self._note("deleted", now, "edge hung up the caller's channel (ARI DELETE)")
+        for channel_id, context in self.ari.continued:
+            if channel_id == self.channel.id:
+                self._note("continued", now, f"edge transferred the caller to context {context!r}")
+        if self.leg.deleted_at is not None:
+            self._note(
+                "leg",
+                self.leg.deleted_at,
+                "edge deleted the AudioSocket channel; Asterisk closed the leg",
             )
-            runner = CallRunner(
-                peer,
-                steps,
-                phrases,
-                timeline,
-                actions=actions,
-                quiet_ms=options.quiet_ms,
-                reply_timeout_s=options.reply_timeout_s,
-            )
-            report = await runner.run()
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-        return report, peer
+
+    def _note(self, key: str, when: float, text: str) -> None:
+        if key not in self._noted:
+            self._noted.add(key)
+            self.timeline.at(when, text)
 
 
 async def _press_both(
@@ -178,8 +225,10 @@ async def _press_both(
 
 
 async def _hang_up_over_ari(
-    ari: FakeAri, channel: FakeChannel, peer: AudioSocketPeer, timeline: Timeline
+    ari: FakeAri, channel: FakeChannel, leg: MediaLeg, timeline: Timeline
 ) -> None:
+    leg.caller_hung_up = True
+    peer = leg.peer
     if channel.id in ari.channels:
         await ari.caller_hangs_up(channel.id)
     # Asterisk keeps the AudioSocket leg until the app deletes it; a clean edge does so.
@@ -192,21 +241,6 @@ async def _hang_up_over_ari(
             "caller hung up; closing it)",
         )
         await peer.hang_up()
-
-
-async def _watch_ari(ari: FakeAri, channel: FakeChannel, timeline: Timeline) -> None:
-    """Note what the edge does to the caller's channel: hang it up or transfer it."""
-    loop = asyncio.get_running_loop()
-    seen_deleted = seen_continued = False
-    while True:
-        await asyncio.sleep(0.05)
-        if not seen_deleted and channel.id in ari.deleted_channels:
-            seen_deleted = True
-            timeline.at(loop.time(), "edge hung up the caller's channel (ARI DELETE)")
-        continued = [ctx for cid, ctx in ari.continued if cid == channel.id]
-        if not seen_continued and continued:
-            seen_continued = True
-            timeline.at(loop.time(), f"edge transferred the caller to context {continued[0]!r}")
 
 
 async def _prepare(phrases: PhraseBook, steps: list[Step], rate: int) -> None:

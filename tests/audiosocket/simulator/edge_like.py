@@ -76,13 +76,14 @@ class TimedHandler:
 
     def _reply(self, now: float) -> None:
         self.replies.append(now)
+        self.changed.set()
         self.outbound.enqueue(tone(self.reply_s, self.outbound.rate, hz=660.0))
         limit = self.hang_up_after_replies
         if limit is not None and len(self.replies) >= limit:
             self.call.hangup(after_speech=True)
 
     async def until(self, predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
-        """Wait until `predicate()` holds, re-checked whenever audio or a digit arrives."""
+        """Wait until `predicate()` holds, re-checked on each frame, digit or reply."""
         async with asyncio.timeout(timeout_s):
             while not predicate():
                 self.changed.clear()

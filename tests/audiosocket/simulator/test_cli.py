@@ -12,14 +12,14 @@ import socket
 import sys
 import uuid
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from audiosocket.ari import AriClient
 from audiosocket.ari_calls import AriCallRouter
-from tests.audiosocket.simulator.edge_like import EdgeLike, edge_like
+from tests.audiosocket.simulator.edge_like import EdgeLike, TimedHandler, edge_like
 
 TIMEOUT = 90.0
 SCRIPT = """\
@@ -159,48 +159,74 @@ async def test_a_bad_script_is_refused_with_its_line(tmp_path: Path) -> None:
     assert f"{script}:2: #wait needs a number of seconds" in result.err
 
 
+@dataclass
+class AriRun:
+    result: Finished
+    call_id: uuid.UUID
+    caller_number: str | None
+    handler: TimedHandler
+
+
+async def ari_call(
+    tmp_path: Path,
+    script: str,
+    edge: EdgeLike,
+    *cli_args: str,
+    bot: Callable[[AriCallRouter, TimedHandler], Awaitable[None]] | None = None,
+) -> AriRun:
+    """Run `voiceorder call --ari`, and as the edge the real AriClient + AriCallRouter with
+    the edge-like AudioSocket server; `bot` may end the call from the edge's side."""
+    process = await start_cli(
+        "--script",
+        str(write_script(tmp_path, script)),
+        "--ari",
+        "--wait-for-edge",
+        "60",
+        "--quiet-ms",
+        "500",
+        *cli_args,
+    )
+    async with killed_on_exit(process):
+        assert process.stdout is not None
+        head = ""
+        url = user = password = None
+        while url is None:
+            line = (await asyncio.wait_for(process.stdout.readline(), TIMEOUT)).decode()
+            assert line, "the CLI ended before printing the ARI URL"
+            head += line
+            if found := re.search(r"ARI_URL=(\S+) ARI_USER=(\S+) ARI_PASSWORD=(\S+)", line):
+                url, user, password = found.groups()
+        assert user is not None and password is not None
+        client = AriClient(url, user, password, "voiceorder")
+        router = AriCallRouter(
+            client, external_host=f"127.0.0.1:{edge.port}", operator_context="operators"
+        )
+        router_task = asyncio.create_task(router.run())
+        try:
+            call_id = await asyncio.wait_for(_first_call(edge), TIMEOUT)
+            ari_call = await router.wait_for(call_id, 10)
+            handler = edge.handlers[call_id]
+            if bot is not None:
+                await bot(router, handler)
+            result = await finish(process, head)
+        finally:
+            router_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await router_task
+            await client.close()
+    return AriRun(result, call_id, ari_call.caller_number if ari_call else None, handler)
+
+
 async def test_the_ari_path_places_a_call_the_edge_answers_over_externalmedia(
     tmp_path: Path,
 ) -> None:
     async with edge_like(16000, greeting_s=0.5, reply_s=0.6) as edge:
-        process = await start_cli(
-            "--script",
-            str(write_script(tmp_path, "Алло, это магазин?\n#dtmf 5\n#hangup\n")),
-            "--ari",
-            "--caller",
-            "+79161234567",
-            "--wait-for-edge",
-            "60",
-            "--quiet-ms",
-            "500",
+        run = await ari_call(
+            tmp_path, "Алло, это магазин?\n#dtmf 5\n#hangup\n", edge, "--caller", "+79161234567"
         )
-        async with killed_on_exit(process):
-            assert process.stdout is not None
-            head = ""
-            url = None
-            while url is None:
-                line = (await asyncio.wait_for(process.stdout.readline(), TIMEOUT)).decode()
-                assert line, "the CLI ended before printing the ARI URL"
-                head += line
-                if found := re.search(r"ARI_URL=(\S+) ARI_USER=(\S+) ARI_PASSWORD=(\S+)", line):
-                    url, user, password = found.groups()
-            client = AriClient(url, user, password, "voiceorder")
-            router = AriCallRouter(
-                client, external_host=f"127.0.0.1:{edge.port}", operator_context="operators"
-            )
-            router_task = asyncio.create_task(router.run())
-            try:
-                call_ids = await asyncio.wait_for(_first_call(edge), TIMEOUT)
-                ari_call = await router.wait_for(call_ids, 10)
-                result = await finish(process, head)
-            finally:
-                router_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await router_task
-                await client.close()
-        handler = edge.handlers[call_ids]
+    result = run.result
     assert result.code == 0, result.err
-    assert ari_call is not None and ari_call.caller_number == "+79161234567"
+    assert run.caller_number == "+79161234567"
     out = result.out
     for expected in (
         "call placed: channel",
@@ -215,7 +241,45 @@ async def test_the_ari_path_places_a_call_the_edge_answers_over_externalmedia(
     ):
         assert expected in out, expected
     assert "left the AudioSocket leg up" not in out  # the router deleted the media leg
-    assert [d for _, d in handler.digits] == ["5"]
+    assert [d for _, d in run.handler.digits] == ["5"]
+    assert stamps(out) == sorted(stamps(out))
+
+
+async def _after_first_reply(handler: TimedHandler) -> None:
+    await handler.until(lambda: bool(handler.replies))
+    await asyncio.sleep(0.7)  # the reply plays out
+
+
+async def test_the_ari_path_shows_the_bot_hanging_up_the_caller(tmp_path: Path) -> None:
+    async def bot(router: AriCallRouter, handler: TimedHandler) -> None:
+        await _after_first_reply(handler)
+        await router.hang_up(handler.call.id)
+        handler.call.hangup()
+
+    async with edge_like(16000, greeting_s=0.3, reply_s=0.4) as edge:
+        run = await ari_call(tmp_path, "Алло\nЕщё фраза\n", edge, "--withheld", bot=bot)
+    out = run.result.out
+    assert run.caller_number is None
+    assert "CallerID withheld" in out
+    assert "edge hung up the caller's channel (ARI DELETE)" in out
+    # The router deleted the media leg too, so Asterisk closed it before any 0x00.
+    assert "edge deleted the AudioSocket channel; Asterisk closed the leg" in out
+    assert "the call ended before script line 2 could run" in out
+    assert run.result.code == 3
+    assert "call did not complete the script: bot_hung_up_early" in run.result.err
+
+
+async def test_the_ari_path_shows_a_transfer(tmp_path: Path) -> None:
+    async def bot(router: AriCallRouter, handler: TimedHandler) -> None:
+        await _after_first_reply(handler)
+        assert await router.transfer(handler.call.id)
+        handler.call.hangup()
+
+    async with edge_like(16000, greeting_s=0.3, reply_s=0.4) as edge:
+        run = await ari_call(tmp_path, "Позовите оператора\nАлло?\n", edge, bot=bot)
+    out = run.result.out
+    assert "edge transferred the caller to context 'operators'" in out
+    assert run.result.code == 3
 
 
 async def _first_call(edge: EdgeLike) -> uuid.UUID:
