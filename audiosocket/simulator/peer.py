@@ -219,23 +219,25 @@ class AudioSocketPeer:
         # Asterisk's frame timer runs continuously; a new clock per phrase is equivalent for
         # the edge because nothing at all is sent in between.
         clock = SendClock(loop.time(), lead=0.0)
-        for offset in range(0, len(pcm), self.frame_size):
-            if self.ended.is_set():
-                return
-            delay = clock.delay(loop.time())
-            if delay > 0:
-                await asyncio.sleep(delay)
-            now = loop.time()
-            clock.take(now)
-            frame = pcm[offset : offset + self.frame_size]
-            if not await self._send(encode(Audio(self.rate, frame))):
-                return
-            self.sent.append((now, frame))
-        stats = clock.stats
-        self.send_stats.sent += stats.sent
-        self.send_stats.late += stats.late
-        self.send_stats.skipped += stats.skipped
-        self.send_stats.max_lateness = max(self.send_stats.max_lateness, stats.max_lateness)
+        try:
+            for offset in range(0, len(pcm), self.frame_size):
+                if self.ended.is_set():
+                    return
+                delay = clock.delay(loop.time())
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                now = loop.time()
+                clock.take(now)
+                frame = pcm[offset : offset + self.frame_size]
+                if not await self._send(encode(Audio(self.rate, frame))):
+                    return
+                self.sent.append((now, frame))
+        finally:
+            stats = clock.stats
+            self.send_stats.sent += stats.sent
+            self.send_stats.late += stats.late
+            self.send_stats.skipped += stats.skipped
+            self.send_stats.max_lateness = max(self.send_stats.max_lateness, stats.max_lateness)
 
     async def send_dtmf(self, digit: str) -> None:
         """One DTMF digit as kind 0x03 (Asterisk sends it at the digit's end)."""
