@@ -321,7 +321,8 @@ class CallRunner:
                 # caller's next step, keeping the timeline in order.
                 self._flush_spans(final=True)
         except TimeoutError:
-            what = "start speaking" if require_speech else "finish"
+            spoke = bool(peer.speech_spans(since=since))
+            what = "finish its reply" if spoke or not require_speech else "start speaking"
             self.timeline.at(
                 self._now(), f"(the bot did not {what} within {self.reply_timeout_s:g} s)"
             )

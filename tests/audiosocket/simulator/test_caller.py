@@ -150,3 +150,11 @@ async def test_a_bot_that_never_answers_is_reported_not_waited_for_forever() -> 
     assert report.outcome is Outcome.COMPLETED
     assert report.turns[0].latency is None
     assert "summary: 1 caller turns, 0 answered" in text
+
+
+async def test_a_bot_that_talks_past_the_reply_timeout_is_reported() -> None:
+    ran = await run("Алло\n#hangup\n", greeting_s=2.5, reply_timeout_s=1.0)
+    assert "(the bot did not finish its reply within 1 s)" in ran.text
+    # The caller went on and talked over the long greeting.
+    assert ran.report.outcome is Outcome.COMPLETED
+    assert "(while the caller talks)" not in ran.text  # the greeting began before the caller
