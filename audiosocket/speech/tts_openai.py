@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Final
 
+import httpx
 import openai
 
 from audiosocket.speech.base import CALL_ID_HEADER, check_output_rate
+from audiosocket.speech.errors import SpeechUnavailable
 from audiosocket.speech.openai_errors import unavailable
 from audiosocket.speech.resample import StreamResampler
 from audiosocket.speech.text import split_sentences
@@ -77,6 +79,10 @@ class OpenAiSynthesizer:
                         yield chunk
         except openai.OpenAIError as error:
             raise unavailable(f"text-to-speech ({self.model})", self.base_url, error) from error
+        except httpx.HTTPError as error:  # the SDK does not wrap errors while reading a stream
+            raise SpeechUnavailable(
+                f"text-to-speech ({self.model}) at {self.base_url} broke off mid-stream: {error!r}"
+            ) from error
         if tail := resampler.flush():
             yield tail
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
+from aiohttp import web
 
 from audiosocket.speech import (
     EspeakSynthesizer,
@@ -208,3 +209,28 @@ async def test_openai_speech_plays_before_the_service_has_finished(
     pcm = b"".join(chunk for _, chunk in arrivals)
     assert seconds(pcm, 8000) == pytest.approx(len(text) * SECONDS_PER_CHAR, abs=0.01)
     assert all(len(chunk) % 2 == 0 for _, chunk in arrivals)
+
+
+async def test_openai_speech_broken_off_mid_stream_is_unavailable() -> None:
+    async def half_then_hang_up(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "audio/pcm"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(bytes(9600))  # 200 ms of audio, then the connection drops
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/audio/speech", half_then_hang_up)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+    tts = OpenAiSynthesizer(url, "k", "tts-1", "alloy", max_retries=0)
+    try:
+        with pytest.raises(SpeechUnavailable, match="broke off mid-stream"):
+            await collect(tts.synthesize("Ваш заказ уже в пути.", 8000, call_id="c"))
+    finally:
+        await tts.aclose()
+        await runner.cleanup()
