@@ -26,6 +26,9 @@ DEFAULT_VOICE: Final = "ru"
 DEFAULT_WORDS_PER_MINUTE: Final = 165  # espeak's default 175 is hurried on a phone line
 
 _AUDIO_OUTPUT_SYNCHRONOUS: Final = 2
+# Without this flag espeak_Initialize calls exit(1) when its data is missing: the whole edge
+# would vanish with every call on it.
+_INITIALIZE_DONT_EXIT: Final = 0x8000
 _BUFFER_MS: Final = 100  # audio per synth callback
 _POS_CHARACTER: Final = 1
 _CHARS_UTF8: Final = 1
@@ -67,7 +70,9 @@ class _Engine:
             ctypes.c_void_p,
         ]
         lib.espeak_Synth.restype = ctypes.c_int
-        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, data_path.encode(), 0)
+        rate = lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, data_path.encode(), _INITIALIZE_DONT_EXIT
+        )
         if rate != ESPEAK_RATE:
             raise SpeechUnavailable(
                 f"espeak-ng did not initialise with its data at {data_path} (answered {rate})"

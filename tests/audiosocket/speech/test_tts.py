@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,3 +237,28 @@ async def test_openai_speech_broken_off_mid_stream_is_unavailable() -> None:
     finally:
         await tts.aclose()
         await runner.cleanup()
+
+
+def test_missing_espeak_data_is_an_error_not_an_exit() -> None:
+    # espeak-ng exits the process when its data is missing unless told not to; run it in a
+    # child process so a regression cannot take the test session with it
+    script = """
+import espeakng_loader
+from audiosocket.speech import SpeechUnavailable
+from audiosocket.speech.tts_espeak import EspeakSynthesizer
+espeakng_loader.get_data_path = lambda: "/nonexistent/espeak-ng-data"
+try:
+    EspeakSynthesizer().check()
+except SpeechUnavailable as error:
+    print("unavailable:", error)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[3],
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "unavailable: espeak-ng did not initialise with its data at /nonexistent" in done.stdout
