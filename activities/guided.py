@@ -32,6 +32,7 @@ class GuidedRequest(BaseModel):
 
     call_id: str
     messages: list[dict[str, Any]]  # from the caller's last line on
+    previous_reply: str = ""  # what the caller heard last ("повторите" says it again)
     tools: list[str]
     stage: str
     today: dt.date
@@ -71,6 +72,7 @@ def turn_of(request: GuidedRequest) -> Turn:
         withheld=request.withheld,
         phone_known=request.phone_known,
         results=tuple(results),
+        previous_reply=request.previous_reply,
     )
 
 

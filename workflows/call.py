@@ -497,11 +497,20 @@ class CallWorkflow(PostCallWork):
         last_user = max(
             (i for i, m in enumerate(self.s.messages) if m.get("role") == "user"), default=0
         )
+        previous = next(
+            (
+                str(m["content"])
+                for m in reversed(self.s.messages[:last_user])
+                if m.get("role") == "assistant" and m.get("content")
+            ),
+            "",
+        )
         answer: GuidedReply = await workflow.execute_local_activity(
             "guided_turn",
             GuidedRequest(
                 call_id=self.s.call_id,
                 messages=self.s.messages[last_user:],
+                previous_reply=previous,
                 tools=tools,
                 stage=self.s.stage.value,
                 today=self._today(),

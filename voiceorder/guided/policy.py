@@ -76,6 +76,7 @@ class Turn:
     withheld: bool = False
     phone_known: bool = True  # the verified phone (CallerID or confirmed by read-back)
     results: tuple[ToolResult, ...] = ()  # tool results since the caller spoke, in order
+    previous_reply: str = ""  # the bot's last words before the caller spoke
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,8 @@ def _on_caller(turn: Turn, m: GuidedMemory) -> Action:
     if intent is Intent.CANCEL:
         return _cancel(turn, m)
     if intent is Intent.REPEAT:
-        return Say(" ".join(m.asked) or lines.question(question))
+        # The last words again; the workflow's read-back too (the bot did not compose it).
+        return Say(turn.previous_reply or " ".join(m.asked) or lines.question(question))
     action = HANDLERS[question](turn, m, intent)
     if action is None and question is Q.NEED and not m.asked:
         # A call that just left the LLM: the words answered the LLM's question, not ours.
@@ -168,11 +170,13 @@ def _need(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     request = classify_request(text)
     if request is Request.STATUS:
         return _status(turn, m, parse_digits(text))
+    # "нет, спасибо" ends the call; "нет, хочу ещё молоко" is another order.
+    refused = intent is Intent.NO and request is not Request.ORDER and not product_query(text)
+    if request is Request.DONE or refused:
+        return Use("end_call", {"reason": "звонящему больше ничего не нужно"})
     if request is Request.ORDER or product_query(text):
         m.reset_order()
         return _product(turn, m, intent)
-    if request is Request.DONE or intent is Intent.NO:
-        return Use("end_call", {"reason": "звонящему больше ничего не нужно"})
     if intent is Intent.YES:
         return _ask(m, Q.NEED)  # "да" to "могу ещё помочь?": ask what exactly
     return None
@@ -349,17 +353,16 @@ def _delivery_type(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None
 
 
 def _place(text: str) -> str | None:
-    address = parse_address(text)
-    if address is not None and address.street:
-        return address.street.removeprefix("ул. ")
-    query = product_query(text)
-    words = [w for w in (query or "").split() if w not in _PICKUP_FILLERS]
+    """Where the caller wants to pick up: the words left after the pickup words ("заберу сам
+    на Тверской" → "тверской"); the Store API matches them by similarity."""
+    words = [w for w in (product_query(text) or "").split() if w not in _PICKUP_FILLERS]
     return " ".join(words) or None
 
 
 _PICKUP_FILLERS = frozenset(
-    {"забрать", "заберу", "сам", "сама", "самовывоз", "пункт", "выдача", "самый", "там"}
-)
+    {"забрать", "заберу", "сам", "сама", "самовывоз", "пункт", "выдача", "самый", "там",
+     "улица", "район", "метро", "возле", "около", "рядом", "удобно", "удобный", "лучше"}
+)  # fmt: skip
 
 
 def _full_address(text: str) -> bool:

@@ -229,3 +229,16 @@ def test_the_activity_reads_the_callers_line_and_the_tool_results_after_it() -> 
     first = guided_step(request.model_copy(update={"messages": messages[:1]}))
     assert [c.name for c in first.tool_calls] == ["get_order_status"]
     assert first.memory.calls_made == 1 and first.tool_calls[0].id == "guided-1"
+
+
+def test_repeat_says_the_last_reply_again_even_the_workflows_readback() -> None:
+    readback = "Проверим заказ. Гречка продел — одна штука. Всё верно?"
+    asked = Turn(
+        caller_text="Повторите, пожалуйста",
+        stage=Stage.AWAITING_CONFIRMATION.value,
+        tools=allowed_tools(Stage.AWAITING_CONFIRMATION, withheld=False),
+        today=TODAY,
+        previous_reply=readback,
+    )
+    action, m = decide(asked, memory(Question.DATE))
+    assert action == Say(readback) and m.misunderstood == 0
