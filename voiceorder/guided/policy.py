@@ -49,6 +49,10 @@ CLEAR_LEAD = 8.0
 Q = Question
 DRAFT_STAGES = frozenset({"DRAFTING", "DELIVERY", "AWAITING_CONFIRMATION"})
 DONE_STAGES = frozenset({"CONFIRMED", "SMS_SENT", "CANCELLED", "CONFIRMING"})
+# Questions that cannot be pending while the read-back waits for its answer: the read-back
+# came after them (a price change, a call just switched from the LLM). Any other question
+# was asked after the read-back, to change something.
+STALE_AT_READBACK = frozenset({Question.NEED, Question.ANYTHING_ELSE, Question.READY_TO_CONFIRM})
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ def decide(turn: Turn, memory: GuidedMemory) -> tuple[Action, GuidedMemory]:
 def _pending(turn: Turn, m: GuidedMemory) -> Question:
     """The question the caller is answering; the stage corrects a memory that is behind (a
     call that just switched from the LLM, a read-back that became a confirmation)."""
-    if turn.stage == "AWAITING_CONFIRMATION" and m.question not in (Q.CHANGE, Q.QUANTITY):
+    if turn.stage == "AWAITING_CONFIRMATION" and m.question in STALE_AT_READBACK:
         return Q.READBACK
     if turn.stage in DONE_STAGES and m.question in (Q.READBACK, Q.READY_TO_CONFIRM, Q.CHANGE):
         return Q.ANYTHING_ELSE
@@ -461,13 +465,13 @@ def _readback(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     if intent is Intent.YES:
         m.question = Q.ANYTHING_ELSE  # the workflow speaks the confirmation itself
         return Use("confirm_order")
+    if intent is Intent.NO or change_target(text) is not None:
+        return _change(turn, m, intent) or _ask(m, Q.CHANGE)
     quantity = _quantity(text)
     if quantity is not None and len(m.items) == 1:
         m.items = [m.items[0].model_copy(update={"quantity": quantity})]
         m.question = Q.READBACK
         return _create_draft(turn, m)
-    if intent is Intent.NO:
-        return _change(turn, m, intent) or _ask(m, Q.CHANGE)
     return None  # "Извините, не поняла. Если всё верно, скажите «да»…"
 
 
@@ -475,7 +479,7 @@ def _change(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     text = turn.caller_text
     target = change_target(text)
     quantity = _quantity(text)
-    if quantity is not None and len(m.items) == 1:
+    if quantity is not None and len(m.items) == 1 and target in (None, "quantity"):
         m.items = [m.items[0].model_copy(update={"quantity": quantity})]
         return _create_draft(turn, m)
     if target == "quantity":

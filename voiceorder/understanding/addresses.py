@@ -66,7 +66,8 @@ _FILLERS = frozenset(
         "мой", "моя", "наш", "ну", "значит", "так", "это", "вот", "пожалуйста", "по", "в",
         "на", "у", "я", "меня", "нас", "мы", "э", "эээ", "да", "такой", "сюда", "туда", "к",
         "записывайте", "пишите", "адрес", "адресу", "доставка", "доставку", "доставьте",
-        "привезите", "живу", "живем",
+        "привезите", "живу", "живем", "курьер", "курьером", "курьерской", "доставкой",
+        "доставить", "привезти", "нет", "давайте", "другой", "хочу",
     }
 )  # fmt: skip
 _LETTER = re.compile(r"(?<![а-я\d-])(\d+)\s*-?\s*(?:буква\s+)?([абвгеж])(?![а-я])")
@@ -151,7 +152,7 @@ def _nominative_word(word: str, kind_gender: str | None, after_preposition: bool
             return word
         chosen = agreeing[0]
     elif after_preposition:
-        located = [p for p in adjectives if p.tag.case in {"loct", "datv"}]
+        located = [p for p in adjectives if p.tag.case in {"loct", "datv", "accs"}]
         if not located:
             return word
         chosen = located[0]

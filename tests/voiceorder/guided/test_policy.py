@@ -242,3 +242,22 @@ def test_repeat_says_the_last_reply_again_even_the_workflows_readback() -> None:
     )
     action, m = decide(asked, memory(Question.DATE))
     assert action == Say(readback) and m.misunderstood == 0
+
+
+def test_a_new_address_after_the_readback_is_no_quantity() -> None:
+    m = memory(Question.READBACK, items=[Item(product_id="p-1", name="Гречка", quantity=2)])
+    action, m = decide(turn("Нет, адрес другой", Stage.AWAITING_CONFIRMATION), m)
+    assert isinstance(action, Say) and m.question is Question.ADDRESS
+    action, m = decide(turn("Москва, улица Арбат, дом десять", Stage.AWAITING_CONFIRMATION), m)
+    assert isinstance(action, Say) and m.question is Question.DATE, "not «десять штук»"
+    action, m = decide(turn("Завтра", Stage.AWAITING_CONFIRMATION), m)
+    assert isinstance(action, Use) and action.name == "update_order_delivery"
+    assert action.arguments["address"]["street"] == "ул. Арбат"
+    assert m.items[0].quantity == 2
+
+
+def test_delivery_words_are_no_part_of_the_street() -> None:
+    m = memory(Question.DELIVERY_TYPE)
+    _, m = decide(turn("Курьером на Тверскую семь, квартира двенадцать", Stage.DRAFTING), m)
+    assert m.question is Question.CITY and m.address is not None
+    assert m.address.street == "Тверская" and m.address.house == "7"
