@@ -181,7 +181,7 @@ class PostCallWork(CallTools):
                 outcome=self.s.outcome,
                 last_stage=self.s.stage.value,
                 order_number=self.s.order_number or None,
-                agent_mode="llm",
+                agent_mode=self.s.agent_mode,  # "guided" also after a switch
             ),
             summary=f"call log: call ended ({self.s.outcome})",
         )

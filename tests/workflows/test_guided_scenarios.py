@@ -3,6 +3,10 @@ calls started with agent="guided"; the fake LLM must never be asked."""
 
 from __future__ import annotations
 
+import asyncio
+
+import asyncpg
+
 from store_api.seed.personas import FOREIGN_ORDER_NUMBER, MANY_ACTIVE, NO_ORDERS, ONE_ACTIVE
 from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls
@@ -108,6 +112,14 @@ async def test_llm_failing_mid_call_switches_to_guided_and_the_order_completes(
     assert "agent_mode_switched" in events and "order_confirmed" in events
     assert events.index("agent_mode_switched") < events.index("order_confirmed")
     assert len(await calls.sms_of(call.call_id)) == 1
+    conn = await asyncpg.connect(calls.database_url)
+    try:
+        mode = await conn.fetchval(
+            "SELECT agent_mode FROM bot.calls WHERE call_id = $1", call.call_id
+        )
+    finally:
+        await conn.close()
+    assert mode == "guided", "the call log says who finished the call"
     await keep_history(call, "guided_switch_from_llm_mid_call")
 
 
@@ -400,3 +412,31 @@ async def test_guided_s15_price_change_reads_back_the_new_total(
     confirmed = (await orders_of_call(store_api, NO_ORDERS.phone, call.call_id))[0]
     assert confirmed["status"] == "confirmed" and confirmed["total"] == order["total"] + 10000
     await keep_history(call, "guided_s15_price_changed")
+
+
+async def test_guided_memory_carries_over_continue_as_new(
+    calls: Calls, store_api: StoreApiServer
+) -> None:
+    call = await calls.start(NO_ORDERS.phone, agent="guided", turns_per_run=2)
+    lines_said = [
+        "Хочу заказать гречку продел",
+        "Одну",
+        "Всё",
+        "Курьером",
+        "Москва, Тверская семь, квартира двенадцать",
+        "Завтра",
+    ]
+    runs = [(await call.handle.describe()).run_id]
+    for pair in range(0, len(lines_said), 2):
+        reply = await talk(call, *lines_said[pair : pair + 2])
+        async with asyncio.timeout(30):  # the hand-over happens between turns
+            while (await call.handle.describe()).run_id == runs[-1]:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        runs.append((await call.handle.describe()).run_id)
+    assert reply.stage == "AWAITING_CONFIRMATION", "the memory went with the call"
+    assert (await call.say("Да")).stage == "CONFIRMED"
+    await call.hang_up()
+    assert await call.result() == "order_confirmed"
+    assert len(set(runs)) == 4
+    orders = await orders_of_call(store_api, NO_ORDERS.phone, call.call_id)
+    assert [o["status"] for o in orders] == ["confirmed"]
