@@ -62,8 +62,14 @@ def listing(candidates: Sequence[Candidate], prefix: str) -> str:
     return f"{prefix}: {named}."
 
 
+def which_one(count: int, noun: str = "Какой из них") -> str:
+    """ "Какой из них: первый или второй?" — only the positions that were read out."""
+    positions = _POSITIONS[: max(2, min(count, 3))]
+    return f"{noun}: {', '.join(positions[:-1])} или {positions[-1]}?"
+
+
 def products_found(candidates: Sequence[Candidate]) -> str:
-    return listing(candidates, "Нашла несколько") + " " + QUESTIONS[Question.CHOOSE_PRODUCT]
+    return listing(candidates, "Нашла несколько") + " " + which_one(len(candidates))
 
 
 def alternatives(missing: str, candidates: Sequence[Candidate]) -> str:
@@ -106,7 +112,11 @@ def draft_ready(total: int) -> str:
 
 
 def pickup_points(candidates: Sequence[Candidate]) -> str:
-    return listing(candidates, "Есть такие пункты выдачи") + " " + QUESTIONS[Question.CHOOSE_PICKUP]
+    return (
+        listing(candidates, "Есть такие пункты выдачи")
+        + " "
+        + which_one(len(candidates), "Какой пункт удобнее")
+    )
 
 
 def pickup_not_found() -> str:
@@ -118,9 +128,8 @@ def orders_listed(orders: Sequence[tuple[str, str]]) -> str:
         f"{_POSITIONS[index]} — номер {say_order_number(number)}, {status}"
         for index, (number, status) in enumerate(orders[:3])
     )
-    return (
-        f"У вас {count_phrase(len(orders), 'заказ')} в работе: {said}. "
-        + QUESTIONS[Question.CHOOSE_ORDER]
+    return f"У вас {count_phrase(len(orders), 'заказ')} в работе: {said}. " + which_one(
+        min(len(orders), 3), "О каком рассказать"
     )
 
 

@@ -13,6 +13,7 @@ Two entry points, picked by `decide`:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,10 @@ CLEAR_LEAD = 8.0
 
 Q = Question
 DRAFT_STAGES = frozenset({"DRAFTING", "DELIVERY", "AWAITING_CONFIRMATION"})
+# Questions asked while the list of items is gathered.
+LIST_QUESTIONS = frozenset(
+    {Question.PRODUCT, Question.CHOOSE_PRODUCT, Question.QUANTITY, Question.MORE_ITEMS}
+)
 DONE_STAGES = frozenset({"CONFIRMED", "SMS_SENT", "CANCELLED", "CONFIRMING"})
 # Questions that cannot be pending while the read-back waits for its answer: the read-back
 # came after them (a price change, a call just switched from the LLM). Any other question
@@ -134,6 +139,8 @@ def _on_caller(turn: Turn, m: GuidedMemory) -> Action:
     intent = classify_reply(text)
     if intent is Intent.OPERATOR:
         return Use("transfer_to_operator", {"reason": "звонящий попросил оператора"})
+    if intent is Intent.CANCEL and says_done(text) and question in LIST_QUESTIONS and m.items:
+        intent = Intent.NO  # "больше ничего не надо": the list is complete, not cancelled
     if intent is Intent.CANCEL:
         return _cancel(turn, m)
     if intent is Intent.REPEAT:
@@ -160,9 +167,20 @@ def _ask(m: GuidedMemory, question: Question, text: str | None = None) -> Say:
 
 
 def _cancel(turn: Turn, m: GuidedMemory) -> Action:
+    gathering = bool(m.items or m.chosen or m.candidates)
     m.reset_order()
     if turn.stage in DRAFT_STAGES:
         return Use("cancel_order", {"reason": "звонящий отказался от заказа"})
+    if not gathering and says_done(turn.caller_text):
+        return Use("end_call", {"reason": "звонящему больше ничего не нужно"})
+    return _ask(m, Q.ANYTHING_ELSE, lines.nothing_to_cancel())
+
+
+def _drop_pending_choice(turn: Turn, m: GuidedMemory) -> Action:
+    """ "нет, не надо" while a product is being chosen: that product is off, the list stays."""
+    m.candidates, m.chosen, m.quantity = [], None, None
+    if m.items:
+        return _ask(m, Q.MORE_ITEMS)
     return _ask(m, Q.ANYTHING_ELSE, lines.nothing_to_cancel())
 
 
@@ -273,6 +291,8 @@ def _product_or_done(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | No
 def _product_first(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     if m.items and (says_done(turn.caller_text) or intent is Intent.NO):
         return _finish_items(turn, m)
+    if intent is Intent.NO and not product_query(turn.caller_text):
+        return _drop_pending_choice(turn, m)
     return _product(turn, m, intent)
 
 
@@ -284,11 +304,24 @@ def _choose_product(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | Non
         if ranked and (len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= CLEAR_LEAD):
             index = ranked[0][0]
     if index is None:
-        if product_query(text) and not match_products(text, [c.name for c in m.candidates]):
-            return _product(turn, m, intent)  # another product altogether
+        if m.items and says_done(text):
+            return _finish_items(turn, m)
+        other = classify_request(text) is Request.ORDER or intent is Intent.NO
+        if other and product_query(text):
+            return _product(turn, m, intent)  # "нет, лучше кефир": another product
+        if intent is Intent.NO:
+            return _drop_pending_choice(turn, m)
+        m.quantity = _quantity(text) or m.quantity  # "две", said before choosing
         return None
-    quantity = _quantity(text) or m.quantity
+    quantity = _pack_free(_quantity(text) or m.quantity, m.candidates[index])
     return _chosen(turn, m, m.candidates[index], quantity, price=None)
+
+
+def _pack_free(quantity: int | None, product: Candidate) -> int | None:
+    """ "десяток яиц" names the pack "Яйца С1, 10 шт", not ten packs: ask how many."""
+    if quantity is not None and str(quantity) in re.findall(r"\d+", product.name):
+        return None
+    return quantity
 
 
 def _chosen(
@@ -315,6 +348,8 @@ def _add_item(turn: Turn, m: GuidedMemory, product: Candidate, quantity: int) ->
 def _quantity_answer(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     quantity = _quantity(turn.caller_text)
     if quantity is None:
+        if intent is Intent.NO and m.chosen is not None:
+            return _drop_pending_choice(turn, m)
         return None
     if m.chosen is not None:
         return _add_item(turn, m, m.chosen, quantity)
@@ -538,23 +573,32 @@ def _after_search(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
     if m.replacing is not None:
         return _offer_replacement(m, in_stock)
     if not items:
-        m.misunderstood += 1
-        if m.misunderstood >= MAX_MISUNDERSTOOD:
-            return Use("transfer_to_operator", {"reason": "товар не найден"})
-        return _ask(m, Q.PRODUCT, lines.nothing_found(product_query(m.heard) or m.heard))
+        return _not_found(m)
     if not in_stock:
         return _ask(m, Q.PRODUCT, lines.only_out_of_stock(str(items[0]["name"])))
     names = [str(i["name"]) for i in in_stock]
     ranked = match_products(m.heard, names)
-    chosen = [in_stock[index] for index, _ in ranked] or in_stock
-    if ranked and len(ranked) > 1 and ranked[0][1] - ranked[1][1] >= CLEAR_LEAD:
+    if not ranked:
+        # The catalogue search is broad ("невский" finds a baguette); only what matches the
+        # caller's words is offered.
+        return _not_found(m)
+    chosen = [in_stock[index] for index, _ in ranked]
+    if len(ranked) > 1 and ranked[0][1] - ranked[1][1] >= CLEAR_LEAD:
         chosen = chosen[:1]
     m.misunderstood = 0
     if len(chosen) == 1:
         product = _candidate(chosen[0])
-        return _chosen(turn, m, product, m.quantity, price=_price(chosen[0]))
+        quantity = _pack_free(m.quantity, product)
+        return _chosen(turn, m, product, quantity, price=_price(chosen[0]))
     m.candidates = [_candidate(i) for i in chosen[:3]]
     return _ask(m, Q.CHOOSE_PRODUCT, lines.products_found(m.candidates))
+
+
+def _not_found(m: GuidedMemory) -> Action:
+    m.misunderstood += 1
+    if m.misunderstood >= MAX_MISUNDERSTOOD:
+        return Use("transfer_to_operator", {"reason": "товар не найден"})
+    return _ask(m, Q.PRODUCT, lines.nothing_found(product_query(m.heard) or m.heard))
 
 
 def _offer_replacement(m: GuidedMemory, in_stock: list[Mapping[str, Any]]) -> Action:

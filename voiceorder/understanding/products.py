@@ -21,6 +21,7 @@ from rapidfuzz import fuzz, process, utils
 from voiceorder.russian._morph import morph
 from voiceorder.understanding._text import fold, lemma
 from voiceorder.understanding.numbers import COUNT_UNITS, COUNTING_NOUNS, to_digits
+from voiceorder.understanding.ordinals import ordinal_lemmas
 
 # Below this a candidate is not what the caller said: one typo in a word of six letters
 # still scores ~83, a different product of similar letters ("сосиски" ~ "российский") ~70.
@@ -131,9 +132,20 @@ _REQUEST_WORDS = frozenset(
 )  # fmt: skip
 
 
+_POSITION_WORDS = frozenset({"последний", "предпоследний", "любой", "этот", "тот"})
+
+
 def product_query(utterance: str) -> str | None:
     """The words to search the catalogue for, as lemmas: "хочу заказать две пачки гречки" →
     "гречка". None when the caller named no product."""
     words = [word.lemma for word in _spoken(utterance) if not word.lemma.isdigit()]
-    kept = [word for word in words if word not in _REQUEST_WORDS and len(word) > 1]
+    positions = ordinal_lemmas()  # "третий", "последний": a choice, not a product
+    kept = [
+        word
+        for word in words
+        if word not in _REQUEST_WORDS
+        and word not in positions
+        and word not in _POSITION_WORDS
+        and len(word) > 1
+    ]
     return " ".join(kept)[:100] if kept else None

@@ -261,3 +261,42 @@ def test_delivery_words_are_no_part_of_the_street() -> None:
     _, m = decide(turn("Курьером на Тверскую семь, квартира двенадцать", Stage.DRAFTING), m)
     assert m.question is Question.CITY and m.address is not None
     assert m.address.street == "Тверская" and m.address.house == "7"
+
+
+def test_nothing_more_needed_completes_the_list_instead_of_cancelling() -> None:
+    m = memory(Question.MORE_ITEMS, items=[Item(product_id="p-1", name="Гречка", quantity=1)])
+    action, _ = decide(turn("Больше ничего не надо"), m)
+    assert isinstance(action, Use) and action.name == "create_order_draft"
+    action, _ = decide(turn("Больше ничего не надо"), memory(Question.ANYTHING_ELSE))
+    assert isinstance(action, Use) and action.name == "end_call"
+
+
+def test_a_count_that_names_the_pack_is_no_quantity() -> None:
+    eggs = {"product_id": "e-1", "name": "Яйца куриные С1, 10 шт", "in_stock": True}
+    m = memory(Question.PRODUCT)
+    action, m = decide(turn("Мне бы яиц десяток"), m)
+    assert isinstance(action, Use) and m.quantity == 10
+    found = ToolResult("search_products", {"items": [eggs]})
+    action, m = decide(turn("Мне бы яиц десяток", Stage.LISTENING, found), m)
+    assert isinstance(action, Say) and "Сколько" in action.text and m.chosen is not None
+
+
+def test_a_broad_search_offers_only_what_matches_the_callers_words() -> None:
+    bread = {"product_id": "b-1", "name": "Багет французский 250 г", "in_stock": True}
+    m = memory(Question.PRODUCT, heard="Невский")
+    found = ToolResult("search_products", {"items": [bread]})
+    action, m = decide(turn("Невский", Stage.LISTENING, found), m)
+    assert isinstance(action, Say) and action.text.startswith("Не нашла") and m.candidates == []
+
+
+def test_two_candidates_are_asked_about_as_two() -> None:
+    items = [
+        {"product_id": "b-1", "name": "Бананы", "in_stock": True},
+        {"product_id": "b-2", "name": "Бананы мини", "in_stock": True},
+    ]
+    m = memory(Question.PRODUCT, heard="бананы")
+    found = ToolResult("search_products", {"items": items})
+    action, m = decide(turn("бананы", Stage.LISTENING, found), m)
+    assert isinstance(action, Say) and action.text.endswith("первый или второй?")
+    action, m = decide(turn("нет, не надо"), m)
+    assert isinstance(action, Say) and m.candidates == [] and m.question is Question.ANYTHING_ELSE
