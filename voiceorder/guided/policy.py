@@ -229,12 +229,22 @@ def _choose_order(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     numbers = [c.id for c in m.candidates]
     if digits and len(digits) >= 3:
         return _status(turn, m, digits)
-    index = parse_ordinal(text, len(numbers))
-    if index is None and digits and len(numbers) >= int(digits) >= 1:
-        index = int(digits) - 1  # "два"
+    index = _position(text, len(numbers))
     if index is None:
         return None
     return Use("get_order_status", {"order_number": numbers[index]})
+
+
+def _position(text: str, count: int) -> int | None:
+    """Which of `count` read-out candidates: "второй", or a lone number — "два", or the
+    digit pressed on the keypad (DTMF arrives as "Номер заказа: 2")."""
+    index = parse_ordinal(text, count)
+    if index is not None:
+        return index
+    digits = parse_digits(text)
+    if digits is not None and len(digits) == 1 and 1 <= int(digits) <= count:
+        return int(digits) - 1
+    return None
 
 
 def _contact_phone(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
@@ -298,7 +308,7 @@ def _product_first(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None
 
 def _choose_product(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     text = turn.caller_text
-    index = parse_ordinal(text, len(m.candidates))
+    index = _position(text, len(m.candidates))
     if index is None:
         ranked = match_products(text, [c.name for c in m.candidates])
         if ranked and (len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= CLEAR_LEAD):
@@ -476,7 +486,7 @@ def _pickup_place(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
 
 
 def _choose_pickup(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
-    index = parse_ordinal(turn.caller_text, len(m.candidates))
+    index = _position(turn.caller_text, len(m.candidates))
     if index is None:
         ranked = match_products(turn.caller_text, [c.name for c in m.candidates])
         if ranked and (len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= CLEAR_LEAD):

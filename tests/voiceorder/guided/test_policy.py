@@ -300,3 +300,15 @@ def test_two_candidates_are_asked_about_as_two() -> None:
     assert isinstance(action, Say) and action.text.endswith("первый или второй?")
     action, m = decide(turn("нет, не надо"), m)
     assert isinstance(action, Say) and m.candidates == [] and m.question is Question.ANYTHING_ELSE
+
+
+def test_a_keypad_digit_chooses_among_the_candidates() -> None:
+    points = [Candidate(id=f"pp-{n}", name=f"Пункт {n}") for n in range(3)]
+    action, _ = decide(
+        turn("Номер заказа: 2", Stage.DRAFTING), memory(Question.CHOOSE_PICKUP, candidates=points)
+    )
+    assert action == Use("update_order_delivery", {"type": "pickup", "pickup_point_id": "pp-1"})
+    action, _ = decide(
+        turn("Номер заказа: 7", Stage.DRAFTING), memory(Question.CHOOSE_PICKUP, candidates=points)
+    )
+    assert isinstance(action, Say)
