@@ -1,5 +1,5 @@
 """The outbound stream of one call as the session sees it: a FrameSource that knows how much
-speech the send loop has taken, and that can follow the rate the caller's audio arrives at.
+speech the send loop has taken, and signals when it has played everything queued.
 
 Barge-in must tell the workflow how much of a reply the caller actually heard. Frames leave
 only when the send loop takes them on the 20 ms clock, so counting taken speech bytes (and
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from audiosocket.pacing import BYTES_PER_SAMPLE, FrameSource, frame_bytes
+from audiosocket.pacing import BYTES_PER_SAMPLE, FrameSource
 
 
 class PlayoutSource(FrameSource):
@@ -55,13 +55,3 @@ class PlayoutSource(FrameSource):
     def played_ms_since(self, mark: int) -> int:
         played = max(0, self.taken_bytes - mark)
         return played * 1000 // (self.rate * BYTES_PER_SAMPLE)
-
-    def retune(self, rate: int) -> None:
-        """Switch to another sample rate (Asterisk's frames say which). Drops queued audio."""
-        if rate == self.rate:
-            return
-        size = frame_bytes(rate)
-        self.clear()
-        self.rate = rate
-        self.frame_size = size
-        self.silence = bytes(size)

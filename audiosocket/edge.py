@@ -1,0 +1,284 @@
+"""The edge process: AudioSocket server + (optional) ARI call router + speech + Temporal client.
+
+Every AudioSocket connection gets an `EdgeCallSession`. With ARI (`ARI_URL` set) the router
+answers callers in the Stasis app and has Asterisk open the AudioSocket leg with a UUID it
+chose; the session finds the caller's number by that UUID (waiting briefly: the UUID frame
+can arrive before the router registered the call). Without ARI the dialplan `AudioSocket()`
+application connects directly and the caller number is unknown (the workflow's withheld
+rules apply).
+
+Without STT (`STT_BASE_URL` unset) the edge still starts, with a warning: callers hear the
+greeting, keys work, and any speech is answered with an apology and the hint to press 0 for
+an operator. Refusing to start would take the whole `voiceorder up` stack down on a laptop
+with no speech service, and a phone line that answers honestly beats one that rings out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+from temporalio.client import Client
+
+from audiosocket.ari import AriClient
+from audiosocket.ari_calls import AriCallRouter
+from audiosocket.dtmf import DtmfSource
+from audiosocket.metrics import EdgeMetrics, metrics_app
+from audiosocket.server import AudioSocketServer, Call
+from audiosocket.session import (
+    EdgeCallSession,
+    FillerCache,
+    SessionDeps,
+    SessionTimings,
+    default_endpointer,
+)
+from audiosocket.speech import (
+    Endpointer,
+    Synthesizer,
+    Transcriber,
+    build_synthesizer,
+    build_transcriber,
+)
+from voiceorder.settings import Settings
+
+log = structlog.get_logger("audiosocket.edge")
+
+MEDIA_FORMAT = "slin16"  # externalMedia format: 16 kHz, kind 0x12, 640-byte frames
+# What the dialplan AudioSocket() application always uses (audiosocket.md).
+DIALPLAN_RATE = 8000
+RATES = {"slin": 8000, "slin16": 16000}
+
+
+class EdgeError(RuntimeError):
+    """The edge cannot run; the message says what to change."""
+
+
+class Edge:
+    """`async with Edge(...) as edge:` listens on `edge.port` until the block ends."""
+
+    def __init__(
+        self,
+        *,
+        client: Client,
+        task_queue: str,
+        transcriber: Transcriber | None,
+        synthesizer: Synthesizer,
+        host: str = "127.0.0.1",
+        port: int = 9092,
+        ari: AriClient | None = None,
+        external_host: str | None = None,
+        operator_context: str = "operators",
+        metrics_port: int | None = None,
+        timings: SessionTimings | None = None,
+        endpointer: Callable[[int], Endpointer] = default_endpointer,
+        dialplan_rate: int = DIALPLAN_RATE,
+    ) -> None:
+        self.metrics = EdgeMetrics()
+        self.sessions: dict[uuid.UUID, EdgeCallSession] = {}
+        self.ended: list[EdgeCallSession] = []  # finished sessions, newest last (kept 100)
+        self._ari = ari
+        self._external_host = external_host
+        self._operator_context = operator_context
+        self._metrics_port = metrics_port
+        self._metrics_runner: web.AppRunner | None = None
+        self.router: AriCallRouter | None = None
+        self._router_task: asyncio.Task[None] | None = None
+        self.failed: asyncio.Future[BaseException] | None = None
+        self.deps = SessionDeps(
+            client=client,
+            task_queue=task_queue,
+            transcriber=transcriber,
+            synthesizer=synthesizer,
+            metrics=self.metrics,
+            timings=timings or SessionTimings(),
+            endpointer=endpointer,
+            fillers=FillerCache(synthesizer),
+        )
+        self.server = AudioSocketServer(host, port, self._new_session)
+        # Outbound audio of a connection without ARI: the AudioSocket() app is always 8 kHz,
+        # `Dial(AudioSocket/host:port/uuid/c(slin16))` 16 kHz. The edge speaks first, so it
+        # cannot wait for the caller's frames to tell.
+        self._rate = dialplan_rate
+        self._watchers: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, client: Client, *, metrics_port: int | None = None
+    ) -> Edge:
+        transcriber = build_transcriber(settings)
+        if transcriber is None:
+            log.warning(
+                "stt_not_configured",
+                hint="set STT_BASE_URL: until then callers hear an apology for any speech "
+                "and can press 0 for an operator",
+            )
+        ari = None
+        if settings.ari_url:
+            if not settings.ari_user or not settings.ari_password:
+                raise EdgeError("ARI_URL is set, so ARI_USER and ARI_PASSWORD are needed too")
+            ari = AriClient(
+                settings.ari_url, settings.ari_user, settings.ari_password, settings.ari_app
+            )
+        return cls(
+            client=client,
+            task_queue=settings.temporal_task_queue,
+            transcriber=transcriber,
+            synthesizer=build_synthesizer(settings),
+            host=settings.audiosocket_host,
+            port=settings.audiosocket_port,
+            ari=ari,
+            external_host=settings.audiosocket_external_host,
+            operator_context=settings.operator_context,
+            metrics_port=metrics_port,
+        )
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def metrics_port(self) -> int | None:
+        if self._metrics_runner is None:
+            return None
+        for site in self._metrics_runner.sites:
+            server = getattr(site, "_server", None)
+            if server is not None and server.sockets:
+                return int(server.sockets[0].getsockname()[1])
+        return None
+
+    @property
+    def listening(self) -> bool:
+        try:
+            self.server.port  # noqa: B018 - raises until the server listens
+        except RuntimeError:
+            return False
+        return True
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.failed = loop.create_future()
+        await self.server.start()
+        if self._ari is not None:
+            # Known only now when port 0 asked for a free port.
+            external = self._external_host or f"{self.server.host}:{self.port}"
+            self.router = AriCallRouter(
+                self._ari,
+                external_host=external,
+                operator_context=self._operator_context,
+                media_format=MEDIA_FORMAT,
+            )
+            self.router.set_listener(self)
+            self.deps.routing = self.router
+            self._rate = RATES[MEDIA_FORMAT]
+            self._router_task = asyncio.create_task(self._run_router(), name="ari-router")
+        if self._metrics_port is not None:
+            self._metrics_runner = web.AppRunner(
+                metrics_app(self.metrics, lambda: self.listening), access_log=None
+            )
+            await self._metrics_runner.setup()
+            site = web.TCPSite(self._metrics_runner, self.server.host, self._metrics_port)
+            await site.start()
+        # The filler must be ready before the first slow turn, not synthesised during it.
+        assert self.deps.fillers is not None
+        await self.deps.fillers.get(self._rate)
+        log.info(
+            "edge_listening",
+            audiosocket=f"{self.server.host}:{self.port}",
+            ari="on" if self.router else "off (dialplan AudioSocket() path)",
+            stt="on" if self.deps.transcriber else "off",
+            metrics_port=self.metrics_port,
+        )
+
+    async def close(self) -> None:
+        await self.server.close()  # ends every open call (their sessions clean up)
+        pending = [s.finished.wait() for s in list(self.sessions.values())]
+        if pending:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    await asyncio.gather(*pending)
+        if self._router_task is not None:
+            self._router_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._router_task
+        if self._ari is not None:
+            await self._ari.close()
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
+
+    async def __aenter__(self) -> Edge:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set; raises what ended the ARI router (e.g. bad credentials)."""
+        assert self.failed is not None
+        stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+        failed: asyncio.Future[Any] = self.failed
+        try:
+            await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if self.failed.done():
+            raise self.failed.result()
+
+    async def _run_router(self) -> None:
+        assert self.router is not None and self.failed is not None
+        try:
+            await self.router.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("ari_router_stopped", error=str(exc))
+            if not self.failed.done():
+                self.failed.set_result(exc)
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    def _new_session(self, call: Call) -> EdgeCallSession:
+        session = EdgeCallSession(call, self.deps, rate=self._rate)
+        self.sessions[call.id] = session
+        task = asyncio.create_task(self._forget_when_finished(session))
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+        return session
+
+    async def _forget_when_finished(self, session: EdgeCallSession) -> None:
+        await session.finished.wait()
+        self.sessions.pop(session.call.id, None)
+        self.ended.append(session)
+        del self.ended[:-100]
+
+    async def session(
+        self,
+        audiosocket_id: uuid.UUID,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> EdgeCallSession:
+        """The session of a call (for tests and tools), waiting for it to connect."""
+        async with asyncio.timeout(timeout):
+            while True:
+                found = self.sessions.get(audiosocket_id) or next(
+                    (s for s in self.ended if s.call.id == audiosocket_id), None
+                )
+                if found is not None:
+                    return found
+                await asyncio.sleep(0.01)
+
+    # --- AriCallListener -----------------------------------------------------------------------
+
+    async def on_caller_dtmf(self, audiosocket_id: uuid.UUID, digit: str) -> None:
+        session = self.sessions.get(audiosocket_id)
+        if session is not None:
+            session.key(digit, DtmfSource.ARI)
+
+    async def on_caller_hangup(self, audiosocket_id: uuid.UUID) -> None:
+        session = self.sessions.get(audiosocket_id)
+        if session is not None:
+            session.caller_hung_up()

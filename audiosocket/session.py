@@ -1,0 +1,610 @@
+"""One phone call at the edge: audio in → VAD → STT → CallWorkflow → TTS → audio out.
+
+`EdgeCallSession` is the AudioSocket server's `CallHandler` for one connection. It starts the
+call workflow while silence already flows (the server's send loop runs from the first
+moment), plays the greeting, and then serves caller turns one at a time:
+
+- speech: the Endpointer runs on the wall clock (a ticker calls `tick`, because Asterisk
+  sends no frames while the caller is silent); an ended utterance is transcribed and sent as
+  `caller_said`; an empty transcript is ignored;
+- keys: de-duplicated (AudioSocket 0x03 and ARI report each key) and grouped by
+  `DigitCollector`, then sent as `caller_pressed`;
+- silence: ~7 s of caller silence after the bot finished speaking → `caller_silent`.
+
+The reply is spoken sentence by sentence (the first plays while the next is synthesised).
+Caller speech while the bot speaks is a barge-in: queued audio is dropped at once and the
+workflow learns how much of the reply was played (counted from the frames the send loop
+took). A reply that ends the call (`hangup`/`transfer`) plays to the end; then ARI hangs up
+or transfers the caller channel and the AudioSocket leg gets 0x00. When the caller hangs up
+the workflow gets the `hang_up` signal exactly once. Failures of STT, TTS, the workflow or
+ARI are spoken as an apology where possible and logged; they never touch other calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+from temporalio.client import Client
+
+from audiosocket.dtmf import DigitCollector, DtmfDeduper, DtmfSource
+from audiosocket.metrics import EdgeMetrics, TurnLatency
+from audiosocket.playout import PlayoutSource
+from audiosocket.server import Call, HangupReason
+from audiosocket.speech import (
+    Endpointer,
+    SpeechEnded,
+    SpeechStarted,
+    Synthesizer,
+    Transcriber,
+    resample,
+)
+from voiceorder.calls import CallSession
+from voiceorder.russian.text import normalise_for_tts
+from workflows.models import CallInput, Reply
+
+log = structlog.get_logger("audiosocket.session")
+
+FILLER_TEXT = "Секунду, проверяю…"
+NO_STT = [
+    "Извините, я сейчас не могу разобрать речь.",
+    "Чтобы поговорить с оператором, нажмите ноль.",
+]
+WORKFLOW_TROUBLE = ["Извините, произошёл сбой.", "Повторите, пожалуйста."]
+SERVICE_DOWN = ["Извините, сервис сейчас недоступен.", "Пожалуйста, перезвоните позже."]
+# After this many turns in a row the workflow could not answer, the edge gives up politely.
+MAX_WORKFLOW_FAILURES = 3
+VAD_RATES = (8000, 16000)
+START_WAIT_AFTER_HANGUP_S = 30.0
+RUN_STOP_S = 2.0
+
+
+@dataclass(frozen=True)
+class SessionTimings:
+    """Knobs of the voice behaviour (dialog.md); tests shorten the slow ones."""
+
+    tick_s: float = 0.03  # wall-clock endpointing, key and silence timers
+    filler_after_s: float = 1.5
+    silence_reprompt_s: float = 7.0
+    ari_wait_s: float = 1.0  # the UUID frame can beat ARI's externalMedia reply
+    inter_digit_s: float = 2.5
+    dtmf_dedupe_s: float = 0.5
+
+
+class AriLine(Protocol):
+    """What the session needs of an ARI call (audiosocket.ari_calls.AriCall)."""
+
+    @property
+    def caller_number(self) -> str | None: ...
+
+    @property
+    def caller_channel_id(self) -> str: ...
+
+
+class CallRouting(Protocol):
+    """The ARI side of calls (audiosocket.ari_calls.AriCallRouter)."""
+
+    def lookup(self, audiosocket_id: uuid.UUID) -> AriLine | None: ...
+
+    async def wait_for(  # the contract's name for it
+        self,
+        audiosocket_id: uuid.UUID,
+        timeout: float,  # noqa: ASYNC109
+    ) -> AriLine | None: ...
+
+    async def hang_up(self, audiosocket_id: uuid.UUID) -> object: ...
+
+    async def transfer(self, audiosocket_id: uuid.UUID) -> object: ...
+
+
+class FillerCache:
+    """The filler phrase, synthesised once per sample rate and reused by every call."""
+
+    def __init__(self, synthesizer: Synthesizer, text: str = FILLER_TEXT) -> None:
+        self._synthesizer = synthesizer
+        self._text = text
+        self._pcm: dict[int, bytes] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, rate: int) -> bytes:
+        """The filler at `rate`; empty when TTS failed (the failure is logged once)."""
+        async with self._lock:
+            if rate not in self._pcm:
+                try:
+                    chunks = [
+                        chunk
+                        async for chunk in self._synthesizer.synthesize(
+                            normalise_for_tts(self._text), rate, call_id="edge-filler"
+                        )
+                    ]
+                    self._pcm[rate] = b"".join(chunks)
+                except Exception as exc:
+                    log.warning("filler_synthesis_failed", rate=rate, error=str(exc))
+                    self._pcm[rate] = b""
+            return self._pcm[rate]
+
+
+def default_endpointer(rate: int) -> Endpointer:
+    return Endpointer(rate)
+
+
+@dataclass
+class SessionDeps:
+    """What every call of one edge shares."""
+
+    client: Client
+    task_queue: str
+    transcriber: Transcriber | None
+    synthesizer: Synthesizer
+    metrics: EdgeMetrics = field(default_factory=EdgeMetrics)
+    routing: CallRouting | None = None
+    timings: SessionTimings = field(default_factory=SessionTimings)
+    endpointer: Callable[[int], Endpointer] = default_endpointer
+    fillers: FillerCache | None = None
+
+    def __post_init__(self) -> None:
+        if self.fillers is None:
+            self.fillers = FillerCache(self.synthesizer)
+
+
+@dataclass(frozen=True)
+class _Utterance:
+    pcm: bytes
+    rate: int
+    ended_at: float
+
+
+@dataclass(frozen=True)
+class _Keys:
+    digits: str
+    at: float
+
+
+@dataclass(frozen=True)
+class _Silence:
+    at: float
+
+
+_Input = _Utterance | _Keys | _Silence
+
+
+@dataclass
+class _Spoken:
+    """What the bot says next: a workflow reply, or the edge's own apology."""
+
+    sentences: list[str]
+    action: str = "continue"
+    reply: Reply | None = None  # playback is reported only for workflow replies
+
+
+class EdgeCallSession:
+    """The CallHandler of one AudioSocket connection (see the module docstring)."""
+
+    def __init__(self, call: Call, deps: SessionDeps, *, rate: int) -> None:
+        self.call = call
+        self.deps = deps
+        self.timings = deps.timings
+        self.outbound = PlayoutSource(rate)
+        self.call_id = f"call-{call.id}"
+        self.caller_number: str | None = None
+        self.channel_id: str | None = None
+        self.finished = asyncio.Event()  # set once the call is over and cleaned up
+        self.workflow: CallSession | None = None
+        self._log = log.bind(call_id=self.call_id)
+        self._loop = asyncio.get_running_loop()
+        self._inputs: asyncio.Queue[_Input] = asyncio.Queue()
+        self._endpointer: Endpointer | None = None
+        self._wire_rate = 0  # the rate of the last inbound frame
+        self._vad_rate = 16000
+        self._deduper = DtmfDeduper(deps.timings.dtmf_dedupe_s)
+        self._digits = DigitCollector(deps.timings.inter_digit_s)
+        self._speaker: asyncio.Task[None] | None = None
+        self._reply_mark = 0
+        self._reply_playing: Reply | None = None  # a workflow reply not yet reported
+        self._final_words = False  # the call ends after this speech: no barge-in
+        self._idle_since: float | None = None  # waiting for the caller since then
+        self._last_activity = self._loop.time()
+        self._bot_ended = False
+        self._caller_left = False  # ARI reported the caller's hang-up
+        self._gone = False
+        self._workflow_failures = 0
+        self._filler: asyncio.Task[None] | None = None
+        deps.metrics.call_started()
+        # Not cancelled with the call: a started workflow must still learn of the hang-up.
+        self._start_task = asyncio.create_task(self._start(), name=f"{self.call_id}-start")
+        self._run_task = asyncio.create_task(self._run(), name=f"{self.call_id}-run")
+        self._ticker_task = asyncio.create_task(self._ticker(), name=f"{self.call_id}-tick")
+
+    # --- CallHandler --------------------------------------------------------------------
+
+    async def on_audio(self, pcm: bytes, rate: int) -> None:
+        if self._gone or not pcm:
+            return
+        now = self._loop.time()
+        if rate != self._wire_rate:
+            self._new_inbound_rate(rate)
+        assert self._endpointer is not None
+        if rate != self._vad_rate:
+            pcm = resample(pcm, rate, self._vad_rate)
+        for event in self._endpointer.feed(pcm, now):
+            self._on_vad(event, now)
+
+    async def on_dtmf(self, digit: str) -> None:
+        self.key(digit, DtmfSource.AUDIOSOCKET)
+
+    async def on_hangup(self, reason: HangupReason) -> None:
+        if self._gone:
+            return
+        self._gone = True
+        if self._caller_left:
+            reason = HangupReason.CALLER
+        self._log.info("call_ended", reason=reason.value, bot_ended=self._bot_ended)
+        for task in (self._ticker_task, self._speaker, self._filler, self._run_task):
+            if task is not None:
+                task.cancel()
+        # Bounded: a client call may turn the cancellation into its own error; the
+        # conversation then sees `_gone` and stops by itself.
+        await asyncio.wait({self._run_task}, timeout=RUN_STOP_S)
+        try:
+            await self._after_call(reason)
+        finally:
+            self.deps.metrics.call_ended(reason.value)
+            self.finished.set()
+
+    # --- ARI (AriCallListener, through the edge) ------------------------------------------
+
+    def key(self, digit: str, source: DtmfSource) -> None:
+        """A key from AudioSocket (0x03) or ARI (ChannelDtmfReceived); each counted once."""
+        if self._gone or self._bot_ended:
+            return
+        now = self._loop.time()
+        if not self._deduper.accept(digit, source, now):
+            self.deps.metrics.dtmf_duplicates += 1
+            self._log.debug("dtmf_duplicate", digit=digit, source=source.value)
+            return
+        self._log.info("dtmf", digit=digit, source=source.value)
+        self._last_activity = now
+        self._barge_in("dtmf")
+        stage = (
+            self.workflow.last_reply.stage if self.workflow and self.workflow.last_reply else None
+        )
+        digits = self._digits.press(digit, now, stage=stage)
+        if digits is not None:
+            self._inputs.put_nowait(_Keys(digits, now))
+
+    def caller_hung_up(self) -> None:
+        """ARI says the caller hung up. The AudioSocket leg stays up until it is deleted, so
+        our side sends 0x00 too; the connection's end then counts as the caller's hang-up."""
+        if self._gone:
+            return
+        self._caller_left = True
+        self.call.hangup()
+
+    # --- inbound audio ------------------------------------------------------------------------
+
+    def _new_inbound_rate(self, rate: int) -> None:
+        self._wire_rate = rate
+        vad_rate = rate if rate in VAD_RATES else 16000
+        if self._endpointer is None or vad_rate != self._vad_rate:
+            self._close_endpointer()
+            self._endpointer = self.deps.endpointer(vad_rate)
+            self._vad_rate = vad_rate
+        if rate != self.outbound.rate:
+            # The outbound rate is fixed from the first frame (the edge must speak before the
+            # caller does); Asterisk takes each frame at the rate its kind says.
+            self._log.warning("inbound_rate_differs", inbound=rate, outbound=self.outbound.rate)
+
+    def _on_vad(self, event: SpeechStarted | SpeechEnded, now: float) -> None:
+        self._last_activity = now
+        if isinstance(event, SpeechStarted):
+            self._barge_in("speech")
+        else:
+            self._inputs.put_nowait(_Utterance(event.pcm, event.rate, event.at))
+
+    def _barge_in(self, why: str) -> None:
+        """Stop bot audio at once; tell the workflow how much of its reply was heard."""
+        if self._final_words or not self._speaking:
+            return
+        played_ms = self.outbound.played_ms_since(self._reply_mark)
+        self.outbound.clear()
+        if self._speaker is not None:
+            self._speaker.cancel()
+        if self._filler is not None:
+            self._filler.cancel()
+        reply = self._reply_playing
+        if reply is not None and self.workflow is not None:
+            self.workflow.report_playback(False, played_ms)
+            self._reply_playing = None
+        self.deps.metrics.barge_ins += 1
+        self._log.info("barge_in", why=why, played_ms=played_ms, reply_id=reply and reply.reply_id)
+
+    @property
+    def _speaking(self) -> bool:
+        speaker_busy = self._speaker is not None and not self._speaker.done()
+        return speaker_busy or not self.outbound.idle
+
+    # --- timers -------------------------------------------------------------------------------
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.timings.tick_s)
+            now = self._loop.time()
+            if self._endpointer is not None:
+                for event in self._endpointer.tick(now):
+                    self._on_vad(event, now)
+            digits = self._digits.due(now)
+            if digits is not None:
+                self._inputs.put_nowait(_Keys(digits, now))
+            if self._silence_due(now):
+                self._log.info("caller_silent", after_s=round(now - self._last_activity, 1))
+                self._idle_since = None
+                self._inputs.put_nowait(_Silence(now))
+
+    def _silence_due(self, now: float) -> bool:
+        if self._idle_since is None or self._speaking or self._digits.pending:
+            return False
+        if self._endpointer is not None and self._endpointer.in_speech:
+            return False
+        quiet_from = max(self._idle_since, self._last_activity)
+        return now - quiet_from >= self.timings.silence_reprompt_s
+
+    # --- the call -------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            await self._converse()
+        except Exception as exc:
+            # A bug must not leave the caller in silence: end this call, keep the others.
+            self.deps.metrics.failure("session")
+            self._log.exception("session_failed", error=repr(exc))
+            self.call.hangup()
+
+    async def _converse(self) -> None:
+        try:
+            greeting = await asyncio.shield(self._start_task)
+        except Exception as exc:
+            self.deps.metrics.failure("start")
+            self._log.error("call_start_failed", error=repr(exc))
+            await self._say(_Spoken(SERVICE_DOWN, action="hangup"), latency=None)
+            return
+        await self._say(_Spoken(greeting.sentences, greeting.action, greeting), latency=None)
+        while not (self._bot_ended or self._gone):
+            self._idle_since = self._loop.time()
+            item = await self._inputs.get()
+            self._idle_since = None
+            spoken, latency = await self._turn(item)
+            if spoken is not None:
+                await self._say(spoken, latency=latency)
+            self._last_activity = self._loop.time()
+
+    async def _start(self) -> Reply:
+        routing = self.deps.routing
+        if routing is not None:
+            line = routing.lookup(self.call.id) or await routing.wait_for(
+                self.call.id, self.timings.ari_wait_s
+            )
+            if line is None:
+                # The dialplan AudioSocket() path, or ARI lost the race: the number is unknown.
+                self._log.warning("no_ari_call", audiosocket_id=str(self.call.id))
+            else:
+                self.caller_number, self.channel_id = line.caller_number, line.caller_channel_id
+        self.workflow = await CallSession.start(
+            self.deps.client,
+            self.deps.task_queue,
+            CallInput(
+                caller_number=self.caller_number,
+                channel_id=self.channel_id,
+                audiosocket_id=str(self.call.id),
+                source="edge",
+            ),
+            call_id=self.call_id,
+            auto_played=False,
+        )
+        assert self.workflow.last_reply is not None
+        self._log.info(
+            "call_started",
+            caller="known" if self.caller_number else "withheld",
+            peer=self.call.peer,
+        )
+        return self.workflow.last_reply
+
+    async def _turn(self, item: _Input) -> tuple[_Spoken | None, _LatencyClock | None]:
+        started = item.ended_at if isinstance(item, _Utterance) else item.at
+        kind = {_Utterance: "speech", _Keys: "dtmf", _Silence: "silence"}[type(item)]
+        clock = _LatencyClock(self, kind, started)
+        self._filler = asyncio.create_task(self._filler_after(self.timings.filler_after_s))
+        try:
+            text = ""
+            if isinstance(item, _Utterance):
+                heard = await self._transcribe(item)
+                clock.stt_done = self._loop.time()
+                if heard is None:
+                    return _Spoken(NO_STT), clock
+                if not heard:
+                    self._log.info("empty_transcript", audio_ms=_ms(item.pcm, item.rate))
+                    return None, None
+                text = heard
+                self._log.info("caller_said", chars=len(text))
+            return await self._ask_workflow(item, text), clock
+        finally:
+            self._filler.cancel()
+            clock.reply_done = self._loop.time()
+
+    async def _transcribe(self, item: _Utterance) -> str | None:
+        """The transcript ('' if nothing was heard); None when STT is missing or down."""
+        transcriber = self.deps.transcriber
+        if transcriber is None:
+            return None
+        try:
+            text = await transcriber.transcribe(item.pcm, item.rate, call_id=self.call_id)
+        except Exception as exc:  # SpeechUnavailable, or an unexpected client failure
+            self.deps.metrics.failure("stt")
+            self._log.error("stt_failed", error=repr(exc))
+            return None
+        return text.strip()
+
+    async def _ask_workflow(self, item: _Input, text: str) -> _Spoken:
+        assert self.workflow is not None
+        try:
+            if isinstance(item, _Utterance):
+                reply = await self.workflow.say(text)
+            elif isinstance(item, _Keys):
+                reply = await self.workflow.press(item.digits)
+            else:
+                reply = await self.workflow.silence()
+        except Exception as exc:
+            if self._gone:  # the SDK reports our own cancellation as its error
+                raise asyncio.CancelledError from exc
+            self._workflow_failures += 1
+            self.deps.metrics.failure("workflow")
+            self._log.error(
+                "workflow_turn_failed", error=repr(exc), failures=self._workflow_failures
+            )
+            if self._workflow_failures >= MAX_WORKFLOW_FAILURES:
+                return _Spoken(SERVICE_DOWN, action="hangup")
+            return _Spoken(WORKFLOW_TROUBLE)
+        self._workflow_failures = 0
+        self._log.info("reply", reply_id=reply.reply_id, stage=reply.stage, action=reply.action)
+        return _Spoken(reply.sentences, reply.action, reply)
+
+    async def _filler_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if self._speaking or (self._endpointer is not None and self._endpointer.in_speech):
+            return
+        assert self.deps.fillers is not None
+        pcm = await self.deps.fillers.get(self.outbound.rate)
+        if pcm and not self._speaking:
+            self.outbound.enqueue(pcm)
+            self.deps.metrics.fillers += 1
+            self._log.info("filler")
+
+    async def _say(self, spoken: _Spoken, *, latency: _LatencyClock | None) -> None:
+        """Speak, then carry out the action once the speech has played."""
+        ends_call = spoken.action in ("hangup", "transfer")
+        self._final_words = ends_call
+        self._reply_mark = self.outbound.mark()
+        self._reply_playing = spoken.reply
+        self._speaker = asyncio.create_task(self._speak(spoken.sentences, latency))
+        await asyncio.wait({self._speaker})
+        if latency is not None:
+            latency.record()
+        heard_all = not self._speaker.cancelled() and self._reply_playing is spoken.reply
+        if heard_all and spoken.reply is not None and self.workflow is not None:
+            played = self.outbound.played_ms_since(self._reply_mark)
+            self.workflow.report_playback(True, played)
+            self._reply_playing = None
+        if ends_call:
+            await self._end_call(spoken.action)
+
+    async def _speak(self, sentences: list[str], latency: _LatencyClock | None) -> None:
+        rate = self.outbound.rate
+        for sentence in sentences:
+            text = normalise_for_tts(sentence).strip()
+            if not text:
+                continue
+            try:
+                async for chunk in self.deps.synthesizer.synthesize(
+                    text, rate, call_id=self.call_id
+                ):
+                    if chunk and rate == self.outbound.rate:
+                        self.outbound.enqueue(chunk)
+                        if latency is not None:
+                            latency.first_audio_queued()
+            except Exception as exc:  # SpeechUnavailable, or a provider bug: skip the sentence
+                self.deps.metrics.failure("tts")
+                self._log.error("tts_failed", error=repr(exc), sentence_chars=len(text))
+        await self.outbound.drained.wait()
+
+    async def _end_call(self, action: str) -> None:
+        self._bot_ended = True
+        routing = self.deps.routing
+        if routing is not None and self.channel_id is not None:
+            try:
+                if action == "transfer":
+                    await routing.transfer(self.call.id)
+                else:
+                    await routing.hang_up(self.call.id)
+            except Exception as exc:
+                self.deps.metrics.failure("ari")
+                self._log.error("ari_end_failed", action=action, error=repr(exc))
+        self._log.info("bot_ends_call", action=action)
+        self.call.hangup(after_speech=True)
+
+    async def _after_call(self, reason: HangupReason) -> None:
+        self._close_endpointer()
+        if self._bot_ended:
+            return
+        try:
+            # Bounded: the start is one update-with-start; a Temporal outage must not hold us.
+            async with asyncio.timeout(START_WAIT_AFTER_HANGUP_S):
+                await asyncio.wait({self._start_task})
+        except TimeoutError:
+            self._log.error("hang_up_before_start_finished")
+            self._start_task.cancel()
+        if self._start_task.done() and not self._start_task.cancelled():
+            self._start_task.exception()  # retrieved; already logged by the conversation
+        if self.workflow is not None:
+            try:
+                await self.workflow.hang_up(reason.value)
+            except Exception as exc:
+                self.deps.metrics.failure("workflow")
+                self._log.error("hang_up_signal_failed", error=repr(exc))
+        routing = self.deps.routing
+        if (
+            routing is not None
+            and self.channel_id is not None
+            and reason is not HangupReason.CALLER
+        ):
+            # Our side failed while the caller may still be on the line: do not leave them alone.
+            try:
+                await routing.hang_up(self.call.id)
+            except Exception as exc:
+                self.deps.metrics.failure("ari")
+                self._log.error("ari_hang_up_failed", error=repr(exc))
+
+    def _close_endpointer(self) -> None:
+        endpointer, self._endpointer = self._endpointer, None
+        close = getattr(endpointer, "close", None)
+        if callable(close):
+            close()
+
+
+class _LatencyClock:
+    """Stamps of one turn: input end → STT → reply → first audio (TurnLatency when done)."""
+
+    def __init__(self, session: EdgeCallSession, kind: str, input_end: float) -> None:
+        self._session = session
+        self.kind = kind
+        self.input_end = input_end
+        self.stt_done: float | None = None
+        self.reply_done: float | None = None
+        self.first_audio: float | None = None
+        self._recorded = False
+
+    def first_audio_queued(self) -> None:
+        if self.first_audio is None:
+            self.first_audio = self._session._loop.time()
+            self.record()
+
+    def record(self) -> None:
+        if self._recorded:
+            return
+        self._recorded = True
+        latency = TurnLatency(
+            call_id=self._session.call_id,
+            kind=self.kind,
+            input_end=self.input_end,
+            stt_done=self.stt_done,
+            reply_done=self.reply_done,
+            first_audio=self.first_audio,
+        )
+        self._session.deps.metrics.turn(latency)
+        log.info("turn_latency", **latency.as_log())
+
+
+def _ms(pcm: bytes, rate: int) -> int:
+    return len(pcm) * 1000 // (2 * rate)
