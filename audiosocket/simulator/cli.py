@@ -374,6 +374,9 @@ def call_command(
             report, peer = asyncio.run(run_dialplan_call(steps, synthesizer, options, click.echo))
     except EdgeUnreachable as exc:
         raise CallFailed(f"{exc} (is `voiceorder edge` running?)") from None
+    except KeyboardInterrupt:
+        click.echo("call interrupted", err=True)
+        ctx.exit(130)
     report_and_record(report, peer, record, click.echo)
     if report.outcome.exit_code:
         click.echo(f"call did not complete the script: {report.outcome.value}", err=True)

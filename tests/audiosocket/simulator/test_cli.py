@@ -17,8 +17,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from click.testing import CliRunner
+
 from audiosocket.ari import AriClient
 from audiosocket.ari_calls import AriCallRouter
+from audiosocket.simulator.cli import call_command
 from tests.audiosocket.simulator.edge_like import EdgeLike, TimedHandler, edge_like
 
 TIMEOUT = 90.0
@@ -287,3 +290,10 @@ async def _first_call(edge: EdgeLike) -> uuid.UUID:
         edge.created.clear()
         await edge.created.wait()
     return next(iter(edge.handlers))
+
+
+def test_withheld_needs_the_ari_path(tmp_path: Path) -> None:
+    script = write_script(tmp_path)
+    result = CliRunner().invoke(call_command, ["--script", str(script), "--withheld"])
+    assert result.exit_code == 2
+    assert "--withheld needs --ari" in result.output
