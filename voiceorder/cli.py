@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from audiosocket.cli import edge_command
 from audiosocket.simulator.cli import call_command
 from bench.cli import bench_group
 from store_api.cli import store_api_group
@@ -37,6 +38,7 @@ main.add_command(store_api_group)
 main.add_command(worker_command)
 main.add_command(chat_command)
 main.add_command(call_command)
+main.add_command(edge_command)
 main.add_command(history_group)
 main.add_command(bench_group)
 main.add_command(ops_group)

@@ -1,0 +1,69 @@
+"""`voiceorder edge`: the AudioSocket/ARI edge in the foreground until Ctrl-C / SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import click
+
+from voiceorder.logging import configure_logging
+from voiceorder.process_exit import exit_now
+from voiceorder.settings import get_settings
+from voiceorder.temporal import connect
+
+
+@click.command("edge")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve GET /metrics (Prometheus text) and GET /health on this port "
+    "(AUDIOSOCKET_HOST); 0 picks a free one. Off by default.",
+)
+def edge_command(metrics_port: int | None) -> None:
+    """Answer calls: AudioSocket on AUDIOSOCKET_HOST:AUDIOSOCKET_PORT, ARI when ARI_URL is set."""
+    from audiosocket.ari import AriError
+    from audiosocket.edge import Edge, EdgeError
+
+    settings = get_settings()
+    configure_logging(settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            client = await connect(settings)
+        except RuntimeError as exc:
+            raise click.ClickException(
+                f"cannot reach Temporal at {settings.temporal_address}: {exc}"
+            ) from None
+        try:
+            edge = Edge.from_settings(settings, client, metrics_port=metrics_port)
+        except EdgeError as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            await edge.start()
+        except OSError as exc:
+            await edge.close()
+            raise click.ClickException(
+                f"cannot listen on {settings.audiosocket_host}:{settings.audiosocket_port} "
+                f"(AUDIOSOCKET_HOST/AUDIOSOCKET_PORT): {exc.strerror or exc}"
+            ) from None
+        try:
+            await edge.serve(stop)
+        except AriError as exc:
+            raise click.ClickException(
+                f"ARI at {settings.ari_url} refused us: {exc} (check ARI_USER/ARI_PASSWORD)"
+            ) from None
+        finally:
+            await edge.close()
+
+    try:
+        asyncio.run(main())
+    except click.ClickException as exc:
+        exc.show()  # then leave without the Temporal runtime's exit-time crash
+        exit_now(exc.exit_code)
+    exit_now(0)
