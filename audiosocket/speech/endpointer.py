@@ -7,11 +7,14 @@ voiced audio has arrived for `end_silence_ms` of wall time. When frames do keep 
 unvoiced audio counts too, whichever comes first.
 
 Speech starts after `start_ms` of voiced windows in a row (one unvoiced window between them
-is tolerated; shorter blips are ignored). With 32 ms windows the default 120 ms is four
-windows: on espeak Russian, speech starts 120–180 ms after the first loud sample, 240–280 ms
-when the first sound is a hiss (з, с), which silero rightly scores like noise. When frames
-stop, the last partial window is scored as if silence followed (on the next tick, after
-200 ms without frames), so a lone short word still counts.
+is tolerated; shorter blips are ignored). A window counts as voiced at the continuation
+threshold (threshold − 0.15, silero's own hysteresis) as long as one window of the run
+reaches the full threshold: silero's score rises slowly over a plosive onset ("по-до-").
+With 32 ms windows the default 120 ms is four windows: on espeak Russian phrases after
+silence or line hiss, speech starts a median 160 ms (90th percentile 240 ms) after the first
+loud sample; later when the first sound is a hiss (з, с), which silero rightly scores like
+noise. When frames stop, the last partial window is scored as if silence followed (on the
+next tick, after 200 ms without frames), so a lone short word still counts.
 
 The utterance handed to STT starts `lead_in_ms` before the onset (the first syllable is
 often below the threshold) and ends `tail_ms` after the last voiced window. Positions are
@@ -30,7 +33,8 @@ from audiosocket.speech.vad import WINDOW_SECONDS, VoiceActivity
 EndReason = Literal["silence", "max_length", "flushed"]
 
 # Once speech runs, a window only counts as a pause below threshold - 0.15 (silero's own
-# hysteresis): probabilities dip inside words and must not end an utterance early.
+# hysteresis): probabilities dip inside words and must not end an utterance early. An onset
+# counts windows from that level too.
 _HYSTERESIS: Final = 0.15
 _MIN_CONTINUE_THRESHOLD: Final = 0.05
 # A short syllable ("стоп", "да") can dip below the threshold for one window between its
@@ -98,6 +102,7 @@ class Endpointer:
         self._run_start: int | None = None
         self._run_windows = 0
         self._run_dips = 0  # unvoiced windows in a row inside the run
+        self._run_confident = False  # a window of the run reached the full threshold
         # in speech
         self._speaking = False
         self._utterance_start = 0
@@ -195,7 +200,7 @@ class Endpointer:
     def _begin(
         self, probability: float, window_start: int, window_end: int, wall: float, now: float
     ) -> bool:
-        if probability < self._vad.threshold:
+        if probability < self._continue_threshold:
             self._run_dips += 1
             if self._run_dips > _MAX_ONSET_DIPS:
                 self._reset_run()  # a blip, or nothing
@@ -204,7 +209,8 @@ class Endpointer:
         if self._run_start is None:
             self._run_start = window_start
         self._run_windows += 1
-        if self._run_windows < self._start_windows:
+        self._run_confident = self._run_confident or probability >= self._vad.threshold
+        if self._run_windows < self._start_windows or not self._run_confident:
             return False
         self._speaking = True
         self._utterance_start = max(self._audio_start, self._run_start - self._lead_in)
@@ -216,6 +222,7 @@ class Endpointer:
 
     def _reset_run(self) -> None:
         self._run_start, self._run_windows, self._run_dips = None, 0, 0
+        self._run_confident = False
 
     def _continue(
         self, probability: float, window_end: int, wall: float, now: float

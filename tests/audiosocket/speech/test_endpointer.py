@@ -274,3 +274,26 @@ def test_events_are_well_formed_whatever_the_framing(
             assert event.pcm and len(event.pcm) % 2 == 0
             assert bytes(event.pcm) in stream  # a slice of what was fed, in order
             assert seconds(event.pcm, 8000) <= 1.5 + 0.2 + 0.3 + 0.05
+
+
+def test_onset_latency_over_phrases_and_window_alignments() -> None:
+    phrases = [
+        "Алло, где мой заказ?",
+        "Подождите, подождите",
+        "Гречку, одну пачку",
+        "Расскажите о доставке",
+        "Нет.",
+        "Хорошо.",
+    ]
+    latencies = []
+    for rate in (8000, 16000):
+        for text in phrases:
+            for lead in (0.3, 0.41, 0.5):  # shifts the speech against the 32 ms windows
+                lead_pcm = white_noise(lead, rate, level=60)
+                events = play(Endpointer(rate), [lead_pcm, speech(rate, text)])
+                assert kinds(events) == ["SpeechStarted", "SpeechEnded"], (text, rate, lead)
+                latencies.append(events[0].at - seconds(lead_pcm, rate))
+    latencies.sort()
+    median, worst = latencies[len(latencies) // 2], latencies[-1]
+    print(f"\nonset latency: median {median * 1000:.0f} ms, worst {worst * 1000:.0f} ms")
+    assert median <= 0.2 and worst <= 0.35
