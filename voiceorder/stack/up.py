@@ -1,9 +1,9 @@
 """`voiceorder up`: the whole local stack in the foreground, with real parts only.
 
 PostgreSQL (embedded unless DATABASE_URL is set), the Temporal dev server with its Web UI,
-and the reference Store API (seeded on first run). Everything local lives in DATA_DIR and
-is reused by the next run; `--reset` starts afresh. A new service (the worker, the edge) is
-one more `ServiceSpec` in `stack_services`.
+the reference Store API (seeded on first run), the worker and the AudioSocket/ARI edge.
+Everything local lives in DATA_DIR and is reused by the next run; `--reset` starts afresh.
+A new service is one more `ServiceSpec` in `stack_services`.
 """
 
 from __future__ import annotations
@@ -89,6 +89,9 @@ class Stack:
             PortNeed(self.temporal.host, self.temporal.port, "TEMPORAL_ADDRESS"),
             PortNeed(self.temporal.host, self.temporal.ui_port, "TEMPORAL_UI_PORT"),
             PortNeed(self.settings.store_api_host, self.settings.store_api_port, "STORE_API_PORT"),
+            PortNeed(
+                self.settings.audiosocket_host, self.settings.audiosocket_port, "AUDIOSOCKET_PORT"
+            ),
         ]
         return needs
 
@@ -106,6 +109,8 @@ class Stack:
             "STORE_API_URL": settings.store_api_url,
             "STORE_API_HOST": settings.store_api_host,
             "STORE_API_PORT": str(settings.store_api_port),
+            "AUDIOSOCKET_HOST": settings.audiosocket_host,
+            "AUDIOSOCKET_PORT": str(settings.audiosocket_port),
         }
 
 
@@ -192,8 +197,31 @@ def stack_services(stack: Stack) -> list[ServiceSpec]:
             env=env,
             ready=_worker_polling(stack.settings),
         ),
+        ServiceSpec(
+            "edge",
+            _voiceorder("edge"),
+            env=env,
+            ready=_listening(stack.settings.audiosocket_host, stack.settings.audiosocket_port),
+        ),
     ]
     return services
+
+
+def _listening(host: str, port: int) -> ReadyCheck:
+    """Ready once something listens on host:port (`up` checked it was free before).
+
+    Probing by bind, not by connecting: a connection without a UUID frame would be logged by
+    the edge as a broken call.
+    """
+
+    async def ready(process: asyncio.subprocess.Process) -> None:
+        while process.returncode is None:
+            if _bind_problem(host, port) == errno.EADDRINUSE:
+                return
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"exited with code {process.returncode}")
+
+    return ready
 
 
 def _worker_polling(settings: Settings) -> ReadyCheck:
@@ -273,6 +301,13 @@ def _http_ready(url: str) -> ReadyCheck:
     return ready
 
 
+def _edge_summary(settings: Settings) -> str:
+    listen = f"AudioSocket {settings.audiosocket_host}:{settings.audiosocket_port}"
+    ari = f"ARI {settings.ari_url}" if settings.ari_url else "no ARI (dialplan AudioSocket())"
+    stt = "STT on" if settings.stt_base_url else "no STT: callers hear an apology (STT_BASE_URL)"
+    return f"{listen}  ({ari}; {stt}; TTS {settings.tts_provider.value})"
+
+
 def banner(stack: Stack) -> str:
     settings = stack.settings
     token = settings.effective_store_api_token or "<STORE_API_TOKEN>"
@@ -287,11 +322,7 @@ def banner(stack: Stack) -> str:
         ("  token", f"{token}  (Authorization: Bearer …)"),
         ("PostgreSQL", f"{without_password(stack.database_url)}  ({pg_note})"),
         ("Worker", f"task queue {settings.temporal_task_queue}"),
-        (
-            "AudioSocket",
-            f"port {settings.audiosocket_port} — not started: the edge is not part of "
-            "the stack yet",
-        ),
+        ("Edge", _edge_summary(settings)),
         ("Data", f"{stack.data_dir}  (kept between runs; `voiceorder up --reset` wipes it)"),
     ]
     width = max(len(name) for name, _ in rows)

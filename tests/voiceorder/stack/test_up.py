@@ -25,6 +25,7 @@ import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
+from audiosocket.simulator.peer import AudioSocketPeer
 from tests.support.servers import free_port, with_database
 from voiceorder.settings import DEV_STORE_API_TOKEN
 from voiceorder.stack.temporal import CALL_SEARCH_ATTRIBUTES
@@ -114,6 +115,7 @@ def up_env(
         "temporal": free_port(),
         "ui": free_port(),
         "store": free_port(),
+        "edge": free_port(),
     }
     env = {
         key: value
@@ -128,6 +130,8 @@ def up_env(
         "STORE_API_HOST": "127.0.0.1",
         "STORE_API_PORT": str(ports["store"]),
         "STORE_API_URL": f"http://127.0.0.1:{ports['store']}/api/v1",
+        "AUDIOSOCKET_HOST": "127.0.0.1",
+        "AUDIOSOCKET_PORT": str(ports["edge"]),
         "NO_COLOR": "1",
         # Must stay empty: the stack writes only into DATA_DIR.
         "HOME": str(home),
@@ -180,6 +184,17 @@ async def assert_temporal_ready(ports: dict[str, int]) -> None:
     assert set(CALL_SEARCH_ATTRIBUTES) <= set(listed.custom_attributes)
 
 
+async def assert_edge_answers(ports: dict[str, int]) -> None:
+    """A call over AudioSocket gets silence at once, then the greeting: edge → Temporal →
+    worker → audio back."""
+    peer = await AudioSocketPeer.connect("127.0.0.1", ports["edge"], uuid.uuid4(), rate=8000)
+    try:
+        await peer.wait_for_bot_speech(timeout_s=60)
+        assert peer.received[0][1] == bytes(320), "the first frame must be silence"
+    finally:
+        await peer.hang_up()
+
+
 def store_client(env: dict[str, str]) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=env["STORE_API_URL"],
@@ -224,8 +239,9 @@ async def test_up_runs_the_stack_keeps_data_and_resets(tmp_path: Path) -> None:
             banner = up.output()
             assert f"http://127.0.0.1:{ports['ui']}" in banner
             assert DEV_STORE_API_TOKEN in banner
-            assert "not started" in banner  # the AudioSocket edge, said honestly
+            assert f"AudioSocket 127.0.0.1:{ports['edge']}" in banner
             await assert_temporal_ready(ports)
+            await assert_edge_answers(ports)
             order_id = await create_order(env)
             assert up.interrupt() == 0, up.output()
         assert_nothing_left(data_dir, ports)

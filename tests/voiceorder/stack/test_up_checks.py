@@ -104,6 +104,7 @@ def test_with_database_url_no_embedded_postgres_is_planned(tmp_path: Path) -> No
         "seed",
         "store-api",
         "worker",
+        "edge",
     ]
     assert stack.child_env()["DATABASE_URL"] == "postgresql://u:secret@db/x"
 
@@ -115,7 +116,8 @@ def test_banner_says_what_runs_where(tmp_path: Path) -> None:
     assert settings.store_api_url in text
     assert DEV_STORE_API_TOKEN in text
     assert f"postgresql://postgres@127.0.0.1:{settings.embedded_pg_port}/voiceorder" in text
-    assert "AudioSocket" in text and "not started" in text
+    assert f"AudioSocket 127.0.0.1:{settings.audiosocket_port}" in text
+    assert "no STT" in text and "no ARI" in text
     assert "q=гречка" in text
 
 
