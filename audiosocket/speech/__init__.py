@@ -1,6 +1,7 @@
 """Speech for the edge: voice activity and endpointing, speech-to-text, text-to-speech."""
 
 from audiosocket.speech.base import CALL_ID_HEADER, Synthesizer, Transcriber
+from audiosocket.speech.cache import CachingSynthesizer
 from audiosocket.speech.endpointer import Endpointer, SpeechEnded, SpeechStarted
 from audiosocket.speech.errors import SpeechUnavailable
 from audiosocket.speech.factory import build_synthesizer, build_transcriber
@@ -12,6 +13,7 @@ from audiosocket.speech.vad import VoiceActivity
 
 __all__ = [
     "CALL_ID_HEADER",
+    "CachingSynthesizer",
     "Endpointer",
     "EspeakSynthesizer",
     "OpenAiSynthesizer",

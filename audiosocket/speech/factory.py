@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from audiosocket.speech.base import Synthesizer, Transcriber
+from audiosocket.speech.cache import CachingSynthesizer
 from audiosocket.speech.stt import OpenAiTranscriber
 from audiosocket.speech.tts_espeak import EspeakSynthesizer
 from audiosocket.speech.tts_openai import OpenAiSynthesizer
@@ -16,15 +17,18 @@ def build_transcriber(settings: Settings) -> Transcriber | None:
     return OpenAiTranscriber(settings.stt_base_url, settings.stt_api_key, settings.stt_model)
 
 
-def build_synthesizer(settings: Settings) -> Synthesizer:
-    """espeak-ng (checked to load now) or an OpenAI-compatible service; raises
-    SpeechUnavailable when espeak-ng cannot be loaded."""
+def build_synthesizer(settings: Settings) -> CachingSynthesizer:
+    """espeak-ng (checked to load now) or an OpenAI-compatible service, behind a cache of
+    recent phrases; raises SpeechUnavailable when espeak-ng cannot be loaded."""
+    provider: Synthesizer
     if settings.tts_provider is TtsProvider.OPENAI:
         if not settings.tts_base_url:  # Settings refuses this too; kept for a clear message
             raise ValueError("TTS_PROVIDER=openai needs TTS_BASE_URL")
-        return OpenAiSynthesizer(
+        provider = OpenAiSynthesizer(
             settings.tts_base_url, settings.tts_api_key, settings.tts_model, settings.tts_voice
         )
-    espeak = EspeakSynthesizer()
-    espeak.check()  # a broken install fails the edge's start with a clear message
-    return espeak
+    else:
+        espeak = EspeakSynthesizer()
+        espeak.check()  # a broken install fails the edge's start with a clear message
+        provider = espeak
+    return CachingSynthesizer(provider)

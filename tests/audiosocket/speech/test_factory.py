@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from audiosocket.speech import (
+    CachingSynthesizer,
     EspeakSynthesizer,
     OpenAiSynthesizer,
     OpenAiTranscriber,
@@ -28,7 +29,9 @@ def test_no_stt_url_means_no_transcriber() -> None:
 
 def test_espeak_is_the_default_synthesizer() -> None:
     assert settings().tts_provider is TtsProvider.ESPEAK
-    assert isinstance(build_synthesizer(settings()), EspeakSynthesizer)
+    synthesizer = build_synthesizer(settings())
+    assert isinstance(synthesizer, CachingSynthesizer)
+    assert isinstance(synthesizer.inner, EspeakSynthesizer)
 
 
 def test_openai_tts_without_a_url_is_refused_by_the_settings() -> None:
@@ -50,7 +53,7 @@ async def test_configured_services_are_used(fake_speech: FakeSpeech) -> None:
     transcriber = build_transcriber(configured)
     synthesizer = build_synthesizer(configured)
     assert isinstance(transcriber, OpenAiTranscriber)
-    assert isinstance(synthesizer, OpenAiSynthesizer)
+    assert isinstance(synthesizer.inner, OpenAiSynthesizer)
 
     fake_speech.script("call-1", ["Да"])
     assert await transcriber.transcribe(speech(8000), 8000, call_id="call-1") == "Да"
@@ -64,4 +67,4 @@ async def test_configured_services_are_used(fake_speech: FakeSpeech) -> None:
         "nova",
     )
     await transcriber.aclose()
-    await synthesizer.aclose()
+    await synthesizer.inner.aclose()
