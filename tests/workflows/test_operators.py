@@ -16,6 +16,7 @@ from tests.workflows.test_cli_tools import voiceorder
 from tests.workflows.test_order_scenarios import draft_and_readback, orders_of_call
 from tests.workflows.test_outage_scenarios import wait_listed
 from voiceorder.calls import CallSession
+from workflows.state import CallState
 
 STUCK = 'WorkflowId = "{}" AND CallStage = "CONFIRMING" AND Attention = "store_unavailable"'
 
@@ -35,6 +36,19 @@ async def stuck_call(calls: Calls, store_api: StoreApiServer) -> CallSession:
     await call.hang_up()
     await wait_listed(calls.client, STUCK.format(call.call_id))
     return call
+
+
+async def wait_for_round(call: CallSession, rounds: int, *, within_s: float = 60) -> None:
+    """Until the postponed confirmation has failed `rounds` times and waits for the next."""
+    async with asyncio.timeout(within_s):
+        while True:
+            state = await call.handle.query("state", result_type=CallState)
+            job = state.confirm_job
+            if job is not None and job.rounds >= rounds:
+                pending = (await call.handle.describe()).raw_description.pending_activities
+                if not pending:
+                    return
+            await asyncio.sleep(0.2)
 
 
 async def operator_events(calls: Calls, call_id: str) -> list[tuple[str, str]]:
@@ -64,6 +78,9 @@ async def test_stuck_call_is_listed_and_retried_by_an_operator(
     code, shown = await ops(calls, "show", call.call_id)
     assert code == 0 and "pending   confirm order" in shown and "attention_set" in shown
 
+    # Clear the fault only during a long pause between rounds (8 s or more), so the
+    # workflow's own next round cannot beat the operator's retry on a slow machine.
+    await wait_for_round(call, 3)
     await store_api.clear_faults()
     code, said = await ops(calls, "retry", call.call_id, "--operator", "Ирина")
     assert code == 0, said
