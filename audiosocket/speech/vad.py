@@ -11,7 +11,7 @@ delay before barge-in. `model_rate=16000` upsamples instead.
 
 Windows whose peak is below `silence_floor` (default about -54 dBFS, far below any speech
 on a phone line) score 0.0 without running the model: with `transmit_silence` Asterisk sends
-digital silence all through the caller's pauses, and the model is most of an edge's CPU.
+digital silence all through the caller's pauses, and the model is nearly all of the VAD's cost.
 """
 
 from __future__ import annotations
