@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import pytest
 
 from store_api.seed.personas import FOREIGN_ORDER_NUMBER, MANY_ACTIVE, NO_ORDERS, ONE_ACTIVE
 from tests.support.servers import StoreApiServer
@@ -438,5 +439,71 @@ async def test_guided_memory_carries_over_continue_as_new(
     await call.hang_up()
     assert await call.result() == "order_confirmed"
     assert len(set(runs)) == 4
+    orders = await orders_of_call(store_api, NO_ORDERS.phone, call.call_id)
+    assert [o["status"] for o in orders] == ["confirmed"]
+
+
+# Whole orders as different callers phrase them (typed as STT would give them).
+ORDER_VARIANTS = {
+    "courier_words": [
+        "Здравствуйте, я бы хотела заказать кефир",
+        "деревенское утро",
+        "три бутылки",
+        "нет",
+        "доставка курьером",
+        "город Москва, улица Тверская, дом 7, квартира 12",
+        "в понедельник",
+        "да, всё правильно",
+    ],
+    "short_answers": [
+        "Закажу сахар",
+        "первый",
+        "пару пачек",
+        "это всё, спасибо",
+        "привезите",
+        "Тверская 7 кв 12",
+        "Москва",
+        "завтра",
+        "верно",
+    ],
+    "two_items_pickup": [
+        "оформить заказ",
+        "творог",
+        "первый",
+        "1",
+        "ещё масло сливочное",
+        "первое",
+        "два",
+        "хватит",
+        "самовывоз",
+        "на Тверской",
+        "первый",
+        "ага",
+    ],
+    "lower_case_no_punctuation": [
+        "хочу заказать гречку ядрицу",
+        "второй",
+        "одну",
+        "а молоко есть",
+        "первое",
+        "две",
+        "все",
+        "курьер",
+        "москва ленинский проспект тридцать квартира пять",
+        "как можно быстрее",
+        "подтверждаю",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(ORDER_VARIANTS))
+async def test_guided_orders_as_callers_phrase_them(
+    calls: Calls, store_api: StoreApiServer, name: str
+) -> None:
+    call = await calls.start(NO_ORDERS.phone, agent="guided")
+    reply = await talk(call, *ORDER_VARIANTS[name])
+    assert reply.stage == "CONFIRMED", reply
+    await call.hang_up()
+    assert await call.result() == "order_confirmed"
     orders = await orders_of_call(store_api, NO_ORDERS.phone, call.call_id)
     assert [o["status"] for o in orders] == ["confirmed"]
