@@ -123,14 +123,16 @@ def pickup_not_found() -> str:
     return "Не нашла там пункта выдачи. Назовите другую улицу или скажите «курьер»."
 
 
-def orders_listed(orders: Sequence[tuple[str, str]]) -> str:
+def orders_listed(orders: Sequence[tuple[str, str]], *, first: bool = True) -> str:
+    """Three orders at most (a caller cannot scroll back); "и ещё два" says more exist."""
     said = "; ".join(
         f"{_POSITIONS[index]} — номер {say_order_number(number)}, {status}"
         for index, (number, status) in enumerate(orders[:3])
     )
-    return f"У вас {count_phrase(len(orders), 'заказ')} в работе: {said}. " + which_one(
-        min(len(orders), 3), "О каком рассказать"
-    )
+    more = len(orders) - 3
+    rest = f" И ещё {count_phrase(more, 'заказ')}: скажите «остальные»." if more > 0 else ""
+    opening = f"У вас {count_phrase(len(orders), 'заказ')} в работе" if first else "Дальше"
+    return f"{opening}: {said}.{rest} " + which_one(min(len(orders), 3), "Какой заказ")
 
 
 def no_active_orders() -> str:

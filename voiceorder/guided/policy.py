@@ -37,6 +37,7 @@ from voiceorder.understanding.requests import (
     classify_request,
     delivery_kind,
     says_done,
+    says_more,
     wants_soonest,
 )
 
@@ -229,7 +230,12 @@ def _choose_order(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     numbers = [c.id for c in m.candidates]
     if digits and len(digits) >= 3:
         return _status(turn, m, digits)
-    index = _position(text, len(numbers))
+    if len(numbers) > 3 and says_more(text):
+        # "а остальные?": the next three come first; positions now count from them.
+        m.candidates = m.candidates[3:] + m.candidates[:3]
+        listed = [(c.id, c.name) for c in m.candidates]
+        return _ask(m, Q.CHOOSE_ORDER, lines.orders_listed(listed, first=False))
+    index = _position(text, min(len(numbers), 3))
     if index is None:
         return None
     return Use("get_order_status", {"order_number": numbers[index]})
@@ -696,7 +702,7 @@ def _after_status(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
         return _ask(m, Q.ANYTHING_ELSE, lines.no_active_orders())
     if len(orders) == 1:
         return _ask(m, Q.ANYTHING_ELSE, lines.with_anything_else(str(orders[0]["say"])))
-    m.candidates = [Candidate(id=str(o["number"]), name=str(o["status"])) for o in orders[:3]]
+    m.candidates = [Candidate(id=str(o["number"]), name=str(o["status"])) for o in orders]
     listed = [(c.id, c.name) for c in m.candidates]
     return _ask(m, Q.CHOOSE_ORDER, lines.orders_listed(listed))
 

@@ -87,6 +87,14 @@ def delivery_kind(text: str) -> Literal["courier", "pickup"] | None:
     return None
 
 
+MORE_WORDS = frozenset({"остальной", "другой", "еще", "дальше", "следующий", "прочий"})
+
+
+def says_more(text: str) -> bool:
+    """ "а остальные?", "дальше": the caller wants the rest of a list read out."""
+    return _has(tokens(text), MORE_WORDS)
+
+
 def wants_soonest(text: str) -> bool:
     """ "как можно скорее", "в ближайший день", "неважно": no particular delivery date."""
     return _has(tokens(text), SOONEST_WORDS)

@@ -312,3 +312,18 @@ def test_a_keypad_digit_chooses_among_the_candidates() -> None:
         turn("Номер заказа: 7", Stage.DRAFTING), memory(Question.CHOOSE_PICKUP, candidates=points)
     )
     assert isinstance(action, Say)
+
+
+def test_more_than_three_orders_are_read_three_at_a_time() -> None:
+    orders = [
+        {"number": str(100040 + n), "status": "в пути", "say": f"Заказ {n} в пути."}
+        for n in range(5)
+    ]
+    listed = ToolResult("get_order_status", {"active_orders": orders, "count": 5})
+    action, m = decide(turn("Какие у меня заказы?", Stage.LISTENING, listed), memory())
+    assert isinstance(action, Say) and "пять заказов" in action.text
+    assert "ещё два заказа" in action.text and "ноль сорок три" not in action.text
+    action, m = decide(turn("А остальные?"), m)
+    assert isinstance(action, Say) and "ноль сорок три" in action.text
+    action, _ = decide(turn("первый"), m)
+    assert action == Use("get_order_status", {"order_number": "100043"})
