@@ -80,6 +80,9 @@ class CallWorkflow(PostCallWork):
         if call.resume is None and call.agent == "guided":
             self.s.agent_mode = "guided"
         self._switch_note: list[str] = []  # said once, in the turn the call left the LLM
+        # Where the guided agent's view of the switch turn starts: the LLM's tool calls of
+        # that turn were its own, not answers to the guided agent's proposals.
+        self._guided_from = 0
         self._turn_lock = asyncio.Lock()
         self._background: list[asyncio.Task[Any]] = []
         self._audit_no = 0 if call.resume is None else self.s.step * 100
@@ -466,6 +469,7 @@ class CallWorkflow(PostCallWork):
     def _switch_to_guided(self, reason: str) -> None:
         """An "auto" call whose LLM failed goes on with the guided agent (audited, shown)."""
         self.s.agent_mode, self.s.agent_switch_reason = "guided", reason
+        self._guided_from = len(self.s.messages)
         self.s.guided = GuidedMemory()  # it starts from the stage the LLM reached
         if reason != "LlmNotConfigured":  # with no LLM at all nothing changes for the caller
             self._switch_note = [guided_lines.SWITCHED]
@@ -509,7 +513,8 @@ class CallWorkflow(PostCallWork):
             "guided_turn",
             GuidedRequest(
                 call_id=self.s.call_id,
-                messages=self.s.messages[last_user:],
+                messages=self.s.messages[last_user : last_user + 1]
+                + self.s.messages[max(last_user + 1, self._guided_from) :],
                 previous_reply=previous,
                 tools=tools,
                 stage=self.s.stage.value,

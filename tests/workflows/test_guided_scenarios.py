@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from store_api.seed.personas import FOREIGN_ORDER_NUMBER, MANY_ACTIVE, NO_ORDERS, ONE_ACTIVE
+from tests.support.fake_llm import Reply as LlmReply
 from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
@@ -507,3 +508,28 @@ async def test_guided_orders_as_callers_phrase_them(
     assert await call.result() == "order_confirmed"
     orders = await orders_of_call(store_api, NO_ORDERS.phone, call.call_id)
     assert [o["status"] for o in orders] == ["confirmed"]
+
+
+async def test_llm_failing_after_a_tool_in_the_same_turn_leaves_the_guided_agent_a_clean_turn(
+    calls: Calls, store_api: StoreApiServer
+) -> None:
+    call = await calls.start(
+        NO_ORDERS.phone,
+        [search("гречка продел"), LlmReply.fail(503), LlmReply.fail(503)],
+        agent="auto",
+    )
+    reply = await call.say("Хочу заказать гречку продел")
+    assert reply.sentences[0] == lines.SWITCHED
+    assert "Сколько" in reply.text, "the guided agent answered the caller's line itself"
+    readback = await talk(
+        call,
+        "Две",
+        "Всё",
+        "Курьером",
+        "Москва, Тверская семь, квартира двенадцать",
+        "Завтра",
+    )
+    assert readback.stage == "AWAITING_CONFIRMATION", readback
+    await call.hang_up()
+    await call.result()
+    assert "agent_mode_switched" in await calls.audit_events(call.call_id)
