@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from store_api.contract import Order
     from voiceorder.guided import lines as guided_lines
     from voiceorder.guided.memory import GuidedMemory
+    from voiceorder.guided.memory import Item as GuidedItem
     from voiceorder.phones import InvalidPhone, mask_phone, normalise_phone
     from voiceorder.russian.readback import status_sentence
     from voiceorder.russian.text import normalise_for_tts, split_sentences
@@ -470,7 +471,14 @@ class CallWorkflow(PostCallWork):
         """An "auto" call whose LLM failed goes on with the guided agent (audited, shown)."""
         self.s.agent_mode, self.s.agent_switch_reason = "guided", reason
         self._guided_from = len(self.s.messages)
-        self.s.guided = GuidedMemory()  # it starts from the stage the LLM reached
+        # It starts from the stage the LLM reached, knowing the draft's items (to change one).
+        self.s.guided = GuidedMemory()
+        order = self.s.last_order
+        if self.s.draft is not None and order is not None and order.id == self.s.draft.order_id:
+            self.s.guided.items = [
+                GuidedItem(product_id=i.product_id, name=i.name, quantity=min(i.quantity, 99))
+                for i in order.items
+            ]
         if reason != "LlmNotConfigured":  # with no LLM at all nothing changes for the caller
             self._switch_note = [guided_lines.SWITCHED]
         self._audit(

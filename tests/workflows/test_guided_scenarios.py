@@ -93,6 +93,7 @@ async def test_llm_failing_mid_call_switches_to_guided_and_the_order_completes(
     assert "адрес" in switched.text and switched.stage == "DRAFTING"
     state = await call.handle.query("state", result_type=CallState)
     assert state.agent_mode == "guided" and state.agent_switch_reason == "LlmUnavailable"
+    assert [i.quantity for i in state.guided.items] == [2], "the LLM's draft is known"
     asked_before = len(calls.llm.requests(call.call_id))
 
     assert (await call.say("Москва, улица Тверская, дом семь")).stage == "DRAFTING"
