@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import httpx
 import pytest
 
 from store_api.seed.personas import FOREIGN_ORDER_NUMBER, MANY_ACTIVE, NO_ORDERS, ONE_ACTIVE
@@ -534,3 +535,25 @@ async def test_llm_failing_after_a_tool_in_the_same_turn_leaves_the_guided_agent
     await call.hang_up()
     await call.result()
     assert "agent_mode_switched" in await calls.audit_events(call.call_id)
+
+
+async def test_guided_asking_for_more_than_the_stock(
+    calls: Calls, store_api: StoreApiServer
+) -> None:
+    call = await calls.start(NO_ORDERS.phone, agent="guided")
+    await call.say("Хочу заказать гречку продел")
+    state = await call.handle.query("state", result_type=CallState)
+    assert state.guided.chosen is not None
+    product_id = state.guided.chosen.id
+    async with httpx.AsyncClient(base_url=store_api.base_url, headers=store_api.auth) as api:
+        before = (await api.get(f"/products/{product_id}")).json()["stock_qty"]
+    await store_api.set_product(product_id, stock_qty=5)
+    try:
+        reply = await talk(call, "Десять пачек", "Всё")
+        assert "осталось только пять" in reply.text and reply.stage == "LISTENING", reply
+        asked = await talk(call, "Давайте пять", "Всё")
+        assert asked.stage == "DRAFTING", asked
+    finally:
+        await store_api.set_product(product_id, stock_qty=before)
+    await call.hang_up()
+    await call.result()

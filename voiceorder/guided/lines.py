@@ -100,6 +100,13 @@ def only_out_of_stock(name: str) -> str:
     return f"{say_product_name(name)} сейчас нет в наличии. Назовите другой товар."
 
 
+def only_left(name: str, available: int) -> str:
+    return (
+        f"{say_product_name(name)} осталось только {count_phrase(available, 'штука')}. "
+        "Сколько взять?"
+    )
+
+
 def item_added(item: Item) -> str:
     return (
         f"Записала: {say_product_name(item.name)}, {count_phrase(item.quantity, 'штука')}. "

@@ -639,6 +639,8 @@ def _price(item: Mapping[str, Any]) -> int | None:
 
 
 def _after_draft(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
+    if result.error and result.code == "OUT_OF_STOCK":
+        return _too_many(m, result)
     if result.error:
         return _ask(m, Q.ANYTHING_ELSE, lines.store_trouble())
     if result.payload.get("delivery") or result.payload.get("has_delivery"):
@@ -647,6 +649,24 @@ def _after_draft(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
     total = result.payload.get("total_rub")
     kopecks = round(float(total) * 100) if isinstance(total, int | float) else 0
     return _ask(m, Q.DELIVERY_TYPE, lines.draft_ready(kopecks))
+
+
+def _too_many(m: GuidedMemory, result: ToolResult) -> Action:
+    """More than the stock: ask again for what is there, or drop the item when none is."""
+    details = result.payload.get("details")
+    details = details if isinstance(details, Mapping) else {}
+    item = next((i for i in m.items if i.product_id == str(details.get("product_id"))), None)
+    if item is None:
+        m.items = []
+        return _ask(m, Q.PRODUCT, lines.sold_out("один из товаров"))
+    m.items = [i for i in m.items if i.product_id != item.product_id]
+    available = details.get("available")
+    if isinstance(available, int) and available > 0:
+        m.chosen = Candidate(id=item.product_id, name=item.name)
+        return _ask(m, Q.QUANTITY, lines.only_left(item.name, available))
+    if m.items:
+        return _ask(m, Q.MORE_ITEMS, lines.only_out_of_stock(item.name))
+    return _ask(m, Q.PRODUCT, lines.only_out_of_stock(item.name))
 
 
 def _after_delivery(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:

@@ -327,3 +327,20 @@ def test_more_than_three_orders_are_read_three_at_a_time() -> None:
     assert isinstance(action, Say) and "ноль сорок три" in action.text
     action, _ = decide(turn("первый"), m)
     assert action == Use("get_order_status", {"order_number": "100043"})
+
+
+def test_more_than_the_stock_asks_for_what_is_left() -> None:
+    m = memory(Question.MORE_ITEMS, items=[Item(product_id="p-1", name="Гречка", quantity=50)])
+    refused = ToolResult(
+        "create_order_draft",
+        {
+            "error": "Черновик не создан: OutOfStock",
+            "code": "OUT_OF_STOCK",
+            "details": {"product_id": "p-1", "requested": 50, "available": 7},
+        },
+    )
+    action, m = decide(turn("Всё", Stage.LISTENING, refused), m)
+    assert isinstance(action, Say) and "семь штук" in action.text
+    assert m.question is Question.QUANTITY and m.items == []
+    action, m = decide(turn("пять"), m)
+    assert m.items == [Item(product_id="p-1", name="Гречка", quantity=5)]
