@@ -50,6 +50,9 @@ CLEAR_LEAD = 8.0
 
 Q = Question
 DRAFT_STAGES = frozenset({"DRAFTING", "DELIVERY", "AWAITING_CONFIRMATION"})
+# The bot's own offer of a person (store trouble, too many errors, silence), so a plain yes
+# after it means "connect me".
+OFFERED_OPERATOR = re.compile(r"соедин\w* (?:вас )?с оператором", re.IGNORECASE)
 # Questions asked while the list of items is gathered.
 LIST_QUESTIONS = frozenset(
     {Question.PRODUCT, Question.CHOOSE_PRODUCT, Question.QUANTITY, Question.MORE_ITEMS}
@@ -140,6 +143,9 @@ def _on_caller(turn: Turn, m: GuidedMemory) -> Action:
     intent = classify_reply(text)
     if intent is Intent.OPERATOR:
         return Use("transfer_to_operator", {"reason": "звонящий попросил оператора"})
+    if intent is Intent.YES and OFFERED_OPERATOR.search(turn.previous_reply):
+        # "Могу соединить с оператором." — "Да".
+        return Use("transfer_to_operator", {"reason": "звонящий согласился на оператора"})
     if intent is Intent.CANCEL and says_done(text) and question in LIST_QUESTIONS and m.items:
         intent = Intent.NO  # "больше ничего не надо": the list is complete, not cancelled
     if intent is Intent.CANCEL:

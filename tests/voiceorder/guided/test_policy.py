@@ -344,3 +344,22 @@ def test_more_than_the_stock_asks_for_what_is_left() -> None:
     assert m.question is Question.QUANTITY and m.items == []
     action, m = decide(turn("пять"), m)
     assert m.items == [Item(product_id="p-1", name="Гречка", quantity=5)]
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        "Извините, сервис магазина сейчас не отвечает. Могу соединить с оператором.",
+        "Извините, у меня не получается. Соединить вас с оператором? Скажите «оператор».",
+    ],
+)
+def test_yes_to_the_bots_offer_of_an_operator_transfers(offer: str) -> None:
+    asked = Turn(
+        caller_text="Да, давайте",
+        stage=Stage.LISTENING.value,
+        tools=allowed_tools(Stage.LISTENING, withheld=False),
+        today=TODAY,
+        previous_reply=offer,
+    )
+    action, _ = decide(asked, memory(Question.PRODUCT))
+    assert isinstance(action, Use) and action.name == "transfer_to_operator"
