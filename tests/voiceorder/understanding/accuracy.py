@@ -22,6 +22,7 @@ from voiceorder.understanding import (
     parse_ordinal,
     parse_quantity,
 )
+from voiceorder.understanding.requests import classify_request, delivery_kind
 
 
 @cache
@@ -40,6 +41,10 @@ def understand(phrase: Phrase) -> object:
         return parse_delivery_date(text, TODAY)
     if phrase.category == "address":
         return parse_address(text)
+    if phrase.category == "request":
+        return classify_request(text).value
+    if phrase.category == "delivery":
+        return delivery_kind(text)
     if phrase.category == "product":
         matches = match_products(text, list(phrase.candidates))
         return matches[0][0] if matches else None

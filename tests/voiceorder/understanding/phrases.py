@@ -17,7 +17,10 @@ from voiceorder.understanding import Intent, ParsedAddress
 # 1 December starts next week.
 TODAY = dt.date(2025, 11, 27)
 
-CATEGORIES = ("intent", "quantity", "digits", "ordinal", "date", "address", "product")
+CATEGORIES = (
+    "intent", "quantity", "digits", "ordinal", "date", "address", "product", "request",
+    "delivery",
+)  # fmt: skip
 
 GROATS = (
     "Гречка ядрица Золотое поле 900 г",
@@ -721,6 +724,84 @@ def _products() -> list[Phrase]:
     return [Phrase("product", text, index, candidates) for text, candidates, index in table]
 
 
+def _requests() -> list[Phrase]:
+    """Answers to "Хотите узнать о заказе или оформить новый?" / "Могу ещё чем-нибудь
+    помочь?" — written for the guided agent and measured once before any fix."""
+    table: list[tuple[str, str]] = [
+        ("где мой заказ", "status"),
+        ("а где мой заказ?", "status"),
+        ("хочу узнать где заказ", "status"),
+        ("что с моим заказом", "status"),
+        ("когда привезут", "status"),
+        ("когда приедет курьер", "status"),
+        ("статус заказа", "status"),
+        ("какой статус у заказа сто ноль сорок пять", "status"),
+        ("заказ сто ноль сорок три", "status"),
+        ("у меня заказ, хочу узнать когда доставка", "status"),
+        ("узнать о заказе", "status"),
+        ("какие у меня заказы", "status"),
+        ("мой заказ уже отправили?", "status"),
+        ("проверить заказ", "status"),
+        ("хочу заказать", "order"),
+        ("новый заказ", "order"),
+        ("оформить новый", "order"),
+        ("хочу сделать заказ", "order"),
+        ("сделать заказ пожалуйста", "order"),
+        ("я бы хотела купить продукты", "order"),
+        ("закажу гречку", "order"),
+        ("мне нужно купить молоко", "order"),
+        ("можно заказать доставку продуктов", "order"),
+        ("давайте оформим заказ", "order"),
+        ("хочу добавить ещё кое-что", "order"),
+        ("заказать", "order"),
+        ("возьму кефир", "order"),
+        ("нет, спасибо, всё", "done"),
+        ("это всё", "done"),
+        ("больше ничего", "done"),
+        ("ничего не нужно", "done"),
+        ("до свидания", "done"),
+        ("спасибо, пока", "done"),
+        ("всё, спасибо, до свидания", "done"),
+        ("хватит", "done"),
+        ("гречка", "unknown"),
+        ("алло", "unknown"),
+        ("э-э-э", "unknown"),
+        ("а вы кто", "unknown"),
+        ("сколько стоит молоко", "unknown"),
+    ]
+    return [Phrase("request", text, expected) for text, expected in table]
+
+
+def _deliveries() -> list[Phrase]:
+    """Answers to "Доставить курьером или заберёте сами?" (measured once before any fix)."""
+    table: list[tuple[str, str | None]] = [
+        ("курьером", "courier"),
+        ("курьер", "courier"),
+        ("доставка", "courier"),
+        ("доставкой на дом", "courier"),
+        ("привезите", "courier"),
+        ("привезите домой пожалуйста", "courier"),
+        ("пусть курьер привезёт", "courier"),
+        ("доставьте", "courier"),
+        ("на адрес", "courier"),
+        ("курьерская доставка", "courier"),
+        ("самовывоз", "pickup"),
+        ("сам заберу", "pickup"),
+        ("сама заберу", "pickup"),
+        ("заберу сам", "pickup"),
+        ("заберу из пункта выдачи", "pickup"),
+        ("в пункт выдачи", "pickup"),
+        ("пункт выдачи на тверской", "pickup"),
+        ("я сам заеду", "pickup"),
+        ("заеду заберу", "pickup"),
+        ("самовывозом", "pickup"),
+        ("не знаю", None),
+        ("а сколько стоит доставка", None),  # a question, not a choice
+        ("как удобнее", None),
+    ]
+    return [Phrase("delivery", text, expected) for text, expected in table]
+
+
 PHRASES: tuple[Phrase, ...] = (
     *_intents(),
     *_quantities(),
@@ -729,4 +810,6 @@ PHRASES: tuple[Phrase, ...] = (
     *_dates(),
     *_addresses(),
     *_products(),
+    *_requests(),
+    *_deliveries(),
 )
