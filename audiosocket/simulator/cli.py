@@ -52,12 +52,13 @@ class CallOptions:
     record: Path | None
     quiet_ms: int
     reply_timeout_s: float
+    call_uuid: uuid.UUID | None = None  # dialplan path: the UUID to send (default: fresh)
 
 
 async def run_dialplan_call(
     steps: list[Step], voice: Voice, options: CallOptions, echo: Callable[[str], None]
 ) -> tuple[CallReport, AudioSocketPeer]:
-    call_id = uuid.uuid4()
+    call_id = options.call_uuid or uuid.uuid4()
     phrases = PhraseBook(voice, f"call-{call_id}")
     await _prepare(phrases, steps, options.rate)
     echo(
@@ -318,6 +319,13 @@ def report_and_record(
     help="Seconds to wait for the bot to start or finish a reply before going on.",
 )
 @click.option("--voice", default="ru", show_default=True, help="espeak-ng voice of the caller.")
+@click.option(
+    "--uuid",
+    "call_uuid",
+    type=click.UUID,
+    help="Dialplan path: the AudioSocket UUID to send (default: a fresh one). The edge's "
+    "call id is call-<uuid>, which lets tests script fakes for it.",
+)
 @click.pass_context
 def call_command(
     ctx: click.Context,
@@ -333,6 +341,7 @@ def call_command(
     quiet_ms: int,
     reply_timeout: float,
     voice: str,
+    call_uuid: uuid.UUID | None,
 ) -> None:
     """Play a scripted caller into a running edge over AudioSocket; print a timeline."""
     try:
@@ -341,6 +350,8 @@ def call_command(
         raise click.UsageError(str(exc)) from None
     if not ari and withheld:
         raise click.UsageError("--withheld needs --ari (the dialplan path carries no CallerID)")
+    if ari and call_uuid is not None:
+        raise click.UsageError("--uuid is for the dialplan path (over ARI the edge picks it)")
     settings = get_settings()
     options = CallOptions(
         host=host or settings.audiosocket_host,
@@ -349,6 +360,7 @@ def call_command(
         record=record,
         quiet_ms=quiet_ms,
         reply_timeout_s=reply_timeout,
+        call_uuid=call_uuid,
     )
     # Imported here: the speech stack (numpy, soxr, VAD models) is heavy, and every other
     # `voiceorder` command would load it with the CLI otherwise.
