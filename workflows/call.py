@@ -177,6 +177,9 @@ class CallWorkflow(PostCallWork):
             if self.s.silences >= MAX_SILENCES:
                 self._finish("no_response")
                 return self._reply(phrases.silence_goodbye(), action="hangup")
+            if self.s.agent_mode == "guided" and self.s.silences == 1:
+                # A directed dialog asks its pending question again, not "Чем могу помочь?".
+                return self._reply(guided_lines.reprompt(self.s.guided, self.s.stage.value))
             return self._reply(phrases.reprompt(self.s.silences))
 
     @caller_silent.validator

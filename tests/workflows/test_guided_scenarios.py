@@ -557,3 +557,13 @@ async def test_guided_asking_for_more_than_the_stock(
         await store_api.set_product(product_id, stock_qty=before)
     await call.hang_up()
     await call.result()
+
+
+async def test_guided_silence_repeats_the_pending_question(calls: Calls) -> None:
+    call = await calls.start(NO_ORDERS.phone, agent="guided")
+    asked = await call.say("Хочу заказать гречку продел")
+    again = await call.silence()
+    assert again.sentences[0] == "Вы меня слышите?" and "Сколько штук?" in again.text, again
+    assert again.text.endswith(asked.sentences[-1])
+    await call.hang_up()
+    await call.result()

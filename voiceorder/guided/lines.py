@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from voiceorder.guided.memory import Candidate, Item, Question
+from voiceorder.guided.memory import Candidate, GuidedMemory, Item, Question
 from voiceorder.russian.money import say_money
 from voiceorder.russian.numbers import count_phrase
 from voiceorder.russian.order_numbers import say_order_number
@@ -48,6 +48,15 @@ GREETING_QUESTION = QUESTIONS[Question.NEED]
 
 def question(which: Question) -> str:
     return QUESTIONS[which]
+
+
+def reprompt(memory: GuidedMemory, stage: str) -> list[str]:
+    """After a silence: the question the caller has not answered yet."""
+    if stage == "AWAITING_CONFIRMATION":
+        pending = QUESTIONS[Question.READBACK]
+    else:
+        pending = " ".join(memory.asked) or QUESTIONS[memory.question]
+    return ["Вы меня слышите?", pending]
 
 
 def not_understood(which: Question) -> str:

@@ -53,6 +53,8 @@ DRAFT_STAGES = frozenset({"DRAFTING", "DELIVERY", "AWAITING_CONFIRMATION"})
 # The bot's own offer of a person (store trouble, too many errors, silence), so a plain yes
 # after it means "connect me".
 OFFERED_OPERATOR = re.compile(r"соедин\w* (?:вас )?с оператором", re.IGNORECASE)
+# Keypad digits the workflow passes on as a caller line (workflows/call.py `_dtmf_turn`).
+KEYPAD_TURN = re.compile(r"^Номер заказа: ([0-9*#]+)$")
 # Questions asked while the list of items is gathered.
 LIST_QUESTIONS = frozenset(
     {Question.PRODUCT, Question.CHOOSE_PRODUCT, Question.QUANTITY, Question.MORE_ITEMS}
@@ -140,6 +142,9 @@ def _on_caller(turn: Turn, m: GuidedMemory) -> Action:
     text = turn.caller_text
     question = _pending(turn, m)
     m.question = question
+    keypad = KEYPAD_TURN.match(text)
+    if keypad is not None and "*" in keypad.group(1):
+        return _cancel(turn, m)  # "*" cancels; the workflow handles it itself once drafted
     intent = classify_reply(text)
     if intent is Intent.OPERATOR:
         return Use("transfer_to_operator", {"reason": "звонящий попросил оператора"})

@@ -363,3 +363,9 @@ def test_yes_to_the_bots_offer_of_an_operator_transfers(offer: str) -> None:
     )
     action, _ = decide(asked, memory(Question.PRODUCT))
     assert isinstance(action, Use) and action.name == "transfer_to_operator"
+
+
+def test_the_keypad_star_drops_the_list_before_a_draft() -> None:
+    m = memory(Question.MORE_ITEMS, items=[Item(product_id="p-1", name="Чай", quantity=2)])
+    action, m = decide(turn("Номер заказа: *"), m)
+    assert isinstance(action, Say) and m.items == [] and m.question is Question.ANYTHING_ELSE
