@@ -179,7 +179,8 @@ class CallWorkflow(PostCallWork):
                 return self._reply(phrases.silence_goodbye(), action="hangup")
             if self.s.agent_mode == "guided" and self.s.silences == 1:
                 # A directed dialog asks its pending question again, not "Чем могу помочь?".
-                return self._reply(guided_lines.reprompt(self.s.guided, self.s.stage.value))
+                again = guided_lines.reprompt(self.s.guided, self.s.stage.value)
+                return self._reply(split_sentences(normalise_for_tts(" ".join(again))))
             return self._reply(phrases.reprompt(self.s.silences))
 
     @caller_silent.validator
