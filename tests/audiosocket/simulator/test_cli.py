@@ -162,6 +162,19 @@ async def test_a_bad_script_is_refused_with_its_line(tmp_path: Path) -> None:
     assert f"{script}:2: #wait needs a number of seconds" in result.err
 
 
+async def read_ari_url(process: asyncio.subprocess.Process) -> tuple[str, str, str, str]:
+    """(ARI_URL, ARI_USER, ARI_PASSWORD, output so far) from `voiceorder call --ari`."""
+    assert process.stdout is not None
+    head = ""
+    while True:
+        line = (await asyncio.wait_for(process.stdout.readline(), TIMEOUT)).decode()
+        assert line, "the CLI ended before printing the ARI URL"
+        head += line
+        if found := re.search(r"ARI_URL=(\S+) ARI_USER=(\S+) ARI_PASSWORD=(\S+)", line):
+            url, user, password = found.groups()
+            return url, user, password, head
+
+
 @dataclass
 class AriRun:
     result: Finished
@@ -190,16 +203,7 @@ async def ari_call(
         *cli_args,
     )
     async with killed_on_exit(process):
-        assert process.stdout is not None
-        head = ""
-        url = user = password = None
-        while url is None:
-            line = (await asyncio.wait_for(process.stdout.readline(), TIMEOUT)).decode()
-            assert line, "the CLI ended before printing the ARI URL"
-            head += line
-            if found := re.search(r"ARI_URL=(\S+) ARI_USER=(\S+) ARI_PASSWORD=(\S+)", line):
-                url, user, password = found.groups()
-        assert user is not None and password is not None
+        url, user, password, head = await read_ari_url(process)
         client = AriClient(url, user, password, "voiceorder")
         router = AriCallRouter(
             client, external_host=f"127.0.0.1:{edge.port}", operator_context="operators"

@@ -4,15 +4,28 @@ the call's id, the LLM by FakeLLM, TTS by espeak-ng)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 import wave
 from pathlib import Path
 
-from tests.audiosocket.conftest import EdgeCalls
-from tests.audiosocket.simulator.test_cli import finish, killed_on_exit, start_cli, write_script
-from tests.support.fake_llm import Reply
+from temporalio.client import Client
+
+from audiosocket.ari import AriClient
+from store_api.seed.personas import NO_ORDERS
+from tests.audiosocket.conftest import EdgeCalls, running_edge
+from tests.audiosocket.simulator.test_cli import (
+    finish,
+    killed_on_exit,
+    read_ari_url,
+    start_cli,
+    write_script,
+)
+from tests.support.fake_llm import FakeLLM, Reply
+from tests.support.fake_openai_audio import FakeSpeech
 from tests.workflows.scripts import say, search
+from voiceorder.settings import Settings
 
 
 async def test_a_scripted_call_through_the_real_edge_and_workflow(
@@ -67,3 +80,52 @@ async def test_a_scripted_call_through_the_real_edge_and_workflow(
     # The edge heard both utterances and the workflow ended the call.
     edge_calls.speech.assert_consumed(call_id)
     edge_calls.llm.assert_consumed(call_id)
+
+
+async def test_the_ari_path_through_the_real_edge_passes_the_caller_id_and_transfers(
+    call_worker: Client,
+    call_settings: Settings,
+    fake_llm: FakeLLM,
+    fake_speech: FakeSpeech,
+    tmp_path: Path,
+) -> None:
+    process = await start_cli(
+        "--script",
+        str(write_script(tmp_path, "Хочу заказать гречку\n#dtmf 0\n")),
+        "--ari",
+        "--caller",
+        NO_ORDERS.phone,
+        "--wait-for-edge",
+        "60",
+        "--quiet-ms",
+        "600",
+        "--reply-timeout",
+        "30",
+    )
+    async with killed_on_exit(process):
+        url, user, password, head = await read_ari_url(process)
+        client = AriClient(url, user, password, "voiceorder")
+        async with running_edge(call_worker, call_settings, fake_speech, ari=client) as edge:
+            # The edge picks the UUID over ARI, so the fakes are scripted once it is known
+            # (the greeting needs neither; the caller speaks after it).
+            async with asyncio.timeout(60):
+                while not edge.sessions:  # noqa: ASYNC110 - the edge has no event for it
+                    await asyncio.sleep(0.01)
+            (session,) = edge.sessions.values()
+            fake_llm.script(
+                session.call_id, [search("гречка"), say("Есть гречка ядрица. Сколько пачек?")]
+            )
+            fake_speech.script(session.call_id, ["Хочу заказать гречку"])
+            result = await finish(process, head)
+        await client.close()
+    assert result.code == 0, result.err
+    out = result.out
+    assert session.caller_number == NO_ORDERS.phone  # StasisStart → the edge → the workflow
+    assert f"CallerID {NO_ORDERS.phone}" in out
+    assert "edge opened the AudioSocket leg" in out and "16 kHz" in out  # slin16
+    assert "caller: Хочу заказать гречку" in out and "caller presses 0" in out
+    assert "edge transferred the caller to context 'operators'" in out
+    assert "summary: 2 caller turns, 2 answered" in out  # the answer and the announcement
+    assert "steps: 2 of 2; completed" in out
+    fake_speech.assert_consumed(session.call_id)
+    fake_llm.assert_consumed(session.call_id)
