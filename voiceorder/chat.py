@@ -24,6 +24,13 @@ from voiceorder.temporal import connect, ui_link
 from workflows.models import CallInput, Reply
 
 
+AGENT_NAMES = {
+    "llm": "LLM",
+    "auto": "LLM (при сбое — короткие вопросы)",
+    "guided": "короткие вопросы, без LLM",
+}
+
+
 async def _lines_from_terminal() -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     while True:
@@ -47,6 +54,7 @@ def _show(reply: Reply) -> None:
 async def run_chat(phone: str | None, script: list[str] | None, call_id: str | None = None) -> int:
     settings = get_settings()
     client = await connect(settings)
+    agent = agent_for(settings)
     session = await CallSession.start(
         client,
         settings.temporal_task_queue,
@@ -54,11 +62,12 @@ async def run_chat(phone: str | None, script: list[str] | None, call_id: str | N
             caller_number=phone,
             source="chat",
             attention_after_s=settings.call_attention_after_s,
-            agent=agent_for(settings),
+            agent=agent,
         ),
         call_id=call_id,
     )
     click.echo(f"звонок {session.call_id}: {ui_link(settings, session.call_id)}")
+    click.echo(f"агент: {AGENT_NAMES[agent]}")
     if session.last_reply is not None:
         _show(session.last_reply)
     lines = _lines_from(script) if script is not None else _lines_from_terminal()

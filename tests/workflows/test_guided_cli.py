@@ -89,6 +89,7 @@ async def test_chat_script_runs_a_guided_order_with_no_llm_configured(
         calls, no_llm_queue, call_id, "--phone", NO_ORDERS.phone, "--script", str(script)
     )
     assert code == 0, err
+    assert "агент: короткие вопросы, без LLM" in out
     assert "оформить новый?" in out, "the guided greeting"
     assert "Всё верно?" in out and "оформлен" in out
     assert "итог звонка: order_confirmed" in out, out
