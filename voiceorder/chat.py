@@ -23,7 +23,6 @@ from voiceorder.settings import ConfigurationError, get_settings
 from voiceorder.temporal import connect, ui_link
 from workflows.models import CallInput, Reply
 
-
 AGENT_NAMES = {
     "llm": "LLM",
     "auto": "LLM (при сбое — короткие вопросы)",
