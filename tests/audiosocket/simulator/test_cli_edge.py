@@ -129,3 +129,45 @@ async def test_the_ari_path_through_the_real_edge_passes_the_caller_id_and_trans
     assert "steps: 2 of 2; completed" in out
     fake_speech.assert_consumed(session.call_id)
     fake_llm.assert_consumed(session.call_id)
+
+
+async def test_a_barge_in_through_the_real_edge_cuts_the_bot(
+    edge_calls: EdgeCalls, tmp_path: Path
+) -> None:
+    audiosocket_id = uuid.uuid4()
+    call_id = f"call-{audiosocket_id}"
+    long_answer = (
+        "Есть гречка ядрица, пачка девятьсот граммов. Ещё есть гречка продел и зелёная гречка. "
+        "Сколько пачек и какой именно вам положить?"
+    )
+    edge_calls.llm.script(call_id, [search("гречка"), say(long_answer), say("Хорошо, слушаю вас.")])
+    edge_calls.speech.script(call_id, ["Хочу заказать гречку", "Подождите"])
+    script = write_script(tmp_path, "Хочу заказать гречку\n#bargein 1.0\nПодождите\n#hangup\n")
+    process = await start_cli(
+        "--script",
+        str(script),
+        "--port",
+        str(edge_calls.edge.port),
+        "--uuid",
+        str(audiosocket_id),
+        "--rate",
+        "8000",
+        "--quiet-ms",
+        "600",
+        "--reply-timeout",
+        "30",
+    )
+    async with killed_on_exit(process):
+        result = await finish(process)
+    assert result.code == 0, result.err
+    out = result.out
+    assert "caller (barge-in): Подождите" in out
+    cut = re.search(r"bot stopped (\d+\.\d\d) s after the caller barged in", out)
+    assert cut, out
+    # The edge's VAD needs ~120 ms of speech; anything near a second would be heard as ignored.
+    assert float(cut.group(1)) < 1.5
+    assert "summary: 2 caller turns, 2 answered" in out
+    assert "barge-in: the bot stopped" in out
+    assert edge_calls.edge.metrics.barge_ins == 1
+    edge_calls.speech.assert_consumed(call_id)
+    edge_calls.llm.assert_consumed(call_id)
