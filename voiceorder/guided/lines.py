@@ -185,7 +185,3 @@ def say_yes_to_confirm() -> str:
 
 def not_now() -> str:
     return "Сейчас этого сделать нельзя. " + QUESTIONS[Question.ANYTHING_ELSE]
-
-
-def wait_for_confirmation() -> str:
-    return "Заказ ещё подтверждается. Пришлю SMS, как только всё будет готово."

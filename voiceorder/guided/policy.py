@@ -167,7 +167,8 @@ def _on_caller(turn: Turn, m: GuidedMemory) -> Action:
         if m.misunderstood >= MAX_MISUNDERSTOOD:
             return Use("transfer_to_operator", {"reason": "бот не понял ответы звонящего"})
         return _ask(m, question, lines.not_understood(question))
-    m.misunderstood = 0
+    if not (isinstance(action, Use) and action.name == "search_products"):
+        m.misunderstood = 0  # a search counts as understood only when something matches
     return action
 
 

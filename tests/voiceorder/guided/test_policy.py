@@ -369,3 +369,15 @@ def test_the_keypad_star_drops_the_list_before_a_draft() -> None:
     m = memory(Question.MORE_ITEMS, items=[Item(product_id="p-1", name="Чай", quantity=2)])
     action, m = decide(turn("Номер заказа: *"), m)
     assert isinstance(action, Say) and m.items == [] and m.question is Question.ANYTHING_ELSE
+
+
+def test_products_never_found_also_spend_the_reprompt_budget() -> None:
+    m = memory(Question.PRODUCT)
+    nothing = ToolResult("search_products", {"items": [], "found": 0})
+    for attempt in range(MAX_MISUNDERSTOOD):
+        action, m = decide(turn("абырвалг"), m)
+        assert isinstance(action, Use) and action.name == "search_products"
+        action, m = decide(turn("абырвалг", Stage.LISTENING, nothing), m)
+        if attempt < MAX_MISUNDERSTOOD - 1:
+            assert isinstance(action, Say) and action.text.startswith("Не нашла")
+    assert isinstance(action, Use) and action.name == "transfer_to_operator"
