@@ -44,6 +44,7 @@ from audiosocket.speech import (
     build_synthesizer,
     build_transcriber,
 )
+from voiceorder.russian import warm_up as russian_warm_up
 from voiceorder.settings import Settings
 
 log = structlog.get_logger("audiosocket.edge")
@@ -52,6 +53,15 @@ MEDIA_FORMAT = "slin16"  # externalMedia format: 16 kHz, kind 0x12, 640-byte fra
 # What the dialplan AudioSocket() application always uses (audiosocket.md).
 DIALPLAN_RATE = 8000
 RATES = {"slin": 8000, "slin16": 16000}
+# Calls that can start at the same moment without loading a VAD model (the pool grows with
+# use; a model is a few MB).
+PRELOADED_VAD_MODELS = 8
+
+
+def _warm_up() -> None:
+    import openai.resources.audio  # noqa: F401 - the OpenAI SDK imports these lazily
+
+    russian_warm_up()
 
 
 class EdgeError(RuntimeError):
@@ -77,6 +87,7 @@ class Edge:
         timings: SessionTimings | None = None,
         endpointer: Callable[[int], Endpointer] = default_endpointer,
         dialplan_rate: int = DIALPLAN_RATE,
+        vad_models: int = PRELOADED_VAD_MODELS,
     ) -> None:
         self.metrics = EdgeMetrics()
         self.sessions: dict[uuid.UUID, EdgeCallSession] = {}
@@ -105,6 +116,7 @@ class Edge:
         # cannot wait for the caller's frames to tell.
         self._rate = dialplan_rate
         self._watchers: set[asyncio.Task[None]] = set()
+        self._vad_models = vad_models
 
     @classmethod
     def from_settings(
@@ -162,6 +174,16 @@ class Edge:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.failed = loop.create_future()
+        if self._ari is not None:
+            self._rate = RATES[MEDIA_FORMAT]
+        # Whatever is slow on first use happens before the port opens, not during the first
+        # calls: imports and dictionaries (pymorphy3 ~0.5 s, the OpenAI SDK's audio resources
+        # ~170 ms), VAD models and the filler. In a thread, yet they hold the GIL: run while
+        # calls were connecting they stalled every call's 20 ms clock (bench/edge_pacing.py).
+        await asyncio.to_thread(_warm_up)
+        await asyncio.to_thread(self._preload_vad_models)
+        assert self.deps.fillers is not None
+        await self.deps.fillers.get(self._rate)
         await self.server.start()
         if self._ari is not None:
             # Known only now when port 0 asked for a free port.
@@ -174,7 +196,6 @@ class Edge:
             )
             self.router.set_listener(self)
             self.deps.routing = self.router
-            self._rate = RATES[MEDIA_FORMAT]
             self._router_task = asyncio.create_task(self._run_router(), name="ari-router")
         if self._metrics_port is not None:
             self._metrics_runner = web.AppRunner(
@@ -183,9 +204,6 @@ class Edge:
             await self._metrics_runner.setup()
             site = web.TCPSite(self._metrics_runner, self.server.host, self._metrics_port)
             await site.start()
-        # The filler must be ready before the first slow turn, not synthesised during it.
-        assert self.deps.fillers is not None
-        await self.deps.fillers.get(self._rate)
         log.info(
             "edge_listening",
             audiosocket=f"{self.server.host}:{self.port}",
@@ -193,6 +211,13 @@ class Edge:
             stt="on" if self.deps.transcriber else "off",
             metrics_port=self.metrics_port,
         )
+
+    def _preload_vad_models(self) -> None:
+        """Fill the VAD model pool: loading one takes ~40 ms with the GIL held, so several
+        callers connecting at once would stall every call's clock."""
+        made = [self.deps.endpointer(self._rate) for _ in range(self._vad_models)]
+        for endpointer in made:
+            endpointer.close()
 
     async def close(self) -> None:
         await self.server.close()  # ends every open call (their sessions clean up)

@@ -198,8 +198,11 @@ class EdgeCallSession:
         self._loop = asyncio.get_running_loop()
         self._inputs: asyncio.Queue[_Input] = asyncio.Queue()
         self._endpointer: Endpointer | None = None
+        # The caller's frames normally come at our outbound rate; the model loads meanwhile.
+        self._endpointer_ready = asyncio.ensure_future(asyncio.to_thread(deps.endpointer, rate))
+        self._endpointer_taken = False
         self._wire_rate = 0  # the rate of the last inbound frame
-        self._vad_rate = 16000
+        self._vad_rate = rate
         self._deduper = DtmfDeduper(deps.timings.dtmf_dedupe_s)
         self._digits = DigitCollector(deps.timings.inter_digit_s)
         self._speaker: asyncio.Task[None] | None = None
@@ -224,10 +227,10 @@ class EdgeCallSession:
     async def on_audio(self, pcm: bytes, rate: int) -> None:
         if self._gone or not pcm:
             return
-        now = self._loop.time()
         if rate != self._wire_rate:
-            self._new_inbound_rate(rate)
+            await self._new_inbound_rate(rate)
         assert self._endpointer is not None
+        now = self._loop.time()
         if rate != self._vad_rate:
             pcm = resample(pcm, rate, self._vad_rate)
         for event in self._endpointer.feed(pcm, now):
@@ -286,13 +289,20 @@ class EdgeCallSession:
 
     # --- inbound audio ------------------------------------------------------------------------
 
-    def _new_inbound_rate(self, rate: int) -> None:
+    async def _new_inbound_rate(self, rate: int) -> None:
         self._wire_rate = rate
         vad_rate = rate if rate in VAD_RATES else 16000
-        if self._endpointer is None or vad_rate != self._vad_rate:
-            self._close_endpointer()
-            self._endpointer = self.deps.endpointer(vad_rate)
-            self._vad_rate = vad_rate
+        if self._endpointer is not None and vad_rate == self._vad_rate:
+            return
+        self._close_endpointer()
+        if vad_rate == self.outbound.rate and not self._endpointer_taken:
+            # Made in a thread at connect: loading the VAD model would stall every call.
+            self._endpointer_taken = True
+            self._endpointer = await self._endpointer_ready
+        else:
+            self._endpointer = await asyncio.to_thread(self.deps.endpointer, vad_rate)
+        self._vad_rate = vad_rate
+
         if rate != self.outbound.rate:
             # The outbound rate is fixed from the first frame (the edge must speak before the
             # caller does); Asterisk takes each frame at the rate its kind says.
@@ -567,10 +577,18 @@ class EdgeCallSession:
                 self._log.error("ari_hang_up_failed", error=repr(exc))
 
     def _close_endpointer(self) -> None:
+        """Give the VAD model back for reuse (also the one made at connect and never used)."""
+        if not self._endpointer_taken:
+            self._endpointer_taken = True
+            self._endpointer_ready.add_done_callback(_close_made_endpointer)
         endpointer, self._endpointer = self._endpointer, None
-        close = getattr(endpointer, "close", None)
-        if callable(close):
-            close()
+        if endpointer is not None:
+            endpointer.close()
+
+
+def _close_made_endpointer(made: asyncio.Future[Endpointer]) -> None:
+    if not made.cancelled() and made.exception() is None:
+        made.result().close()
 
 
 class _LatencyClock:

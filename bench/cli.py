@@ -26,3 +26,19 @@ def turn_command(turns: int, warmup: int) -> None:
     click.echo(markdown(result))
     click.echo(f"\nJSON: {save(result)}")
     exit_now(0)
+
+
+@bench_group.command("edge-pacing")
+@click.option("--calls", default=5, show_default=True, help="Concurrent calls into the edge.")
+@click.option(
+    "--baseline-seconds", default=6.0, show_default=True, help="Length of each baseline call."
+)
+def edge_pacing_command(calls: int, baseline_seconds: float) -> None:
+    """The edge's outbound 20 ms pacing (lateness, gaps, silence before the greeting)."""
+    from bench.edge_pacing import markdown, run, save
+
+    click.echo(f"edge pacing: starting the stack, the edge and {calls} simulated calls…")
+    result = asyncio.run(run(calls, baseline_seconds))
+    click.echo(markdown(result))
+    click.echo(f"\nJSON: {save(result)}")
+    exit_now(0)
