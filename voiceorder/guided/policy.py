@@ -307,12 +307,14 @@ def _quantity(text: str) -> int | None:
 def _product_or_done(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     """The answer to "Что-нибудь ещё?": another product, or the end of the list."""
     text = turn.caller_text
-    if says_done(text) or intent is Intent.NO:
+    if says_done(text):
         return _finish_items(turn, m)
-    if intent is Intent.YES and product_query(text) is None:
-        return _ask(m, Q.PRODUCT, "Что ещё добавить?")
-    if product_query(text):
+    if product_query(text):  # also "нет, ещё молоко"
         return _product(turn, m, intent)
+    if intent is Intent.NO:
+        return _finish_items(turn, m)
+    if intent is Intent.YES:
+        return _ask(m, Q.PRODUCT, "Что ещё добавить?")
     return None
 
 

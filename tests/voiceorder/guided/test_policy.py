@@ -381,3 +381,18 @@ def test_products_never_found_also_spend_the_reprompt_budget() -> None:
         if attempt < MAX_MISUNDERSTOOD - 1:
             assert isinstance(action, Say) and action.text.startswith("Не нашла")
     assert isinstance(action, Use) and action.name == "transfer_to_operator"
+
+
+@pytest.mark.parametrize(
+    ("text", "tool"),
+    [
+        ("нет", "create_order_draft"),
+        ("нет, спасибо", "create_order_draft"),
+        ("нет, ещё молоко", "search_products"),
+        ("да, ещё хлеб", "search_products"),
+    ],
+)
+def test_anything_more_is_a_product_or_the_end_of_the_list(text: str, tool: str) -> None:
+    m = memory(Question.MORE_ITEMS, items=[Item(product_id="p-1", name="Чай", quantity=1)])
+    action, _ = decide(turn(text), m)
+    assert isinstance(action, Use) and action.name == tool
