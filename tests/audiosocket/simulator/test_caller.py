@@ -117,7 +117,7 @@ async def test_a_scripted_call_with_dtmf_barge_in_silence_and_hang_up() -> None:
         "steps: 6 of 6; completed",
     ):
         assert expected in text, expected
-    assert ran.lines[0].lstrip().startswith("+0.") and "bot speaks (0.4 s)" in ran.lines[0]
+    assert ran.lines[0].lstrip().startswith("+0.") and "bot speaks (" in ran.lines[0]
     assert "bot hung up" not in text
     stamps = [float(line.split("s", 1)[0]) for line in ran.lines if line.lstrip().startswith("+")]
     assert stamps == sorted(stamps) and len(stamps) >= 12  # the timeline is in time order

@@ -154,7 +154,7 @@ async def test_bot_hang_up_with_0x00_after_its_speech() -> None:
     assert not peer.caller_hung_up
     # The greeting played to its end before the 0x00.
     spans = peer.speech_spans()
-    assert len(spans) == 1 and 0.25 <= spans[0].duration <= 0.5, spans
+    assert len(spans) == 1 and 0.25 <= spans[0].duration <= 1.0, spans
     assert peer.bot_hangup_at is not None and peer.bot_hangup_at >= spans[0].start
 
 
@@ -177,7 +177,7 @@ async def test_bot_audio_is_written_as_a_wav_of_the_right_duration(tmp_path: Pat
         peer = await AudioSocketPeer.connect("127.0.0.1", edge.port, uuid.uuid4())
         spans = await peer.wait_until_bot_quiet(300, timeout_s=TIMEOUT)
         await peer.hang_up()
-    assert len(spans) == 1 and 0.4 <= spans[0].duration <= 0.7, spans
+    assert len(spans) == 1 and 0.4 <= spans[0].duration <= 1.2, spans
     seconds = peer.to_wav(tmp_path / "bot.wav")
     with wave.open(str(tmp_path / "bot.wav"), "rb") as wav:
         assert wav.getframerate() == 16000
@@ -203,7 +203,7 @@ async def test_echoed_speech_marks_when_the_bot_spoke() -> None:
         await peer.hang_up()
     assert first - said_at >= 0.25  # the bot waits for 300 ms of caller silence
     assert len(spans) == 1 and spans[0].start == first
-    assert 0.35 <= spans[0].duration <= 0.6, spans
+    assert 0.35 <= spans[0].duration <= 1.0, spans
     pacing = peer.pacing()
     assert pacing.frames == len(peer.received) and pacing.frames > 0
     print(f"inbound pacing: {pacing}")
