@@ -25,6 +25,7 @@ from voiceorder.understanding import (
     classify_reply,
     match_products,
     parse_address,
+    parse_city,
     parse_delivery_date,
     parse_digits,
     parse_ordinal,
@@ -461,13 +462,10 @@ def _address(turn: Turn, m: GuidedMemory, intent: Intent, *, quiet: bool = False
 
 
 def _city(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
-    parsed = parse_address(f"город {turn.caller_text}")
-    words = turn.caller_text.strip(" .,!").split()
-    city = parsed.city if parsed is not None and parsed.city else None
-    if city is None and 1 <= len(words) <= 3:
-        city = " ".join(word.capitalize() for word in words)
+    city = parse_city(turn.caller_text)
     if city is None:
-        return None
+        whole = parse_address(turn.caller_text)  # "Москва, Тверская семь": said it all again
+        return _address(turn, m, intent) if whole is not None and whole.city else None
     m.address = (m.address or PartialAddress()).model_copy(update={"city": city})
     return _ask(m, Q.DATE)
 

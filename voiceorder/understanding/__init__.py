@@ -9,7 +9,8 @@ data once per process. `warm_up()` does all of that up front (worker start), as
 - `parse_quantity`, `parse_digits` — "две пачки" → 2; "сто два ноль сорок пять" → "102045"
 - `parse_ordinal` — "второй", "последнюю" → index among the candidates read out
 - `parse_delivery_date` — "тридцатого", "в субботу" → a date on or after `today`
-- `parse_address` — "Москва Тверская семь квартира двенадцать" → `ParsedAddress`
+- `parse_address` — "Москва Тверская семь квартира двенадцать" → `ParsedAddress`;
+  `parse_city` — "в Москве" → "Москва"
 - `match_products` — "гречки ядрица" → indexes of matching product names with scores
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from voiceorder.understanding.addresses import ParsedAddress, parse_address
+from voiceorder.understanding.addresses import ParsedAddress, parse_address, parse_city
 from voiceorder.understanding.dates import parse_delivery_date
 from voiceorder.understanding.intents import Intent, classify_reply
 from voiceorder.understanding.numbers import parse_digits, parse_quantity
@@ -30,6 +31,7 @@ __all__ = [
     "classify_reply",
     "match_products",
     "parse_address",
+    "parse_city",
     "parse_delivery_date",
     "parse_digits",
     "parse_ordinal",

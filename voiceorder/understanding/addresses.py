@@ -313,3 +313,21 @@ def parse_address(text: str) -> ParsedAddress | None:
     if city is None and street is None and house is None and numbers.apartment is None:
         return None
     return ParsedAddress(city, street, house, numbers.apartment)
+
+
+def _is_place(word: str) -> bool:
+    return any("Geox" in parse.tag for parse in morph().parse(word))
+
+
+def parse_city(text: str) -> str | None:
+    """The answer to "В каком городе?": "в Москве" → "Москва", "питер" → "Питер", "Нижний
+    Новгород" → "Нижний Новгород". None unless a word is a known place name ("не знаю")."""
+    words = [w for w in _normalise(text) if w not in _FILLERS and w != "город"]
+    if not words or len(words) > _LONGEST_CITY or any(_is_number(w) for w in words):
+        return None  # a house number: a whole address, not a city
+    if not any(_is_place(w) for w in words):
+        return None
+    parsed = parse_address(f"город {' '.join(words)}")
+    if parsed is not None and parsed.city and len(parsed.city.split()) >= len(words):
+        return parsed.city
+    return " ".join(_title(word) for word in words)

@@ -396,3 +396,16 @@ def test_anything_more_is_a_product_or_the_end_of_the_list(text: str, tool: str)
     m = memory(Question.MORE_ITEMS, items=[Item(product_id="p-1", name="Чай", quantity=1)])
     action, _ = decide(turn(text), m)
     assert isinstance(action, Use) and action.name == tool
+
+
+def test_the_city_question_takes_a_city_or_the_whole_address_again() -> None:
+    partial = {"street": "Тверская", "house": "7"}
+    m = memory(Question.CITY, address=partial)
+    action, after = decide(turn("не знаю", Stage.DRAFTING), m)
+    assert isinstance(action, Say) and after.question is Question.CITY
+    action, after = decide(turn("в Нижнем Новгороде", Stage.DRAFTING), m)
+    assert after.question is Question.DATE and after.address is not None
+    assert after.address.city is not None and after.address.city.startswith("Нижн")
+    action, after = decide(turn("Москва, Тверская семь", Stage.DRAFTING), m)
+    assert after.question is Question.DATE and after.address is not None
+    assert after.address.city == "Москва"

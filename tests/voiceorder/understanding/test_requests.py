@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from voiceorder.understanding import parse_city
 from voiceorder.understanding.products import product_query
 from voiceorder.understanding.requests import (
     Request,
@@ -84,3 +85,21 @@ def test_small_answers() -> None:
     assert change_target("давайте другой адрес доставки") == "delivery"
     assert change_target("поменяйте товар") == "items"
     assert change_target("не знаю") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "city"),
+    [
+        ("в Москве", "Москва"),
+        ("Санкт-Петербург", "Санкт-Петербург"),
+        ("питер", "Питер"),
+        ("Нижний Новгород", "Нижний Новгород"),
+        ("город Королёв", "Королев"),
+        ("в Химках", "Химки"),
+        ("не знаю", None),
+        ("ну это", None),
+        ("Москва, Тверская семь", None),
+    ],
+)
+def test_parse_city(text: str, city: str | None) -> None:
+    assert parse_city(text) == city
