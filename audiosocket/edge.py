@@ -114,7 +114,8 @@ class Edge:
         # Outbound audio of a connection without ARI: the AudioSocket() app is always 8 kHz,
         # `Dial(AudioSocket/host:port/uuid/c(slin16))` 16 kHz. The edge speaks first, so it
         # cannot wait for the caller's frames to tell.
-        self._rate = dialplan_rate
+        self._dialplan_rate = dialplan_rate
+        self._rate = dialplan_rate  # the usual rate: of Stasis legs once ARI is on
         self._watchers: set[asyncio.Task[None]] = set()
         self._vad_models = vad_models
 
@@ -268,12 +269,22 @@ class Edge:
     # --- sessions ------------------------------------------------------------------------------
 
     def _new_session(self, call: Call) -> EdgeCallSession:
-        session = EdgeCallSession(call, self.deps, rate=self._rate)
+        session = EdgeCallSession(call, self.deps, rate=self._rate_of(call))
         self.sessions[call.id] = session
         task = asyncio.create_task(self._forget_when_finished(session))
         self._watchers.add(task)
         task.add_done_callback(self._watchers.discard)
         return session
+
+    def _rate_of(self, call: Call) -> int:
+        """Outbound rate of a new connection. A Stasis call is registered before Asterisk
+        dials the edge, so its leg is known to be externalMedia's format; any other
+        connection is the dialplan `AudioSocket()` path (8 kHz, also on Asterisk < 20.17)."""
+        if self.router is not None:
+            line = self.router.lookup(call.id)
+            if line is not None and not line.via_dialplan:
+                return RATES[MEDIA_FORMAT]
+        return self._dialplan_rate
 
     async def _forget_when_finished(self, session: EdgeCallSession) -> None:
         await session.finished.wait()

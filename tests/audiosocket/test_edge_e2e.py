@@ -211,7 +211,7 @@ async def test_s4_full_order_by_voice_through_ari(
             "Нет, спасибо, это всё",
         ],
     )
-    assert peer.rate == 16000  # externalMedia with slin16
+    assert peer.rate == 16000 and session.outbound.rate == 16000  # externalMedia, slin16
     await peer.wait_until_bot_quiet(QUIET_MS, timeout_s=TURN_TIMEOUT_S)
     assert session.caller_number == NO_ORDERS.phone  # from StasisStart, into the workflow
     assert session.workflow is not None and session.workflow.last_reply is not None
@@ -352,7 +352,7 @@ async def test_silence_flows_before_the_greeting_and_pacing_holds(edge_calls: Ed
     assert before, "no audio before the greeting: silence must flow from the first moment"
     assert peer.received[0][0] - dialled < 0.5
     assert all(not any(frame) for frame in before)
-    assert session.caller_number is None
+    assert session.caller_number is None and session.outbound.rate == 8000
     pacing = peer.pacing()
     print(f"\nedge pacing over a call (peer, edge and worker share one loop): {pacing}")
     # Loose: here the worker and the fakes run on the edge's event loop and can stall it;
