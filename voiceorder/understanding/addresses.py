@@ -330,4 +330,4 @@ def parse_city(text: str) -> str | None:
     parsed = parse_address(f"город {' '.join(words)}")
     if parsed is not None and parsed.city and len(parsed.city.split()) >= len(words):
         return parsed.city
-    return " ".join(_title(word) for word in words)
+    return _nominative_city(words)
