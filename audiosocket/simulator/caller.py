@@ -182,6 +182,11 @@ class CallRunner:
     # A barge-in's cut is only known after the phrase; timeline lines wait for it.
     _hold_from: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.quiet_ms <= DEFAULT_JOIN_MS:
+            # A printed span must not grow afterwards by joining speech that resumes.
+            raise ValueError(f"quiet_ms must exceed the span join window ({DEFAULT_JOIN_MS} ms)")
+
     async def run(self) -> CallReport:
         peer = self.peer
         actions = self.actions or CallerActions(peer.send_dtmf, peer.hang_up)
@@ -218,7 +223,7 @@ class CallRunner:
         elif done < len(self.steps):
             left = self.steps[done]
             self.timeline.at(
-                self._now(), f"the call ended before script line {_line(left)} could run"
+                self._now(), f"the call ended before script line {left.line} could run"
             )
             outcome = Outcome.BOT_HUNG_UP_EARLY
         else:
@@ -402,7 +407,3 @@ class CallRunner:
 
 def _reply_start(turn_end: float, spans: list[SpeechSpan]) -> float | None:
     return next((span.start for span in spans if span.start >= turn_end), None)
-
-
-def _line(step: Step) -> int:
-    return step.line

@@ -27,7 +27,12 @@ from audiosocket.simulator.caller import (
     summary_lines,
 )
 from audiosocket.simulator.fake_ari import FakeAri, FakeChannel
-from audiosocket.simulator.peer import DEFAULT_QUIET_MS, AudioSocketPeer, EdgeUnreachable
+from audiosocket.simulator.peer import (
+    DEFAULT_JOIN_MS,
+    DEFAULT_QUIET_MS,
+    AudioSocketPeer,
+    EdgeUnreachable,
+)
 from audiosocket.simulator.script import ScriptError, Step, load_script
 from voiceorder.settings import get_settings
 
@@ -306,7 +311,7 @@ def report_and_record(
 )
 @click.option(
     "--quiet-ms",
-    type=click.IntRange(100, 10_000),
+    type=click.IntRange(DEFAULT_JOIN_MS + 100, 10_000),
     default=DEFAULT_QUIET_MS,
     show_default=True,
     help="The bot's reply counts as finished after this much quiet.",

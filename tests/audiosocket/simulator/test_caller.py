@@ -73,7 +73,7 @@ async def run(
         peer = await AudioSocketPeer.connect("127.0.0.1", server.port, call_id)
         timeline = Timeline(asyncio.get_running_loop().time(), lines.append)
         runner = CallRunner(
-            peer, steps, phrases, timeline, quiet_ms=400, reply_timeout_s=reply_timeout_s
+            peer, steps, phrases, timeline, quiet_ms=500, reply_timeout_s=reply_timeout_s
         )
         report = await runner.run()
         handler = await server.handler(call_id)
