@@ -99,7 +99,7 @@ class EdgeCalls:
         return await peer.wait_for_bot_speech(since=ended, timeout_s=30)
 
 
-def test_endpointer(rate: int) -> Endpointer:
+def quick_endpointer(rate: int) -> Endpointer:
     return Endpointer(rate, end_silence_ms=END_SILENCE_MS)
 
 
@@ -122,7 +122,7 @@ async def running_edge(
         ari=ari,
         timings=timings,
         metrics_port=0,
-        endpointer=test_endpointer,
+        endpointer=quick_endpointer,
     )
     async with edge:
         yield edge

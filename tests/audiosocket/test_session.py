@@ -1,0 +1,138 @@
+"""Session pieces without the network (playout accounting, metrics), and the edge without
+STT over real TCP and the real call stack: the caller hears an apology, keys still work,
+and /metrics and /health report it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from temporalio.client import Client
+
+from audiosocket.edge import Edge
+from audiosocket.metrics import EdgeMetrics, Histogram, TurnLatency
+from audiosocket.pacing import frame_bytes
+from audiosocket.playout import PlayoutSource
+from audiosocket.session import NO_STT
+from audiosocket.speech import EspeakSynthesizer
+from tests.audiosocket.conftest import (
+    BOT_WORDS_PER_MINUTE,
+    TEST_TIMINGS,
+    EdgeCalls,
+    quick_endpointer,
+)
+from tests.audiosocket.test_edge_e2e import QUIET_MS, TURN_TIMEOUT_S, turn, update_inputs
+from tests.support.fake_llm import FakeLLM
+from tests.support.fake_openai_audio import FakeSpeech
+from voiceorder.settings import Settings
+
+FRAME = frame_bytes(8000)
+
+
+def test_played_time_counts_only_frames_the_send_loop_took() -> None:
+    out = PlayoutSource(8000)
+    out.enqueue(b"\x01\x00" * 800)  # a 100 ms filler already queued
+    mark = out.mark()
+    out.enqueue(b"\x02\x00" * 1600)  # the reply: 200 ms
+    assert not out.drained.is_set()
+    for _ in range(5):  # the filler plays
+        out.next_frame()
+    assert out.played_ms_since(mark) == 0
+    for _ in range(3):
+        out.next_frame()
+    assert out.played_ms_since(mark) == 60
+    dropped = out.clear()  # barge-in
+    assert dropped == 7 and out.drained.is_set()
+    assert out.next_frame() == bytes(FRAME)
+    assert out.played_ms_since(mark) == 60  # silence is not played speech
+
+
+def test_a_short_tail_is_padded_and_counted_by_its_real_length() -> None:
+    out = PlayoutSource(8000)
+    mark = out.mark()
+    out.enqueue(b"\x05\x00" * 200)  # 25 ms: one frame and a 5 ms tail
+    assert out.next_frame() == b"\x05\x00" * 160
+    last = out.next_frame()
+    assert last[:80] == b"\x05\x00" * 40 and last[80:] == bytes(FRAME - 80)
+    assert out.played_ms_since(mark) == 25 and out.drained.is_set()
+
+
+def test_histogram_and_prometheus_text() -> None:
+    histogram = Histogram(buckets=(10, 100))
+    for value in (5, 10, 50, 500):
+        histogram.observe(value)
+    assert list(histogram.lines("x")) == [
+        'x_bucket{le="10"} 2',
+        'x_bucket{le="100"} 3',
+        'x_bucket{le="+Inf"} 4',
+        "x_sum 565",
+        "x_count 4",
+    ]
+    metrics = EdgeMetrics()
+    metrics.call_started()
+    metrics.turn(TurnLatency("call-1", "speech", 10.0, 10.2, 10.25, 10.26))
+    metrics.turn(TurnLatency("call-1", "dtmf", 11.0, None, 11.05, None))
+    metrics.failure("stt")
+    text = metrics.render()
+    assert "voiceorder_edge_calls_active 1" in text
+    assert 'voiceorder_edge_turns_total{kind="dtmf"} 1' in text
+    assert 'voiceorder_edge_failures_total{part="stt"} 1' in text
+    assert "voiceorder_edge_turn_ms_count 1" in text  # the DTMF turn never played audio
+    assert "voiceorder_edge_update_ms_count 2" in text
+    assert "# TYPE voiceorder_edge_stt_ms histogram" in text
+
+
+def test_turn_latency_stages() -> None:
+    latency = TurnLatency("call-1", "speech", 1.0, 1.2, 1.25, 1.3)
+    assert latency.as_log() == {
+        "call_id": "call-1",
+        "kind": "speech",
+        "stt_ms": 200.0,
+        "update_ms": 50.0,
+        "tts_first_audio_ms": 50.0,
+        "total_ms": 300.0,
+    }
+    keys = TurnLatency("call-1", "dtmf", 1.0, None, 1.04, None)
+    assert keys.stt_ms is None and keys.update_ms == 40.0 and keys.total_ms is None
+
+
+async def test_without_stt_the_caller_hears_an_apology_and_keys_still_work(
+    call_worker: Client, call_settings: Settings, fake_llm: FakeLLM, fake_speech: FakeSpeech
+) -> None:
+    edge = Edge(
+        client=call_worker,
+        task_queue=call_settings.temporal_task_queue,
+        transcriber=None,
+        synthesizer=EspeakSynthesizer(words_per_minute=BOT_WORDS_PER_MINUTE),
+        port=0,
+        timings=TEST_TIMINGS,
+        endpointer=quick_endpointer,
+        metrics_port=0,
+        vad_models=1,
+    )
+    async with edge:
+        calls = EdgeCalls(edge, fake_llm, fake_speech, call_settings)
+        peer, session = await calls.dial()
+        try:
+            await peer.wait_until_bot_quiet(QUIET_MS, timeout_s=TURN_TIMEOUT_S)
+            await turn(peer, "Алло, вы меня слышите?")
+            apology = peer.speech_spans()[-1].duration
+            # NO_STT's two sentences at 420 words a minute; the workflow never got a turn
+            assert apology > 1.5, (apology, NO_STT)
+            assert await update_inputs(session, "caller_said") == []
+
+            base = f"http://127.0.0.1:{edge.metrics_port}"
+            async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+                health = await http.get("/health")
+                assert health.status_code == 200 and health.json()["calls_active"] == 1
+                metrics = await http.get("/metrics")
+            assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+            assert 'voiceorder_edge_turns_total{kind="speech"} 1' in metrics.text
+
+            await peer.send_dtmf("0")
+            async with asyncio.timeout(TURN_TIMEOUT_S):
+                await peer.bot_hung_up.wait()
+            assert session.workflow is not None
+            assert await session.workflow.result() == "transferred"
+        finally:
+            await peer.hang_up()
