@@ -13,6 +13,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from audiosocket.ari import AriClient
+from audiosocket.session import SessionTimings
 from store_api.seed.personas import NO_ORDERS
 from tests.audiosocket.conftest import EdgeCalls, running_edge
 from tests.audiosocket.simulator.test_cli import (
@@ -171,3 +172,36 @@ async def test_a_barge_in_through_the_real_edge_cuts_the_bot(
     assert edge_calls.edge.metrics.barge_ins == 1
     edge_calls.speech.assert_consumed(call_id)
     edge_calls.llm.assert_consumed(call_id)
+
+
+async def test_silence_lets_the_real_edge_re_prompt(
+    call_worker: Client,
+    call_settings: Settings,
+    fake_llm: FakeLLM,
+    fake_speech: FakeSpeech,
+    tmp_path: Path,
+) -> None:
+    timings = SessionTimings(silence_reprompt_s=1.5, inter_digit_s=1.0)
+    async with running_edge(call_worker, call_settings, fake_speech, timings=timings) as edge:
+        process = await start_cli(
+            "--script",
+            str(write_script(tmp_path, "#silence 3.5\n#hangup\n")),
+            "--port",
+            str(edge.port),
+            "--quiet-ms",
+            "600",
+            "--reply-timeout",
+            "30",
+        )
+        async with killed_on_exit(process):
+            result = await finish(process)
+        (session,) = edge.ended
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    silent = next(i for i, line in enumerate(lines) if "caller stays silent for 3.5 s" in line)
+    hung_up = next(i for i, line in enumerate(lines) if "caller hangs up" in line)
+    assert any("bot speaks" in line for line in lines[silent:hung_up]), result.out
+    assert "summary: 0 caller turns, 0 answered" in result.out
+    assert session.workflow is not None and session.workflow.last_reply is not None
+    # Replies after the greeting (reply 1) came from the caller's silence alone.
+    assert session.workflow.last_reply.reply_id >= 2
