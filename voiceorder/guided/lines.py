@@ -7,9 +7,11 @@ Numbers go out already spoken (prices, order numbers, product names), and the wo
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from voiceorder.guided.memory import Candidate, GuidedMemory, Item, Question
+from voiceorder.russian.dates import say_calendar_date
 from voiceorder.russian.money import say_money
 from voiceorder.russian.numbers import count_phrase
 from voiceorder.russian.order_numbers import say_order_number
@@ -133,6 +135,25 @@ def pickup_points(candidates: Sequence[Candidate]) -> str:
         + " "
         + which_one(len(candidates), "Какой пункт удобнее")
     )
+
+
+def city_not_served(city: str, served: Sequence[str]) -> str:
+    where = ", ".join(served[:3])
+    also = f" Курьер ездит в города: {where}." if where else ""
+    return (
+        f"В город {city} курьер не доставляет.{also} Назовите другой адрес или скажите «самовывоз»."
+    )
+
+
+def dates_available(earliest: dt.date, latest: dt.date, today: dt.date) -> str:
+    return (
+        f"Курьер может приехать с {say_calendar_date(earliest)} по {say_calendar_date(latest)}. "
+        "На какой день доставить?"
+    )
+
+
+def cancel_needs_operator() -> str:
+    return "Оформленный заказ отменяет оператор. Соединить вас с оператором?"
 
 
 def pickup_not_found() -> str:

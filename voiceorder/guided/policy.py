@@ -185,9 +185,13 @@ def _cancel(turn: Turn, m: GuidedMemory) -> Action:
     m.reset_order()
     if turn.stage in DRAFT_STAGES:
         return Use("cancel_order", {"reason": "звонящий отказался от заказа"})
-    if not gathering and says_done(turn.caller_text):
+    if gathering:
+        return _ask(m, Q.ANYTHING_ELSE, lines.nothing_to_cancel())
+    if says_done(turn.caller_text):
         return Use("end_call", {"reason": "звонящему больше ничего не нужно"})
-    return _ask(m, Q.ANYTHING_ELSE, lines.nothing_to_cancel())
+    # Nothing of this call to cancel: an order placed before; confirmed orders are the
+    # operators' to cancel. A yes to the offer transfers (OFFERED_OPERATOR).
+    return _ask(m, Q.ANYTHING_ELSE, lines.cancel_needs_operator())
 
 
 def _drop_pending_choice(turn: Turn, m: GuidedMemory) -> Action:
@@ -431,7 +435,8 @@ def _place(text: str) -> str | None:
 
 _PICKUP_FILLERS = frozenset(
     {"забрать", "заберу", "сам", "сама", "самовывоз", "пункт", "выдача", "самый", "там",
-     "улица", "район", "метро", "возле", "около", "рядом", "удобно", "удобный", "лучше"}
+     "улица", "район", "метро", "возле", "около", "рядом", "удобно", "удобный", "лучше",
+     "тогда", "давайте", "значит", "наверное", "просто", "так"}
 )  # fmt: skip
 
 
@@ -441,6 +446,8 @@ def _full_address(text: str) -> bool:
 
 
 def _address(turn: Turn, m: GuidedMemory, intent: Intent, *, quiet: bool = False) -> Action | None:
+    if not quiet and delivery_kind(turn.caller_text) == "pickup":
+        return _delivery_type(turn, m, intent)  # "тогда самовывоз"
     parsed = parse_address(turn.caller_text)
     current = m.address or PartialAddress()
     if parsed is not None:
@@ -692,6 +699,17 @@ def _after_delivery(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
     if result.error:
         if result.code == "PICKUP_POINT_NOT_FOUND":
             return _ask(m, Q.PICKUP_PLACE, lines.pickup_not_found())
+        details = payload.get("details")
+        details = details if isinstance(details, Mapping) else {}
+        if details.get("reason") == "date_unavailable":
+            earliest = dt.date.fromisoformat(str(details["earliest"]))
+            latest = dt.date.fromisoformat(str(details["latest"]))
+            return _ask(m, Q.DATE, lines.dates_available(earliest, latest, turn.today))
+        if details.get("reason") == "city_not_served":
+            served = [str(city) for city in details.get("served_cities") or []]
+            city = (m.address.city if m.address else None) or str(details.get("city", ""))
+            m.address = PartialAddress()
+            return _ask(m, Q.ADDRESS, lines.city_not_served(city, served))
         m.address = PartialAddress()
         return _ask(m, Q.ADDRESS, "Не получилось с этим адресом. " + lines.question(Q.ADDRESS))
     m.question = Q.READBACK

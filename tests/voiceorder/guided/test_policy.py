@@ -409,3 +409,54 @@ def test_the_city_question_takes_a_city_or_the_whole_address_again() -> None:
     action, after = decide(turn("Москва, Тверская семь", Stage.DRAFTING), m)
     assert after.question is Question.DATE and after.address is not None
     assert after.address.city == "Москва"
+
+
+def test_cancelling_an_earlier_order_is_offered_to_an_operator() -> None:
+    action, m = decide(turn("А можно его отменить?"), memory(Question.ANYTHING_ELSE))
+    assert isinstance(action, Say) and "оператор" in action.text
+    yes = Turn(
+        caller_text="да",
+        stage=Stage.LISTENING.value,
+        tools=allowed_tools(Stage.LISTENING, withheld=False),
+        today=TODAY,
+        previous_reply=action.text,
+    )
+    action, _ = decide(yes, m)
+    assert isinstance(action, Use) and action.name == "transfer_to_operator"
+
+
+def test_delivery_refusals_ask_the_right_question_again() -> None:
+    m = memory(Question.DATE, address={"city": "Тверь", "street": "Ленина", "house": "5"})
+    no_city = ToolResult(
+        "update_order_delivery",
+        {
+            "error": "Доставка не установлена: DeliveryUnavailable",
+            "code": "DELIVERY_UNAVAILABLE",
+            "details": {"reason": "city_not_served", "served_cities": ["Москва", "Казань"]},
+        },
+    )
+    action, after = decide(turn("завтра", Stage.DRAFTING, no_city), m)
+    assert isinstance(action, Say) and "Тверь" in action.text and "Москва" in action.text
+    assert after.question is Question.ADDRESS
+    action, after = decide(turn("тогда самовывоз", Stage.DRAFTING), after)
+    assert isinstance(action, Say) and after.question is Question.PICKUP_PLACE
+    no_date = ToolResult(
+        "update_order_delivery",
+        {
+            "error": "Доставка не установлена: DeliveryUnavailable",
+            "code": "DELIVERY_UNAVAILABLE",
+            "details": {
+                "reason": "date_unavailable",
+                "earliest": "2026-11-28",
+                "latest": "2026-12-05",
+            },
+        },
+    )
+    action, after = decide(turn("в марте", Stage.DRAFTING, no_date), m)
+    assert isinstance(action, Say) and "двадцать восьмого ноября" in action.text
+    assert after.question is Question.DATE
+
+
+def test_products_in_general_are_no_product() -> None:
+    action, m = decide(turn("Я хочу заказать продукты"), memory())
+    assert isinstance(action, Say) and m.question is Question.PRODUCT
