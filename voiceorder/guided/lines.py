@@ -145,9 +145,10 @@ def city_not_served(city: str, served: Sequence[str]) -> str:
     )
 
 
-def dates_available(earliest: dt.date, latest: dt.date, today: dt.date) -> str:
+def dates_available(earliest: dt.date, latest: dt.date) -> str:
     return (
-        f"Курьер может приехать с {say_calendar_date(earliest)} по {say_calendar_date(latest)}. "
+        f"Курьер может приехать с {say_calendar_date(earliest)} по "
+        f"{say_calendar_date(latest, 'nomn')}. "
         "На какой день доставить?"
     )
 

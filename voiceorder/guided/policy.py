@@ -704,7 +704,7 @@ def _after_delivery(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
         if details.get("reason") == "date_unavailable":
             earliest = dt.date.fromisoformat(str(details["earliest"]))
             latest = dt.date.fromisoformat(str(details["latest"]))
-            return _ask(m, Q.DATE, lines.dates_available(earliest, latest, turn.today))
+            return _ask(m, Q.DATE, lines.dates_available(earliest, latest))
         if details.get("reason") == "city_not_served":
             served = [str(city) for city in details.get("served_cities") or []]
             city = (m.address.city if m.address else None) or str(details.get("city", ""))
