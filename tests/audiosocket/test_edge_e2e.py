@@ -214,6 +214,7 @@ async def test_s4_full_order_by_voice_through_ari(
     assert peer.rate == 16000 and session.outbound.rate == 16000  # externalMedia, slin16
     await peer.wait_until_bot_quiet(QUIET_MS, timeout_s=TURN_TIMEOUT_S)
     assert session.caller_number == NO_ORDERS.phone  # from StasisStart, into the workflow
+    assert (await call_state(session)).caller_phone == NO_ORDERS.phone
     assert session.workflow is not None and session.workflow.last_reply is not None
     assert "Дмитрий" in session.workflow.last_reply.text
 
