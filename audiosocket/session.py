@@ -291,22 +291,23 @@ class EdgeCallSession:
 
     async def _new_inbound_rate(self, rate: int) -> None:
         self._wire_rate = rate
-        vad_rate = rate if rate in VAD_RATES else 16000
-        if self._endpointer is not None and vad_rate == self._vad_rate:
-            return
-        self._close_endpointer()
-        if vad_rate == self.outbound.rate and not self._endpointer_taken:
-            # Made in a thread at connect: loading the VAD model would stall every call.
-            self._endpointer_taken = True
-            self._endpointer = await self._endpointer_ready
-        else:
-            self._endpointer = await asyncio.to_thread(self.deps.endpointer, vad_rate)
-        self._vad_rate = vad_rate
-
         if rate != self.outbound.rate:
             # The outbound rate is fixed from the first frame (the edge must speak before the
             # caller does); Asterisk takes each frame at the rate its kind says.
             self._log.warning("inbound_rate_differs", inbound=rate, outbound=self.outbound.rate)
+        vad_rate = rate if rate in VAD_RATES else 16000
+        if self._endpointer is not None:
+            if vad_rate == self._vad_rate:
+                return
+            self._close_endpointer()
+        if not self._endpointer_taken and vad_rate == self.outbound.rate:
+            # Made in a thread at connect: loading the VAD model would stall every call.
+            self._endpointer_taken = True
+            self._endpointer = await self._endpointer_ready
+        else:
+            self._close_endpointer()  # the one made at connect is for another rate
+            self._endpointer = await asyncio.to_thread(self.deps.endpointer, vad_rate)
+        self._vad_rate = vad_rate
 
     def _on_vad(self, event: SpeechStarted | SpeechEnded, now: float) -> None:
         self._last_activity = now
