@@ -67,6 +67,8 @@ MAX_SILENCES = 3
 # With no input at all for this long the edge is gone (it sends silence every few seconds).
 EDGE_LOST_AFTER = timedelta(minutes=10)
 KEEP_MESSAGES = 60  # LLM context carried over continue-as-new
+# Patch id: continue-as-new waits for a turn that arrived during the hand-over.
+HAND_OVER = "hand-over-after-turns-1"
 # Failures of `agent_turn` after which an "auto" call goes on with the guided agent.
 LLM_DOWN = frozenset({"LlmUnavailable", "LlmNotConfigured", "TimeoutError"})
 
@@ -128,7 +130,10 @@ class CallWorkflow(PostCallWork):
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._drain_background()
-                workflow.continue_as_new(self._carry_over())
+                if workflow.all_handlers_finished() or not workflow.patched(HAND_OVER):
+                    workflow.continue_as_new(self._carry_over())
+                # A turn arrived while the audit writes drained: answer it, then hand over
+                # (handing over now would fail it with "workflow completed").
         await self._post_call()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._drain_background()

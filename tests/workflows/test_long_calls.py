@@ -40,3 +40,16 @@ async def test_an_order_spanning_several_runs_completes(calls: Calls) -> None:
         "the conversation carried over"
     )
     await keep_history(call, "long_call_continue_as_new")
+
+
+async def test_turns_sent_back_to_back_across_hand_overs_all_get_replies(calls: Calls) -> None:
+    """A turn that arrives while a run hands over is answered (by the old run or the new
+    one), never failed with 'workflow completed before the update'."""
+    call = await calls.start(NO_ORDERS.phone, agent="guided", turns_per_run=1)
+    lines = ["Хочу заказать гречку продел", "Повторите", "Одну", "Повторите", "Всё", "Курьером"]
+    for line in lines + ["Повторите"] * 4:
+        reply = await call.say(line)
+        assert reply.sentences, line
+    await call.hang_up()
+    await call.result()
+    await keep_history(call, "hand_over_with_turns_in_flight")
