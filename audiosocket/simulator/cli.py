@@ -91,6 +91,7 @@ class AriOptions:
     app: str
     caller: str | None
     wait_for_edge_s: float
+    port: int = 0  # where the fake ARI listens (0: a free port)
 
 
 async def run_ari_call(
@@ -112,12 +113,21 @@ async def run_ari_call(
         legs.put_nowait(leg)
         return leg  # FakeAri hangs it up when the edge deletes the channel
 
-    async with FakeAri(
+    ari = FakeAri(
         user=ari_options.user,
         password=ari_options.password,
         app=ari_options.app,
         media_connector=open_leg,
-    ) as ari:
+        port=ari_options.port,
+    )
+    try:
+        await ari.start()
+    except OSError as exc:
+        await ari.close()
+        raise CallFailed(
+            f"cannot serve the fake ARI on 127.0.0.1:{ari_options.port}: {exc.strerror or exc}"
+        ) from None
+    try:
         echo(
             f"fake ARI at {ari.base_url}: start the edge with ARI_URL={ari.base_url} "
             f"ARI_USER={ari_options.user} ARI_PASSWORD={ari_options.password} "
@@ -167,6 +177,8 @@ async def run_ari_call(
             reply_timeout_s=options.reply_timeout_s,
         )
         return await runner.run(), peer
+    finally:
+        await ari.close()
 
 
 class MediaLeg:
@@ -303,6 +315,14 @@ def report_and_record(
 )
 @click.option("--withheld", is_flag=True, help="ARI path: call with a withheld CallerID.")
 @click.option(
+    "--ari-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="ARI path: port of the fake ARI on 127.0.0.1 (0: a free one). A fixed port lets "
+    "an edge already started with that ARI_URL (e.g. by `voiceorder up`) reconnect to it.",
+)
+@click.option(
     "--wait-for-edge",
     type=click.FloatRange(min=0.1),
     default=120.0,
@@ -342,6 +362,7 @@ def call_command(
     ari: bool,
     caller: str,
     withheld: bool,
+    ari_port: int,
     wait_for_edge: float,
     quiet_ms: int,
     reply_timeout: float,
@@ -383,6 +404,7 @@ def call_command(
                 app=settings.ari_app,
                 caller=None if withheld else caller,
                 wait_for_edge_s=wait_for_edge,
+                port=ari_port,
             )
             report, peer = asyncio.run(
                 run_ari_call(steps, synthesizer, options, ari_options, click.echo)

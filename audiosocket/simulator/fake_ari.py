@@ -143,9 +143,11 @@ class FakeAri:
         app: str = "voiceorder",
         media_connector: MediaConnector | None = None,
         media_stasis_delay: float = 0.05,
+        port: int = 0,
     ) -> None:
         """`media_stasis_delay`: seconds between the externalMedia reply and the media
-        channel's StasisStart; negative sends the StasisStart first and delays the reply."""
+        channel's StasisStart; negative sends the StasisStart first and delays the reply.
+        `port`: where to listen on 127.0.0.1 (0: a free one)."""
         self.user = user
         self.password = password
         self.app = app
@@ -169,7 +171,7 @@ class FakeAri:
         self._epoch = int(time.time())
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
-        self._port = 0
+        self._port = port
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -194,7 +196,7 @@ class FakeAri:
         app.router.add_post("/ari/bridges/{id}/removeChannel", self._remove_channel)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await site.start()
         server = site._server  # aiohttp exposes no public accessor for the bound port
         assert server is not None and server.sockets  # type: ignore[attr-defined]

@@ -227,12 +227,20 @@ async def ari_call(
 async def test_the_ari_path_places_a_call_the_edge_answers_over_externalmedia(
     tmp_path: Path,
 ) -> None:
+    ari_port = free_port()
     async with edge_like(16000, greeting_s=0.5, reply_s=0.6) as edge:
         run = await ari_call(
-            tmp_path, "Алло, это магазин?\n#dtmf 5\n#hangup\n", edge, "--caller", "+79161234567"
+            tmp_path,
+            "Алло, это магазин?\n#dtmf 5\n#hangup\n",
+            edge,
+            "--caller",
+            "+79161234567",
+            "--ari-port",
+            str(ari_port),
         )
     result = run.result
     assert result.code == 0, result.err
+    assert f"ARI_URL=http://127.0.0.1:{ari_port} " in result.out
     assert run.caller_number == "+79161234567"
     out = result.out
     for expected in (
@@ -250,6 +258,21 @@ async def test_the_ari_path_places_a_call_the_edge_answers_over_externalmedia(
     assert "left the AudioSocket leg up" not in out  # the router deleted the media leg
     assert [d for _, d in run.handler.digits] == ["5"]
     assert stamps(out) == sorted(stamps(out))
+
+
+async def test_a_busy_ari_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        process = await start_cli(
+            "--script", str(write_script(tmp_path)), "--ari", "--ari-port", str(port)
+        )
+        async with killed_on_exit(process):
+            result = await finish(process)
+    assert result.code == 1
+    assert f"cannot serve the fake ARI on 127.0.0.1:{port}" in result.err
+    assert "Traceback" not in result.err
 
 
 async def _after_first_reply(handler: TimedHandler) -> None:
