@@ -5,6 +5,7 @@ and /metrics and /health report it."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import httpx
 from temporalio.client import Client
@@ -14,7 +15,9 @@ from audiosocket.metrics import EdgeMetrics, Histogram, TurnLatency
 from audiosocket.pacing import frame_bytes
 from audiosocket.playout import PlayoutSource
 from audiosocket.session import NO_STT
+from audiosocket.simulator.peer import AudioSocketPeer
 from audiosocket.speech import EspeakSynthesizer
+from tests.audiosocket import test_edge_e2e as e2e
 from tests.audiosocket.conftest import (
     BOT_WORDS_PER_MINUTE,
     TEST_TIMINGS,
@@ -136,3 +139,17 @@ async def test_without_stt_the_caller_hears_an_apology_and_keys_still_work(
             assert await session.workflow.result() == "transferred"
         finally:
             await peer.hang_up()
+
+
+ari_rig = e2e.ari_rig  # the FakeAri + ARI edge fixture, shared with the e2e tests
+
+
+async def test_a_dialplan_connection_under_ari_is_answered_at_8_khz(ari_rig: e2e.AriRig) -> None:
+    """AudioSocket() in the dialplan (no Stasis leg registered for the UUID) is always 8 kHz,
+    even when the edge runs with ARI and its Stasis legs are slin16."""
+    peer = await AudioSocketPeer.connect("127.0.0.1", ari_rig.edge.port, uuid.uuid4(), rate=8000)
+    ari_rig.peers[peer.call_id] = peer
+    session = await ari_rig.edge.session(peer.call_id)
+    await peer.wait_for_bot_speech(timeout_s=TURN_TIMEOUT_S)
+    assert peer.bot_rate == 8000 and session.outbound.rate == 8000
+    assert session.caller_number is None  # FakeAri knows no channel with this UUID
