@@ -260,6 +260,38 @@ async def test_the_ari_path_places_a_call_the_edge_answers_over_externalmedia(
     assert stamps(out) == sorted(stamps(out))
 
 
+async def test_an_edge_started_first_reaches_the_fake_ari_on_a_fixed_port(
+    tmp_path: Path,
+) -> None:
+    ari_port = free_port()
+    client = AriClient(f"http://127.0.0.1:{ari_port}", "asterisk", "asterisk", "voiceorder")
+    async with edge_like(16000, greeting_s=0.3, reply_s=0.3) as edge:
+        router = AriCallRouter(
+            client, external_host=f"127.0.0.1:{edge.port}", operator_context="operators"
+        )
+        router_task = asyncio.create_task(router.run())  # nothing listens yet: it retries
+        try:
+            await asyncio.sleep(0.5)
+            process = await start_cli(
+                "--script",
+                str(write_script(tmp_path, "Алло\n#hangup\n")),
+                "--ari",
+                "--ari-port",
+                str(ari_port),
+                "--quiet-ms",
+                "500",
+            )
+            async with killed_on_exit(process):
+                result = await finish(process)
+        finally:
+            router_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await router_task
+            await client.close()
+    assert result.code == 0, result.err
+    assert "steps: 2 of 2; completed" in result.out
+
+
 async def test_a_busy_ari_port_is_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
