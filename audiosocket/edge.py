@@ -227,14 +227,18 @@ class Edge:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(10):
                     await asyncio.gather(*pending)
+        # Sessions ended above had the router hand their callers to the operators; only now
+        # does the router stop.
         if self._router_task is not None:
             self._router_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._router_task
+            self._router_task = None
         if self._ari is not None:
             await self._ari.close()
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
+            self._metrics_runner = None
 
     async def __aenter__(self) -> Edge:
         await self.start()

@@ -549,6 +549,20 @@ class EdgeCallSession:
         self._close_endpointer()
         if self._bot_ended:
             return
+        routing = self.deps.routing
+        if (
+            routing is not None
+            and self.channel_id is not None
+            and reason is not HangupReason.CALLER
+        ):
+            # Our side broke (or the edge is shutting down) while the caller may still be on
+            # the line: a human takes over rather than silence or a dead line.
+            try:
+                await routing.transfer(self.call.id)
+                self._log.warning("caller_sent_to_operators", reason=reason.value)
+            except Exception as exc:
+                self.deps.metrics.failure("ari")
+                self._log.error("ari_transfer_failed", error=repr(exc))
         try:
             # Bounded: the start is one update-with-start; a Temporal outage must not hold us.
             async with asyncio.timeout(START_WAIT_AFTER_HANGUP_S):
@@ -564,18 +578,6 @@ class EdgeCallSession:
             except Exception as exc:
                 self.deps.metrics.failure("workflow")
                 self._log.error("hang_up_signal_failed", error=repr(exc))
-        routing = self.deps.routing
-        if (
-            routing is not None
-            and self.channel_id is not None
-            and reason is not HangupReason.CALLER
-        ):
-            # Our side failed while the caller may still be on the line: do not leave them alone.
-            try:
-                await routing.hang_up(self.call.id)
-            except Exception as exc:
-                self.deps.metrics.failure("ari")
-                self._log.error("ari_hang_up_failed", error=repr(exc))
 
     def _close_endpointer(self) -> None:
         """Give the VAD model back for reuse (also the one made at connect and never used)."""

@@ -17,6 +17,7 @@ from audiosocket.playout import PlayoutSource
 from audiosocket.session import NO_STT
 from audiosocket.simulator.peer import AudioSocketPeer
 from audiosocket.speech import EspeakSynthesizer
+from store_api.seed.personas import NO_ORDERS
 from tests.audiosocket import test_edge_e2e as e2e
 from tests.audiosocket.conftest import (
     BOT_WORDS_PER_MINUTE,
@@ -153,3 +154,14 @@ async def test_a_dialplan_connection_under_ari_is_answered_at_8_khz(ari_rig: e2e
     await peer.wait_for_bot_speech(timeout_s=TURN_TIMEOUT_S)
     assert peer.bot_rate == 8000 and session.outbound.rate == 8000
     assert session.caller_number is None  # FakeAri knows no channel with this UUID
+
+
+async def test_edge_shutdown_hands_its_callers_to_the_operators(ari_rig: e2e.AriRig) -> None:
+    channel, peer, session = await ari_rig.place(NO_ORDERS.phone)
+    await peer.wait_for_bot_speech(timeout_s=TURN_TIMEOUT_S)
+    await ari_rig.edge.close()  # SIGTERM of `voiceorder edge` does this
+    assert ari_rig.ari.continued == [(channel.id, "operators")]
+    assert session.finished.is_set() and not peer.connected
+    assert session.workflow is not None
+    await session.workflow.result()
+    assert (await e2e.call_state(session)).hangup_reason == "server_closed"
