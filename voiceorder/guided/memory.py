@@ -7,6 +7,7 @@ continue-as-new) and hands it to the `guided_turn` activity each time.
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -72,6 +73,7 @@ class GuidedMemory(Model):
     items: list[Item] = Field(default_factory=list)
     replacing: str | None = None  # product id sold out: the next choice takes its place
     address: PartialAddress | None = None
+    date: dt.date | None = None  # the courier date asked for (kept when the address changes)
     order_number: str | None = None  # withheld caller: asked before the phone
     after_phone: Literal["status", "order"] | None = None
     calls_made: Annotated[int, Field(ge=0)] = 0  # tool call ids stay unique in the call

@@ -37,6 +37,8 @@ from voiceorder.understanding.requests import (
     change_target,
     classify_request,
     delivery_kind,
+    mentions_address,
+    mentions_date,
     says_done,
     says_more,
     wants_soonest,
@@ -436,7 +438,7 @@ def _place(text: str) -> str | None:
 _PICKUP_FILLERS = frozenset(
     {"забрать", "заберу", "сам", "сама", "самовывоз", "пункт", "выдача", "самый", "там",
      "улица", "район", "метро", "возле", "около", "рядом", "удобно", "удобный", "лучше",
-     "тогда", "давайте", "значит", "наверное", "просто", "так"}
+     "тогда", "давайте", "значит", "наверное", "просто", "так", "хороший", "нет"}
 )  # fmt: skip
 
 
@@ -497,6 +499,7 @@ def _courier(m: GuidedMemory, date: dt.date | None) -> Action:
     }
     if date is not None:
         arguments["date"] = date.isoformat()
+    m.date = date
     return Use("update_order_delivery", arguments)
 
 
@@ -532,16 +535,14 @@ def _ready_to_confirm(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | N
 
 def _readback(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     text = turn.caller_text
-    if intent is Intent.YES:
+    target = change_target(text)
+    quantity = _quantity(text) if target in (None, "quantity") else None
+    if intent is Intent.YES and target is None and quantity is None:
         m.question = Q.ANYTHING_ELSE  # the workflow speaks the confirmation itself
         return Use("confirm_order")
-    if intent is Intent.NO or change_target(text) is not None:
+    # "давайте не две, а три", "всё верно, только адрес другой": a change, not a yes.
+    if intent is Intent.NO or target is not None or quantity is not None:
         return _change(turn, m, intent) or _ask(m, Q.CHANGE)
-    quantity = _quantity(text)
-    if quantity is not None and len(m.items) == 1:
-        m.items = [m.items[0].model_copy(update={"quantity": quantity})]
-        m.question = Q.READBACK
-        return _create_draft(turn, m)
     return None  # "Извините, не поняла. Если всё верно, скажите «да»…"
 
 
@@ -561,8 +562,34 @@ def _change(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
         m.items = []
         return _ask(m, Q.PRODUCT, "Давайте соберём список заново. Какой товар первый?")
     if target == "delivery":
-        return _delivery_type(turn, m, intent) or _ask(m, Q.DELIVERY_TYPE)
+        return _change_delivery(turn, m, intent)
     return None
+
+
+def _change_delivery(turn: Turn, m: GuidedMemory, intent: Intent) -> Action:
+    """ "нет, доставку на послезавтра", "квартира пятнадцать", "адрес другой", "лучше
+    самовывоз": change what was named, keep the rest."""
+    text = turn.caller_text
+    if delivery_kind(text) == "pickup":
+        return _delivery_type(turn, m, intent) or _ask(m, Q.PICKUP_PLACE)
+    known = m.address if m.address and m.address.street and m.address.house else None
+    parsed = parse_address(text)
+    if parsed is not None and parsed.street and parsed.house:
+        m.address = PartialAddress()
+        return _address(turn, m, intent, quiet=True) or _ask(m, Q.ADDRESS)
+    if known is not None and parsed is not None and parsed.apartment:
+        # "квартира пятнадцать": the number is the flat, not the fifteenth.
+        m.address = known.model_copy(update={"apartment": parsed.apartment})
+        return _courier(m, m.date)
+    date = parse_delivery_date(text, turn.today)
+    if known is not None and date is not None:
+        return _courier(m, date)
+    if known is not None and mentions_date(text):
+        return _ask(m, Q.DATE)
+    if mentions_address(text) or known is None:
+        m.address = PartialAddress()
+        return _ask(m, Q.ADDRESS)
+    return _ask(m, Q.DELIVERY_TYPE)
 
 
 HANDLERS: dict[Question, Handler] = {

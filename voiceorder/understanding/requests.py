@@ -43,9 +43,13 @@ SOONEST_WORDS = frozenset(
     {"скорее", "быстрее", "ближайший", "любой", "неважно", "разница", "равно", "побыстрее",
      "пораньше", "скорейший"}
 )  # fmt: skip
-QUANTITY_WORDS = frozenset({"количество", "сколько", "штука", "число", "меньше", "больше"})
+QUANTITY_WORDS = frozenset({"количество", "сколько", "штука", "меньше", "больше"})
+ADDRESS_WORDS = frozenset(
+    {"адрес", "улица", "дом", "квартира", "подъезд", "этаж", "корпус", "строение", "город"}
+)
+DATE_WORDS = frozenset({"дата", "день", "число", "время", "когда", "срок"})
 ITEM_WORDS = frozenset({"товар", "состав", "продукт", "позиция", "другой", "вместо"})
-DELIVERY_WORDS = COURIER_WORDS | PICKUP_WORDS | {"дата", "день", "число", "время"}
+DELIVERY_WORDS = COURIER_WORDS | PICKUP_WORDS | ADDRESS_WORDS | DATE_WORDS
 
 
 def _has(words: Sequence[Token], lexicon: frozenset[str]) -> bool:
@@ -93,6 +97,14 @@ MORE_WORDS = frozenset({"остальной", "другой", "еще", "дал�
 def says_more(text: str) -> bool:
     """ "а остальные?", "дальше": the caller wants the rest of a list read out."""
     return _has(tokens(text), MORE_WORDS)
+
+
+def mentions_address(text: str) -> bool:
+    return _has(tokens(text), ADDRESS_WORDS)
+
+
+def mentions_date(text: str) -> bool:
+    return _has(tokens(text), DATE_WORDS)
 
 
 def wants_soonest(text: str) -> bool:

@@ -460,3 +460,43 @@ def test_delivery_refusals_ask_the_right_question_again() -> None:
 def test_products_in_general_are_no_product() -> None:
     action, m = decide(turn("Я хочу заказать продукты"), memory())
     assert isinstance(action, Say) and m.question is Question.PRODUCT
+
+
+READBACK_MEMORY = {
+    "items": [{"product_id": "p-1", "name": "Гречка", "quantity": 2}],
+    "address": {"city": "Москва", "street": "Тверская", "house": "7"},
+    "date": "2026-11-28",
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("давайте не две, а три", ("create_order_draft", 3)),
+        ("всё верно, только количество четыре", ("create_order_draft", 4)),
+        ("нет, доставку на послезавтра", ("update_order_delivery", "2026-11-29")),
+        ("нет, квартира пятнадцать", ("update_order_delivery", "15")),
+        ("нет, дата другая", Question.DATE),
+        ("всё верно, только адрес другой", Question.ADDRESS),
+        ("нет, лучше самовывоз", Question.PICKUP_PLACE),
+        ("нет", Question.CHANGE),
+    ],
+)
+def test_a_change_at_the_readback_changes_only_what_was_named(
+    text: str, expected: tuple[str, object] | Question
+) -> None:
+    m = memory(Question.READBACK, **READBACK_MEMORY)
+    action, after = decide(turn(text, Stage.AWAITING_CONFIRMATION), m)
+    if isinstance(expected, Question):
+        assert isinstance(action, Say) and after.question is expected, action
+        return
+    name, value = expected
+    assert isinstance(action, Use) and action.name == name, action
+    if name == "create_order_draft":
+        assert action.arguments["items"][0]["quantity"] == value
+    elif value == "15":
+        assert action.arguments["address"]["apartment"] == "15"
+        assert action.arguments["date"] == "2026-11-28", "the date stays"
+    else:
+        assert action.arguments["date"] == value
+        assert action.arguments["address"]["street"] == "Тверская", "the address stays"
