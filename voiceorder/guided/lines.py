@@ -137,6 +137,10 @@ def pickup_points(candidates: Sequence[Candidate]) -> str:
     )
 
 
+def house_please(street: str) -> str:
+    return f"{street}, а какой дом и квартира?"
+
+
 def city_not_served(city: str, served: Sequence[str]) -> str:
     where = ", ".join(served[:3])
     also = f" Курьер ездит в города: {where}." if where else ""

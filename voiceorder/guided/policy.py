@@ -460,6 +460,8 @@ def _address(turn: Turn, m: GuidedMemory, intent: Intent, *, quiet: bool = False
             apartment=parsed.apartment or current.apartment,
         )
     m.address = current
+    if current.street and not current.house:
+        return _ask(m, Q.ADDRESS, lines.house_please(current.street))  # "Тверская" alone
     if not (current.street and current.house):
         if quiet:
             return _ask(m, Q.ADDRESS)
