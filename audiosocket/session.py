@@ -521,7 +521,7 @@ class EdgeCallSession:
                 async for chunk in self.deps.synthesizer.synthesize(
                     text, rate, call_id=self.call_id
                 ):
-                    if chunk and rate == self.outbound.rate:
+                    if chunk:
                         self.outbound.enqueue(chunk)
                         if latency is not None:
                             latency.first_audio_queued()
