@@ -32,6 +32,8 @@ DEFAULT_REPLY_TIMEOUT_S = 20.0
 DIGIT_GAP_S = 0.25
 # How often the live reporter looks for completed bot speech.
 REPORT_INTERVAL_S = 0.05
+# Bot speech ending this little before a barge-in began still counts as cut by it.
+BARGE_IN_SLACK_S = 0.1
 
 
 class Voice(Protocol):
@@ -288,13 +290,17 @@ class CallRunner:
     def _report_cut(self, turn: Turn) -> None:
         """Barge-in: when did the speech the caller talked over end?"""
         for span in self.peer.speech_spans():
-            if span.start <= turn.start < span.end:
+            # Frames are stamped when the reader task runs, so on a busy loop an immediate
+            # cut can look a few ms older than the caller's start: allow a little slack.
+            if span.start <= turn.start < span.end + BARGE_IN_SLACK_S:
                 if span.end > turn.end:
                     self.timeline.at(turn.end, "(the bot kept talking over the whole barge-in)")
                     return
-                turn.bot_stopped_at = span.end
-                cut = span.end - turn.start
-                self.timeline.at(span.end, f"bot stopped {cut:.2f} s after the caller barged in")
+                turn.bot_stopped_at = max(span.end, turn.start)
+                cut = turn.bot_stopped_at - turn.start
+                self.timeline.at(
+                    turn.bot_stopped_at, f"bot stopped {cut:.2f} s after the caller barged in"
+                )
                 return
 
     async def _await_bot(
