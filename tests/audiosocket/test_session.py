@@ -1,6 +1,7 @@
-"""Session pieces without the network (playout accounting, metrics), and the edge without
-STT over real TCP and the real call stack: the caller hears an apology, keys still work,
-and /metrics and /health report it."""
+"""Session pieces without the network (playout accounting, metrics), and session behaviour
+over real TCP on the real call stack: no STT (an apology, keys still work, /metrics and
+/health), the 8 kHz dialplan path under ARI, shutdown, the filler, silence re-prompts and an
+STT outage. The scenario tests are in test_edge_e2e.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from audiosocket.edge import Edge
 from audiosocket.metrics import EdgeMetrics, Histogram, TurnLatency
 from audiosocket.pacing import frame_bytes
 from audiosocket.playout import PlayoutSource
-from audiosocket.session import NO_STT
+from audiosocket.session import NO_STT, SessionTimings
 from audiosocket.simulator.peer import AudioSocketPeer
 from audiosocket.speech import EspeakSynthesizer
 from store_api.seed.personas import NO_ORDERS
@@ -23,11 +24,21 @@ from tests.audiosocket.conftest import (
     BOT_WORDS_PER_MINUTE,
     TEST_TIMINGS,
     EdgeCalls,
+    eventually,
     quick_endpointer,
+    running_edge,
 )
-from tests.audiosocket.test_edge_e2e import QUIET_MS, TURN_TIMEOUT_S, turn, update_inputs
+from tests.audiosocket.test_edge_e2e import (
+    QUIET_MS,
+    TURN_TIMEOUT_S,
+    call_state,
+    speak,
+    turn,
+    update_inputs,
+)
 from tests.support.fake_llm import FakeLLM
 from tests.support.fake_openai_audio import FakeSpeech
+from tests.workflows.scripts import say
 from voiceorder.settings import Settings
 
 FRAME = frame_bytes(8000)
@@ -165,3 +176,55 @@ async def test_edge_shutdown_hands_its_callers_to_the_operators(ari_rig: e2e.Ari
     assert session.workflow is not None
     await session.workflow.result()
     assert (await e2e.call_state(session)).hangup_reason == "server_closed"
+
+
+async def test_filler_silence_reprompt_and_stt_outage(
+    call_worker: Client,
+    call_settings: Settings,
+    fake_llm: FakeLLM,
+    fake_speech: FakeSpeech,
+) -> None:
+    timings = SessionTimings(filler_after_s=0.4, silence_reprompt_s=2.0, inter_digit_s=1.0)
+    async with running_edge(call_worker, call_settings, fake_speech, timings=timings) as edge:
+        calls = EdgeCalls(edge, fake_llm, fake_speech, call_settings)
+        peer, session = await calls.dial(llm=[say("Гречка есть.")], heard=["Есть гречка?"])
+        try:
+            await peer.wait_until_bot_quiet(QUIET_MS, timeout_s=TURN_TIMEOUT_S)
+            fake_llm.set_latency(2.0)
+            try:
+                stopped = await speak(peer, "Гречка")
+                first = await peer.wait_for_bot_speech(since=stopped, timeout_s=TURN_TIMEOUT_S)
+                workflow = session.workflow
+                assert workflow is not None
+
+                async def replied() -> bool:
+                    return workflow.last_reply is not None and workflow.last_reply.reply_id == 2
+
+                await eventually(replied)
+                await peer.wait_until_bot_quiet(QUIET_MS, timeout_s=TURN_TIMEOUT_S)
+            finally:
+                fake_llm.set_latency(0.0)
+            assert edge.metrics.fillers == 1
+            # endpointing (0.45 s) + the LLM's 2 s come before any reply: this is the filler
+            assert first - stopped < 2.4, first - stopped
+            assert workflow.last_reply is not None
+            assert workflow.last_reply.text == "Гречка есть."
+
+            # no caller input: after the re-prompt timeout the bot asks again
+            quiet = asyncio.get_running_loop().time()
+            await peer.wait_for_bot_speech(since=quiet, timeout_s=10)
+            await peer.wait_until_bot_quiet(QUIET_MS, since=quiet, timeout_s=TURN_TIMEOUT_S)
+            assert "слышите" in workflow.last_reply.text
+            assert (await call_state(session)).silences == 1
+
+            # STT down: the caller hears an apology (and the hint to press 0), no turn is sent
+            fake_speech.fail_all(503)
+            try:
+                await turn(peer, "Алло")
+            finally:
+                fake_speech.recover()
+            assert edge.metrics.failures.get("stt") == 1
+            assert workflow.last_reply.text.startswith("Вы меня слышите")
+            assert (await call_state(session)).turn_no == 1
+        finally:
+            await peer.hang_up()
