@@ -333,6 +333,8 @@ def banner(stack: Stack) -> str:
         "",
         "Place a test call (text softphone through the real workflow):",
         "  ./dev chat --phone +79161234567      (Анна Смирнова, three active orders)",
+        "Or a voice call into the edge (a script of caller phrases, see the README):",
+        f"  ./dev call --script call.txt --port {settings.audiosocket_port} --rate 8000",
         "",
         "Try the Store API:",
         f"  curl -sG -H 'Authorization: Bearer {token}' \\",
