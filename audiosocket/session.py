@@ -267,9 +267,10 @@ class EdgeCallSession:
         now = self._loop.time()
         if not self._deduper.accept(digit, source, now):
             self.deps.metrics.dtmf_duplicates += 1
-            self._log.debug("dtmf_duplicate", digit=digit, source=source.value)
+            self._log.debug("dtmf_duplicate", source=source.value)
             return
-        self._log.info("dtmf", digit=digit, source=source.value)
+        # Not the digit: a caller may key in a phone number (SEC4: none in logs).
+        self._log.info("dtmf", source=source.value)
         self._last_activity = now
         self._barge_in("dtmf")
         stage = (
