@@ -297,9 +297,10 @@ def report_and_record(
 @click.option(
     "--rate",
     type=click.Choice(["8000", "16000"]),
-    default="16000",
+    default="8000",
     show_default=True,
-    help="Caller audio rate on the dialplan path (ARI: the edge's externalMedia format decides).",
+    help="Caller audio rate on the dialplan path: 8000 as the AudioSocket() app always sends, "
+    "16000 as Dial(AudioSocket/…/c(slin16)) (ARI: the edge's externalMedia format decides).",
 )
 @click.option(
     "--record",
