@@ -21,6 +21,8 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from voiceorder.phones import mask_phones_in
+
 log = logging.getLogger(__name__)
 
 DEFAULT_REQUEST_TIMEOUT = 10.0
@@ -99,7 +101,8 @@ class ChannelDtmfReceived:
 
 @dataclass(frozen=True, slots=True)
 class OtherEvent:
-    """Any event type the edge does not act on, kept whole for logging."""
+    """Any event type the edge does not act on, kept whole (log only its type: channel
+    objects carry the caller's number)."""
 
     type: str
     raw: Mapping[str, Any]
@@ -201,15 +204,22 @@ def parse_channel(data: object) -> Channel:
         raise ValueError(f"not an ARI channel object: {exc}") from None
 
 
+def _shown(text: str | bytes) -> str:
+    """A malformed event as a log may show it: the caller's number masked."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return mask_phones_in(text)
+
+
 def parse_event(text: str | bytes) -> AriEvent | None:
     """One WebSocket message as an event; None (with a log line) when it is malformed."""
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        log.warning("ARI event is not JSON, skipped: %s: %.200r", exc, text)
+        log.warning("ARI event is not JSON, skipped: %s: %.200r", exc, _shown(text))
         return None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-        log.warning("ARI event without a type, skipped: %.200r", text)
+        log.warning("ARI event without a type, skipped: %.200r", _shown(text))
         return None
     kind: str = data["type"]
     try:
@@ -360,7 +370,8 @@ class AriClient:
         """Every channel on the Asterisk, in Stasis or not (the dialplan path's lookup)."""
         reply = await self._request("GET", "/channels")
         if not isinstance(reply, list):
-            raise AriError(502, f"channel list reply is not a list: {reply!r:.200}")
+            shown = mask_phones_in(repr(reply))
+            raise AriError(502, f"channel list reply is not a list: {shown:.200}")
         channels = []
         for item in reply:
             try:

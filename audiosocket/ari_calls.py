@@ -50,6 +50,7 @@ from audiosocket.ari import (
     StasisEnd,
     StasisStart,
 )
+from voiceorder.phones import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ class AriCallRouter:
                     "ari call %s: dialplan AudioSocket() call on %s from %s",
                     audiosocket_id,
                     channel.id,
-                    channel.caller_number or "unknown number",
+                    mask_phone(channel.caller_number) or "unknown number",
                 )
                 return call
         return None
@@ -277,7 +278,7 @@ class AriCallRouter:
                 try:
                     self.handle(event)
                 except Exception:
-                    log.exception("ari: handling %r failed", event)
+                    log.exception("ari: handling %s failed", type(event).__name__)
         finally:
             for task in list(self._tasks):
                 task.cancel()
@@ -299,7 +300,7 @@ class AriCallRouter:
             case EventsConnected(count):
                 self._spawn(self._reconcile() if count > 1 else self._release_leftovers())
             case _:
-                log.debug("ari: %r", event)
+                log.debug("ari: %s event not used", getattr(event, "type", type(event).__name__))
 
     def _on_stasis_start(self, channel: Channel) -> None:
         if self._is_media_leg(channel):
@@ -320,7 +321,7 @@ class AriCallRouter:
             "ari call %s: caller %s (%s) on %s dialled %s",
             call.audiosocket_id,
             channel.id,
-            channel.caller_number or "unknown number",
+            mask_phone(channel.caller_number) or "unknown number",
             channel.name,
             channel.exten,
         )
@@ -418,7 +419,7 @@ class AriCallRouter:
                         "ari: caller %s (%s) was left in Stasis by a previous edge; "
                         "sending it to %s",
                         channel.id,
-                        channel.caller_number or "unknown number",
+                        mask_phone(channel.caller_number) or "unknown number",
                         self.operator_context,
                     )
                     await self._client.continue_in_dialplan(

@@ -44,12 +44,15 @@ from audiosocket.speech import (
     build_synthesizer,
     build_transcriber,
 )
+from voiceorder.calls import AgentChoice, agent_for
 from voiceorder.russian import warm_up as russian_warm_up
 from voiceorder.settings import Settings
 
 log = structlog.get_logger("audiosocket.edge")
 
-MEDIA_FORMAT = "slin16"  # externalMedia format: 16 kHz, kind 0x12, 640-byte frames
+# externalMedia format: 16 kHz (kind 0x12, 640-byte frames). Asterisk before 20.17 / 21.12 /
+# 22.7 / 23.1 labels every rate 8 kHz: use "slin" there (ARI_MEDIA_FORMAT).
+MEDIA_FORMAT = "slin16"
 # What the dialplan AudioSocket() application always uses (audiosocket.md).
 DIALPLAN_RATE = 8000
 RATES = {"slin": 8000, "slin16": 16000}
@@ -88,7 +91,12 @@ class Edge:
         endpointer: Callable[[int], Endpointer] = default_endpointer,
         dialplan_rate: int = DIALPLAN_RATE,
         vad_models: int = PRELOADED_VAD_MODELS,
+        media_format: str = MEDIA_FORMAT,
+        agent: AgentChoice = "auto",
     ) -> None:
+        if media_format not in RATES:
+            raise EdgeError(f"media format {media_format!r} is not one of {sorted(RATES)}")
+        self._media_format = media_format
         self.metrics = EdgeMetrics()
         self.sessions: dict[uuid.UUID, EdgeCallSession] = {}
         self.ended: list[EdgeCallSession] = []  # finished sessions, newest last (kept 100)
@@ -109,6 +117,7 @@ class Edge:
             timings=timings or SessionTimings(),
             endpointer=endpointer,
             fillers=FillerCache(synthesizer),
+            agent=agent,
         )
         self.server = AudioSocketServer(host, port, self._new_session)
         # Outbound audio of a connection without ARI: the AudioSocket() app is always 8 kHz,
@@ -148,6 +157,8 @@ class Edge:
             external_host=settings.audiosocket_external_host,
             operator_context=settings.operator_context,
             metrics_port=metrics_port,
+            media_format=settings.ari_media_format,
+            agent=agent_for(settings),
         )
 
     @property
@@ -176,7 +187,7 @@ class Edge:
         loop = asyncio.get_running_loop()
         self.failed = loop.create_future()
         if self._ari is not None:
-            self._rate = RATES[MEDIA_FORMAT]
+            self._rate = RATES[self._media_format]
         # Whatever is slow on first use happens before the port opens, not during the first
         # calls: imports and dictionaries (pymorphy3 ~0.5 s, the OpenAI SDK's audio resources
         # ~170 ms), VAD models and the filler. In a thread, yet they hold the GIL: run while
@@ -193,7 +204,7 @@ class Edge:
                 self._ari,
                 external_host=external,
                 operator_context=self._operator_context,
-                media_format=MEDIA_FORMAT,
+                media_format=self._media_format,
             )
             self.router.set_listener(self)
             self.deps.routing = self.router
@@ -287,7 +298,7 @@ class Edge:
         if self.router is not None:
             line = self.router.lookup(call.id)
             if line is not None and not line.via_dialplan:
-                return RATES[MEDIA_FORMAT]
+                return RATES[self._media_format]
         return self._dialplan_rate
 
     async def _forget_when_finished(self, session: EdgeCallSession) -> None:

@@ -43,7 +43,7 @@ from audiosocket.speech import (
     Transcriber,
     resample,
 )
-from voiceorder.calls import CallSession
+from voiceorder.calls import AgentChoice, CallSession
 from voiceorder.russian.text import normalise_for_tts
 from workflows.models import CallInput, Reply
 
@@ -145,6 +145,9 @@ class SessionDeps:
     timings: SessionTimings = field(default_factory=SessionTimings)
     endpointer: Callable[[int], Endpointer] = default_endpointer
     fillers: FillerCache | None = None
+    # Who leads the dialog (voiceorder.calls.agent_for): with `auto` a call whose LLM fails
+    # goes on with the guided agent.
+    agent: AgentChoice = "auto"
 
     def __post_init__(self) -> None:
         if self.fillers is None:
@@ -412,6 +415,7 @@ class EdgeCallSession:
                 channel_id=self.channel_id,
                 audiosocket_id=str(self.call.id),
                 source="edge",
+                agent=self.deps.agent,
             ),
             call_id=self.call_id,
             auto_played=False,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     ari_user: str | None = None
     ari_password: str | None = None
     ari_app: str = "voiceorder"
+    ari_media_format: Literal["slin16", "slin"] = Field(
+        default="slin16",
+        description="externalMedia format: `slin16` (16 kHz, Asterisk 20.17+) or `slin` (8 kHz).",
+    )
     operator_context: str = Field(
         default="operators", description="Dialplan context a transferred caller continues in."
     )

@@ -129,6 +129,17 @@ async def test_caller_number_reaches_the_edge_by_uuid(rig: Rig) -> None:
     assert rig.ari.channels[channel.id].state == "Up"
 
 
+async def test_router_logs_only_the_masked_caller_number(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SEC4: the caller's full number never reaches the edge's logs."""
+    caplog.set_level("DEBUG")
+    _, call = await rig.call("+79161234567")
+    await rig.router.hang_up(call.audiosocket_id)
+    assert "+7916***4567" in caplog.text
+    assert "79161234567" not in caplog.text
+
+
 async def test_external_media_parameters(rig: Rig) -> None:
     _, call = await rig.call()
     (request,) = rig.ari.requests_to("POST", "/channels/externalMedia")

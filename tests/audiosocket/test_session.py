@@ -228,3 +228,30 @@ async def test_filler_silence_reprompt_and_stt_outage(
             assert (await call_state(session)).turn_no == 1
         finally:
             await peer.hang_up()
+
+
+async def test_with_no_llm_the_edge_starts_guided_calls(
+    call_worker: Client, call_settings: Settings, fake_llm: FakeLLM, fake_speech: FakeSpeech
+) -> None:
+    """AGENT=auto and no LLM configured: the edge's calls are led by the guided agent."""
+    no_llm = call_settings.model_copy(update={"openai_base_url": None})
+    assert Edge.from_settings(no_llm, call_worker).deps.agent == "guided"
+    assert Edge.from_settings(call_settings, call_worker).deps.agent == "auto"
+    edge = Edge(
+        client=call_worker,
+        task_queue=call_settings.temporal_task_queue,
+        transcriber=None,
+        synthesizer=EspeakSynthesizer(words_per_minute=BOT_WORDS_PER_MINUTE),
+        port=0,
+        timings=TEST_TIMINGS,
+        endpointer=quick_endpointer,
+        vad_models=1,
+        agent="guided",
+    )
+    async with edge:
+        peer, session = await EdgeCalls(edge, fake_llm, fake_speech, call_settings).dial()
+        try:
+            await peer.wait_until_bot_quiet(QUIET_MS, timeout_s=TURN_TIMEOUT_S)
+            assert (await call_state(session)).agent_mode == "guided"
+        finally:
+            await peer.hang_up()
