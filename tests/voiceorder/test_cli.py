@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from voiceorder.cli import main
 from voiceorder.settings import Settings, get_settings
 
-COMMANDS = ["up", "store-api", "worker", "chat", "history", "bench", "ops"]
+COMMANDS = ["up", "store-api", "worker", "edge", "chat", "call", "history", "bench", "ops"]
 # If the configuration check ever stopped working, these make the commands fail fast instead
 # of starting anything: Temporal and PostgreSQL on a port where nothing listens.
 UNREACHABLE = {
@@ -61,6 +61,7 @@ def test_groups_have_help(args: list[str]) -> None:
 
 BAD_CONFIG = [
     ["worker"],
+    ["edge"],
     ["up"],
     ["store-api", "serve"],
     ["store-api", "seed"],
