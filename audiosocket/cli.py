@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 
 import click
 
 from voiceorder.logging import configure_logging
 from voiceorder.process_exit import exit_now
+from voiceorder.service_cli import connect_or_explain, stop_on_signals
 from voiceorder.settings import get_settings
-from voiceorder.temporal import connect
 
 
 @click.command("edge")
@@ -30,16 +29,8 @@ def edge_command(metrics_port: int | None) -> None:
     configure_logging(settings)
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            client = await connect(settings)
-        except RuntimeError as exc:
-            raise click.ClickException(
-                f"cannot reach Temporal at {settings.temporal_address}: {exc}"
-            ) from None
+        stop = stop_on_signals()
+        client = await connect_or_explain(settings)
         try:
             edge = Edge.from_settings(settings, client, metrics_port=metrics_port)
         except EdgeError as exc:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 
 import click
 
 from voiceorder.logging import configure_logging
 from voiceorder.process_exit import exit_now
+from voiceorder.service_cli import connect_or_explain, stop_on_signals
 from voiceorder.settings import get_settings
-from voiceorder.temporal import connect
 
 
 @click.command("worker")
@@ -22,16 +21,8 @@ def worker_command() -> None:
     configure_logging(settings)
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            client = await connect(settings)
-        except RuntimeError as exc:
-            raise click.ClickException(
-                f"cannot reach Temporal at {settings.temporal_address}: {exc}"
-            ) from None
+        stop = stop_on_signals()
+        client = await connect_or_explain(settings)
         await run_worker(client, settings, stop)
 
     asyncio.run(main())
