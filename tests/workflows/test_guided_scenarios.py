@@ -15,7 +15,10 @@ from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
 from tests.workflows.scripts import pick_product, say, search
-from tests.workflows.test_order_scenarios import orders_of_call
+from tests.workflows.test_order_scenarios import (
+    orders_of_call,
+    price_change_reads_back_the_new_total,
+)
 from tests.workflows.test_outage_scenarios import wait_listed
 from voiceorder.calls import CallSession
 from voiceorder.guided import lines
@@ -401,21 +404,7 @@ async def test_guided_s15_price_change_reads_back_the_new_total(
     calls: Calls, store_api: StoreApiServer
 ) -> None:
     call = await guided_readback(calls, product="чай", quantity="одну")
-    order = (await orders_of_call(store_api, NO_ORDERS.phone, call.call_id))[0]
-    item = order["items"][0]
-    await store_api.set_product(item["product_id"], price=item["unit_price"] + 10000)
-    try:
-        again = await call.say("Да")
-        assert again.stage == "AWAITING_CONFIRMATION"
-        assert again.sentences[0].startswith("Цена изменилась")
-        assert (await call.say("Да")).stage == "CONFIRMED"
-    finally:
-        await store_api.set_product(item["product_id"], price=item["unit_price"])
-    await call.hang_up()
-    await call.result()
-    confirmed = (await orders_of_call(store_api, NO_ORDERS.phone, call.call_id))[0]
-    assert confirmed["status"] == "confirmed" and confirmed["total"] == order["total"] + 10000
-    await keep_history(call, "guided_s15_price_changed")
+    await price_change_reads_back_the_new_total(call, store_api, history="guided_s15_price_changed")
 
 
 async def test_guided_memory_carries_over_continue_as_new(

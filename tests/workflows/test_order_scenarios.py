@@ -283,6 +283,14 @@ async def test_s15_price_change_reads_back_the_new_total(
         [Reply.tool("confirm_order"), Reply.tool("confirm_order")],
         query="чай",
     )
+    await price_change_reads_back_the_new_total(call, store_api, history="s15_price_changed")
+
+
+async def price_change_reads_back_the_new_total(
+    call: CallSession, store_api: StoreApiServer, *, history: str
+) -> None:
+    """S15 from a spoken read-back: the price rises before "да"; the caller hears the new
+    total, and only a second "да" confirms it. Shared by the LLM and guided scenarios."""
     order = (await orders_of_call(store_api, NO_ORDERS.phone, call.call_id))[0]
     item = order["items"][0]
     await store_api.set_product(item["product_id"], price=item["unit_price"] + 10000)
@@ -297,4 +305,4 @@ async def test_s15_price_change_reads_back_the_new_total(
     await call.result()
     confirmed = (await orders_of_call(store_api, NO_ORDERS.phone, call.call_id))[0]
     assert confirmed["status"] == "confirmed" and confirmed["total"] == order["total"] + 10000
-    await keep_history(call, "s15_price_changed")
+    await keep_history(call, history)
