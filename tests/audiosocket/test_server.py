@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from audiosocket.pacing import FRAME_SECONDS, FrameSource
 from audiosocket.protocol import (
@@ -315,3 +317,44 @@ async def test_dtmf_reaches_the_handler() -> None:
                 handler.dtmf_seen.clear()
         assert handler.digits == ["5", "#"]
         await peer.close()
+
+
+# Raw bytes a broken or hostile peer might send after (or instead of) its UUID: random
+# noise, oversized or truncated headers, valid frames cut short, unknown kinds.
+_KIND = st.sampled_from([0x00, 0x01, 0x03, 0x10, 0x12, 0x18, 0x19, 0x7F, 0xFF])
+_FRAME = st.builds(
+    lambda kind, length, payload: bytes([kind]) + length.to_bytes(2, "big") + payload,
+    _KIND,
+    st.integers(0, 0xFFFF),
+    st.binary(max_size=700),  # usually fewer bytes than the header promises: truncated
+)
+_GARBAGE = st.lists(st.one_of(_FRAME, st.binary(min_size=1, max_size=64)), min_size=1, max_size=6)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(garbage=_GARBAGE, after_uuid=st.booleans())
+async def test_fuzzed_connections_never_disturb_a_live_call(
+    garbage: list[bytes], after_uuid: bool
+) -> None:
+    """Whatever one connection sends, the server survives it and a live call keeps its
+    20 ms audio and its handler; the bad connection ends on its own (error, EOF or timeout)."""
+    async with edge() as e:
+        healthy = await Peer.connect(e.server.port)
+        await healthy.frames(2)
+        bad = await Peer.connect(e.server.port, send_uuid=after_uuid)
+        with suppress(ConnectionError):
+            for chunk in garbage:
+                await bad.send_raw(chunk)
+        await bad.close()
+        assert len(await healthy.frames(5)) == 5
+        assert (await e.handler(healthy.call_id)).reasons == []
+        # The server still takes new calls.
+        late = await Peer.connect(e.server.port)
+        assert len(await late.frames(1)) == 1
+        await late.close()
+        await healthy.close()
