@@ -266,10 +266,27 @@ def _position(text: str, count: int) -> int | None:
     index = parse_ordinal(text, count)
     if index is not None:
         return index
+    if not _lone_number(text):
+        return None  # "три пачки" is a quantity, not the third candidate
     digits = parse_digits(text)
     if digits is not None and len(digits) == 1 and 1 <= int(digits) <= count:
         return int(digits) - 1
     return None
+
+
+# Words that may stand beside a number that picks a candidate ("давайте два", "номер три";
+# a key pressed arrives as "Номер заказа: 2").
+_CHOICE_FILLERS = frozenset(
+    {"давайте", "давай", "ну", "вот", "тогда", "номер", "заказа", "пожалуйста", "лучше", "э"}
+)
+
+
+def _lone_number(text: str) -> bool:
+    """Only number words (and a few fillers): no counted noun such as "пачки" or "штуки"."""
+    words = re.findall(r"[а-яёa-z0-9]+", text.lower())
+    return bool(words) and all(
+        word in _CHOICE_FILLERS or parse_digits(word) is not None for word in words
+    )
 
 
 def _contact_phone(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
@@ -350,7 +367,9 @@ def _choose_product(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | Non
             return _drop_pending_choice(turn, m)
         m.quantity = _quantity(text) or m.quantity  # "две", said before choosing
         return None
-    quantity = _pack_free(_quantity(text) or m.quantity, m.candidates[index])
+    # A lone "два" picked the second one; it says nothing about how many.
+    said = None if _lone_number(text) else _quantity(text)
+    quantity = _pack_free(said or m.quantity, m.candidates[index])
     return _chosen(turn, m, m.candidates[index], quantity, price=None)
 
 

@@ -314,6 +314,22 @@ def test_a_keypad_digit_chooses_among_the_candidates() -> None:
     assert isinstance(action, Say)
 
 
+def test_a_counted_quantity_is_no_choice_among_the_candidates() -> None:
+    """ "три пачки" answers "how many", not "which one": the third product is not taken; the
+    count is kept for when the caller names one."""
+    products = [Candidate(id=f"p-{n}", name=f"Гречка ядрица {n}") for n in range(3)]
+    m = memory(Question.CHOOSE_PRODUCT, candidates=products)
+    action, m = decide(turn("три пачки"), m)
+    assert isinstance(action, Say) and m.items == [] and m.quantity == 3
+    action, m = decide(turn("давайте первую"), m)
+    assert isinstance(action, Say)
+    assert [(i.product_id, i.quantity) for i in m.items] == [("p-0", 3)]
+    # A lone number still picks one: the question was "первый, второй или третий?"
+    m = memory(Question.CHOOSE_PRODUCT, candidates=products)
+    _, m = decide(turn("ну давайте два"), m)
+    assert m.chosen == products[1] and m.question is Question.QUANTITY
+
+
 def test_more_than_three_orders_are_read_three_at_a_time() -> None:
     orders = [
         {"number": str(100040 + n), "status": "в пути", "say": f"Заказ {n} в пути."}
