@@ -35,6 +35,7 @@ from tests.audiosocket.conftest import (
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.fake_openai_audio import FakeSpeech
 from tests.support.servers import StoreApiServer
+from tests.workflows.history import keep_history
 from tests.workflows.scripts import COURIER_TVERSKAYA, pick_product, say, search
 from voiceorder.settings import Settings
 from workflows.state import CallState
@@ -235,6 +236,7 @@ async def test_s4_full_order_by_voice_through_ari(
     assert goodbye, "the goodbye was not played before the hang-up"
     assert ended >= goodbye[-1].end - 0.1
     assert await session.workflow.result() == "order_confirmed"
+    await keep_history(session.workflow, "edge_s4_courier_by_voice")
     # The bot ended the call: ARI deleted the caller channel (Asterisk would leave the
     # caller alone in the bridge otherwise), then the leg and the bridge.
     await ari_rig.ari.wait_until(lambda: channel.id in ari_rig.ari.deleted_channels)
@@ -304,6 +306,9 @@ async def test_s6_cancel_by_voice_and_s8_hang_up_mid_draft_two_calls_at_once(
         assert [o["status"] for o in orders] == ["cancelled"], session.call_id
         assert "order_cancelled" in await audit_events(ari_rig.settings, session.call_id)
         assert await signals(session, "hang_up") == 1
+    assert cancelled.workflow is not None and hung_up.workflow is not None
+    await keep_history(cancelled.workflow, "edge_s6_cancel_by_voice")
+    await keep_history(hung_up.workflow, "edge_s8_hang_up_mid_draft")
     assert (await call_state(hung_up)).hangup_reason == "caller"
     ari = ari_rig.ari
     await ari.wait_until(lambda: not ari.media_channels() and not ari.bridges)
