@@ -203,6 +203,10 @@ async def test_transfer_continues_in_the_operator_context(rig: Rig) -> None:
     assert rig.ari.continued == [(channel.id, "operators")]
     (request,) = rig.ari.requests_to("POST", f"/channels/{channel.id}/continue")
     assert request.query == {"context": "operators"}
+    # The caller leaves the bridge before `continue`, so the operator never hears the bot's leg.
+    (removal,) = rig.ari.requests_to("POST", f"/bridges/{call.bridge_id}/removeChannel")
+    assert (removal.query, removal.status) == ({"channel": channel.id}, 204)
+    assert rig.ari.requests.index(removal) < rig.ari.requests.index(request)
     assert channel.id not in rig.ari.deleted_channels
     assert call.media_channel_id in rig.ari.deleted_channels
     assert call.bridge_id in rig.ari.destroyed_bridges
