@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -132,8 +132,6 @@ class AriHttpError(Exception):
 
 class FakeAri:
     """`async with FakeAri() as ari:` serves on `ari.base_url` until the block ends."""
-
-    MediaConnector: TypeAlias = Callable[[str, int, uuid.UUID, str], Awaitable[object]]
 
     def __init__(
         self,
