@@ -79,6 +79,18 @@ async def next_event(
                 return event
 
 
+def media_params(port: int, media_format: str, call_id: uuid.UUID | None = None) -> dict[str, str]:
+    """What the edge sends to `POST /channels/externalMedia` for an AudioSocket leg."""
+    return {
+        "app": "voiceorder",
+        "external_host": f"127.0.0.1:{port}",
+        "encapsulation": "audiosocket",
+        "transport": "tcp",
+        "format": media_format,
+        "data": str(call_id or uuid.uuid4()),
+    }
+
+
 async def test_requests_need_credentials(ari: FakeAri) -> None:
     async with aiohttp.ClientSession() as anonymous:
         async with anonymous.post(f"{ari.base_url}/ari/bridges") as r:
@@ -128,14 +140,7 @@ async def test_external_media_race_and_leg_lifetime(
         bridge = (await r.json())["id"]
     async with http.post(
         f"{ari.base_url}/ari/channels/externalMedia",
-        params={
-            "app": "voiceorder",
-            "external_host": f"127.0.0.1:{port}",
-            "encapsulation": "audiosocket",
-            "transport": "tcp",
-            "format": "slin16",
-            "data": str(call_id),
-        },
+        params=media_params(port, "slin16", call_id),
     ) as r:
         assert r.status == 200
         media = await r.json()
@@ -186,14 +191,7 @@ async def test_edge_hang_up_drops_only_the_media_leg(
     caller = await ari.place_call("+7")
     async with http.post(
         f"{ari.base_url}/ari/channels/externalMedia",
-        params={
-            "app": "voiceorder",
-            "external_host": f"127.0.0.1:{port}",
-            "encapsulation": "audiosocket",
-            "transport": "tcp",
-            "format": "slin",
-            "data": str(uuid.uuid4()),
-        },
+        params=media_params(port, "slin"),
     ) as r:
         media = await r.json()
     _, writer = await asyncio.wait_for(edge.connections.get(), TIMEOUT)
@@ -234,14 +232,7 @@ async def test_refused_media_connection_fails_the_request(
     await edge.server.wait_closed()
     async with http.post(
         f"{ari.base_url}/ari/channels/externalMedia",
-        params={
-            "app": "voiceorder",
-            "external_host": f"127.0.0.1:{port}",
-            "encapsulation": "audiosocket",
-            "transport": "tcp",
-            "format": "slin16",
-            "data": str(uuid.uuid4()),
-        },
+        params=media_params(port, "slin16"),
     ) as r:
         assert r.status == 500
     assert not ari.media_channels()
