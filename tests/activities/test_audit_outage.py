@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.audit import AuditActivities, AuditEvent, AuditRecord, audit_trail
-from activities.db import create_bot_pool
+from activities.db import create_bot_pool, is_unavailable
 from tests.activities.tcp_proxy import proxied_database
 from tests.support.servers import free_port, with_database
 
@@ -111,3 +111,26 @@ async def test_a_database_that_is_not_there_is_a_retryable_failure(
         await pool.close()
     assert (caught.value.type, caught.value.non_retryable) == ("BotDatabaseUnavailable", False)
     assert "ConnectionRefusedError" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("exc", "unavailable"),
+    [
+        # What a terminated backend looks like, depending on when the pool notices; the
+        # test above meets whichever the timing gives, so each is pinned here.
+        (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"), True),
+        (asyncpg.exceptions.InternalClientError("unexpected state"), True),
+        (asyncpg.InterfaceError("connection is closed"), True),
+        (asyncpg.exceptions.AdminShutdownError("terminating connection"), True),
+        # Our mistakes: retrying them unchanged helps nobody.
+        (
+            asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
+            False,
+        ),
+        (asyncpg.exceptions.UndefinedTableError('relation "bot.x" does not exist'), False),
+    ],
+)
+def test_which_driver_errors_count_as_the_database_being_away(
+    exc: Exception, unavailable: bool
+) -> None:
+    assert is_unavailable(exc) is unavailable
