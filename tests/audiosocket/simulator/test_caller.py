@@ -158,3 +158,13 @@ async def test_a_bot_that_talks_past_the_reply_timeout_is_reported() -> None:
     # The caller went on and talked over the long greeting.
     assert ran.report.outcome is Outcome.COMPLETED
     assert "(while the caller talks)" not in ran.text  # the greeting began before the caller
+
+
+async def test_a_reply_after_the_callers_next_turn_answers_only_that_turn() -> None:
+    # The caller goes on 0.1 s after the first phrase, before the edge's 0.3 s end-of-turn
+    # silence: the one reply comes after the second phrase and is not the first one's answer.
+    ran = await run("Алло\nАлло\n#wait 1\n", reply_s=0.3, reply_timeout_s=0.1)
+    first, second = ran.report.turns
+    assert first.latency is None
+    assert second.latency is not None and second.latency >= 0.25
+    assert "summary: 2 caller turns, 1 answered" in ran.text
