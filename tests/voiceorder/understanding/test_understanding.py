@@ -36,6 +36,8 @@ THURSDAY = dt.date(2025, 11, 27)
         ("ага", Intent.YES),
         ("нет", Intent.NO),
         ("нет, не надо", Intent.NO),
+        ("да нет", Intent.NO),  # a yes-word right before a no only strengthens it
+        ("конечно нет", Intent.NO),
         ("не, подождите", Intent.NO),
         ("отмена", Intent.CANCEL),
         ("отмените заказ", Intent.CANCEL),
@@ -104,6 +106,7 @@ def test_case_and_yo_do_not_matter() -> None:
         ("пачку", 1),
         ("две, нет, три", 3),  # S7: the caller changes the quantity
         ("две пачки по 900 грамм", 2),  # a size is no count
+        ("три упаковки по 10 штук", 3),  # nor is what each one holds
         ("молоко 3,2% две штуки", 2),
     ],
 )
