@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import io
 import wave
-from typing import Final
 
 import openai
 
 from audiosocket.speech.base import CALL_ID_HEADER
 from audiosocket.speech.hallucinations import drop_hallucinations
-from audiosocket.speech.openai_errors import unavailable
+from audiosocket.speech.openai_client import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    client,
+    unavailable,
+)
 from audiosocket.speech.resample import SAMPLE_WIDTH
-
-DEFAULT_TIMEOUT_S: Final = 10.0
-# One quick retry covers a dropped connection; more would keep the caller waiting in silence.
-DEFAULT_MAX_RETRIES: Final = 1
 
 
 def to_wav(pcm: bytes, rate: int) -> bytes:
@@ -45,20 +45,12 @@ class OpenAiTranscriber:
         prompt: str | None = None,
         filter_hallucinations: bool = True,
     ) -> None:
-        if timeout_s <= 0 or max_retries < 0:
-            raise ValueError("timeout_s must be positive and max_retries not negative")
         self.base_url = base_url
         self.model = model
         self.language = language
         self.prompt = prompt
         self.filter_hallucinations = filter_hallucinations
-        self._client = openai.AsyncOpenAI(
-            base_url=base_url,
-            # local servers often take no key; the SDK insists on one
-            api_key=api_key or "not-needed",
-            timeout=timeout_s,
-            max_retries=max_retries,
-        )
+        self._client = client(base_url, api_key, timeout_s, max_retries)
 
     async def transcribe(self, pcm: bytes, rate: int, *, call_id: str) -> str:
         if rate <= 0:

@@ -14,14 +14,17 @@ import openai
 
 from audiosocket.speech.base import CALL_ID_HEADER, check_output_rate
 from audiosocket.speech.errors import SpeechUnavailable
-from audiosocket.speech.openai_errors import unavailable
+from audiosocket.speech.openai_client import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    client,
+    unavailable,
+)
 from audiosocket.speech.resample import StreamResampler
 from audiosocket.speech.text import split_sentences
 
 OPENAI_PCM_RATE: Final = 24_000
 MAX_INPUT_CHARS: Final = 4096  # the API's limit per request
-DEFAULT_TIMEOUT_S: Final = 10.0
-DEFAULT_MAX_RETRIES: Final = 1
 _READ_BYTES: Final = 4800  # 100 ms at 24 kHz
 
 
@@ -37,20 +40,13 @@ class OpenAiSynthesizer:
         max_retries: int = DEFAULT_MAX_RETRIES,
         speed: float | None = None,
     ) -> None:
-        if timeout_s <= 0 or max_retries < 0:
-            raise ValueError("timeout_s must be positive and max_retries not negative")
         if speed is not None and not 0.25 <= speed <= 4.0:
             raise ValueError(f"speed must be from 0.25 to 4.0, not {speed}")
         self.base_url = base_url
         self.model = model
         self.voice = voice
         self.speed = speed
-        self._client = openai.AsyncOpenAI(
-            base_url=base_url,
-            api_key=api_key or "not-needed",
-            timeout=timeout_s,
-            max_retries=max_retries,
-        )
+        self._client = client(base_url, api_key, timeout_s, max_retries)
 
     async def synthesize(
         self, text: str, rate: int, *, call_id: str
