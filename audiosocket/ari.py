@@ -278,7 +278,7 @@ class AriClient:
         self._reconnect_max = reconnect_max
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
-        self._connected = asyncio.Event()
+        self._connected = False
         self.connects = 0  # how many times the event WebSocket was (re)established
 
     # --- REST ------------------------------------------------------------------------------
@@ -425,12 +425,7 @@ class AriClient:
     @property
     def connected(self) -> bool:
         """Whether the event WebSocket is up right now (events are being received)."""
-        return self._connected.is_set()
-
-    async def wait_connected(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        """Until the event WebSocket is up (only meaningful while `events()` is consumed)."""
-        async with asyncio.timeout(timeout):
-            await self._connected.wait()
+        return self._connected
 
     async def events(self) -> AsyncIterator[AriEvent]:
         """Events of our app, forever: reconnects after a drop (capped backoff, one log line
@@ -446,7 +441,7 @@ class AriClient:
                     url, params=params, headers=self._headers, heartbeat=WEBSOCKET_HEARTBEAT
                 ) as ws:
                     self.connects += 1
-                    self._connected.set()
+                    self._connected = True
                     delay = self._reconnect_initial
                     log.info("ARI events connected: %s app=%s", url, self.app)
                     yield EventsConnected(self.connects)
@@ -468,7 +463,7 @@ class AriClient:
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             finally:
-                self._connected.clear()
+                self._connected = False
             if self._closed:
                 return
             log.warning("ARI events %s; reconnecting in %.1f s", reason, delay)
