@@ -12,7 +12,7 @@ Why it is shaped like this:
   `addChannel` then fails with 422; the router waits for that channel's `StasisStart` (which
   may also come before the reply) and still retries a 422 a few times.
 - The media leg's own `StasisStart` must not start a call: it is recognised by its id (the
-  reply), its `AudioSocket/` name, or an id still unknown while an `externalMedia` is pending.
+  reply) or, when it beats the reply, by its `AudioSocket/` name.
 - When the caller hangs up, Asterisk keeps the AudioSocket channel (and its TCP) up until the
   app deletes it, so the router deletes the media leg and the bridge. When the bot hangs up,
   Asterisk leaves the caller alone in the bridge, so `hang_up` deletes the caller channel.
