@@ -272,6 +272,9 @@ def test_dates_follow_today_not_the_clock() -> None:
             "москва ленинский проспект тридцать квартира пять",
             ParsedAddress("Москва", "Ленинский пр-т", "30", "5"),
         ),
+        # natasha knows a town Пушкин and one Королёв; before a house number they are streets.
+        ("пушкина десять", ParsedAddress(None, "Пушкина", "10", None)),
+        ("Королёв 5", ParsedAddress(None, "Королев", "5", None)),
     ],
 )
 def test_addresses(text: str, address: ParsedAddress) -> None:
