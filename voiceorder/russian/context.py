@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 
 from voiceorder.russian._morph import morph
-from voiceorder.russian.numbers import Case, Gender
+from voiceorder.russian.numbers import GENDERS, Case, Gender
 
 _WORD_BEFORE = re.compile(r"([а-яёА-ЯЁ]+)[\s\u00a0]*$")
 _WORD_AFTER = re.compile(r"^[\s\u00a0]*([а-яёА-ЯЁ]+)")
@@ -21,7 +21,6 @@ GENITIVE_PREPOSITIONS = frozenset(
 DATIVE_PREPOSITIONS = frozenset({"к", "ко"})
 # These take several cases; the counted noun decides ("в пяти магазинах", but "в 10 часов").
 LOCATIVE_PREPOSITIONS = frozenset({"в", "во", "на", "о", "об", "при"})
-_GENDERS: dict[str, Gender] = {"masc": "m", "femn": "f", "neut": "n"}
 
 
 def word_before(text: str, position: int) -> str:
@@ -63,6 +62,6 @@ def gender_of(word: str) -> Gender | None:
     """The gender of a counted noun or its adjective ("упаковки" → "f"), if it has one."""
     # Only the likeliest reading: "с" is a preposition, not the abbreviated "секунда".
     parse = morph().parse(word.lower())[0]
-    if parse.tag.POS in ("NOUN", "ADJF", "PRTF") and parse.tag.gender in _GENDERS:
-        return _GENDERS[str(parse.tag.gender)]
+    if parse.tag.POS in ("NOUN", "ADJF", "PRTF") and parse.tag.gender in GENDERS:
+        return GENDERS[str(parse.tag.gender)]
     return None

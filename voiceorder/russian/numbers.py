@@ -23,7 +23,8 @@ _N2W_CASE: dict[Case, str] = {
     "ablt": "i",
     "loct": "p",
 }
-_GENDERS: dict[str, Gender] = {"masc": "m", "femn": "f", "neut": "n"}
+# pymorphy3's gender grammemes → ours.
+GENDERS: dict[str, Gender] = {"masc": "m", "femn": "f", "neut": "n"}
 
 # The counting form people say and shop labels use: "девятьсот грамм", not "граммов".
 _COUNTING_FORM = {
@@ -86,7 +87,7 @@ def _noun(lemma: str) -> Any:
 
 def noun_gender(lemma: str) -> Gender:
     """ "штука" → "f", "рубль" → "m", "яйцо" → "n"; no gender ("сутки") counts as "m"."""
-    return _GENDERS.get(str(_noun(lemma).tag.gender), "m")
+    return GENDERS.get(str(_noun(lemma).tag.gender), "m")
 
 
 @lru_cache(maxsize=4096)
