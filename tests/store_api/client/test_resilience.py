@@ -7,6 +7,7 @@ from "waited for a timeout", never measure precise durations.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import MutableMapping
@@ -177,6 +178,19 @@ async def test_total_time_is_bounded_even_with_many_attempts(
     with pytest.raises(StoreTimeout):
         await client.search_products("гречка")
     assert time.monotonic() - started < 4.5  # the server would take 5 s for one answer
+
+
+async def test_the_last_attempt_gets_only_what_is_left_of_the_budget(
+    store_api_clean_faults: StoreApiServer, make_client: MakeClient
+) -> None:
+    """The second attempt's timeout is cut to the ~0.5 s left, not the full 1 s per attempt."""
+    client = make_client(timeout_s=1.0, attempts=2, total_timeout_s=1.5)
+    await store_api_clean_faults.set_faults(latency_ms=5000, path_glob="/products*")
+    with pytest.raises(StoreTimeout) as raised:
+        await client.search_products("гречка")
+    waited = re.search(r"no answer within ([0-9.]+) s", str(raised.value))
+    assert waited is not None, str(raised.value)
+    assert float(waited.group(1)) < 1.0
 
 
 async def test_a_timed_out_create_resolves_with_its_key(
