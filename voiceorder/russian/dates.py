@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from voiceorder.russian.numbers import ordinal
+from voiceorder.russian.numbers import Case, ordinal
 
 DateCase = Literal["gent", "nomn"]
 
@@ -50,9 +50,10 @@ def say_date(
     return words
 
 
-def say_calendar_date(date: dt.date, case: DateCase = "gent", *, year: bool = False) -> str:
-    """2026-11-30 → "тридцатого ноября" ("тридцатое ноября" in the nominative), with
-    " две тысячи двадцать шестого года" when `year`."""
+def say_calendar_date(date: dt.date, case: Case = "gent", *, year: bool = False) -> str:
+    """2026-11-30 → "тридцатого ноября" ("тридцатое ноября" in the nominative, "тридцатому
+    ноября" in the dative: the day takes the case), with " две тысячи двадцать шестого года"
+    when `year`."""
     words = f"{ordinal(date.day, 'n', case)} {MONTHS_GENITIVE[date.month - 1]}"
     if year:
         words += f" {ordinal(date.year, 'm', 'gent')} года"

@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Callable
 
 from voiceorder.russian.context import case_after, gender_of, word_after, word_before
-from voiceorder.russian.dates import MONTHS_GENITIVE
+from voiceorder.russian.dates import MONTHS_GENITIVE, say_calendar_date
 from voiceorder.russian.letters import LETTER_NAMES
 from voiceorder.russian.money import say_money
 from voiceorder.russian.numbers import (
@@ -141,7 +141,7 @@ def _date_numeric(match: re.Match[str]) -> str:
         date = dt.date(full_year, int(month), int(day))
     except ValueError:
         return match.group()  # not a date after all ("1.50"): the number pass takes it
-    return _say_date(date, match, year=bool(year))
+    return say_calendar_date(date, _date_case(match), year=bool(year))
 
 
 def _date_case(match: re.Match[str]) -> Case:
@@ -151,14 +151,6 @@ def _date_case(match: re.Match[str]) -> Case:
     if before in ("к", "ко"):
         return "datv"
     return "gent"
-
-
-def _say_date(date: dt.date, match: re.Match[str], *, year: bool) -> str:
-    case = _date_case(match)
-    words = f"{ordinal(date.day, 'n', case)} {MONTHS_GENITIVE[date.month - 1]}"
-    if year:
-        words += f" {ordinal(date.year, 'm', 'gent')} года"
-    return words
 
 
 def _date_words(match: re.Match[str]) -> str:
