@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import suppress
@@ -27,6 +26,7 @@ from audiosocket.ari import (
     parse_event,
 )
 from audiosocket.simulator.fake_ari import FakeAri
+from tests.support.servers import free_port
 
 TIMEOUT = 10.0
 
@@ -161,9 +161,7 @@ async def test_wrong_password_is_a_clear_401(ari: FakeAri) -> None:
 
 
 async def test_unreachable_asterisk_is_status_0() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     async with AriClient(f"http://127.0.0.1:{port}/ari", "u", "p", "voiceorder") as c:
         assert c.base_url == f"http://127.0.0.1:{port}"
         with pytest.raises(AriError) as err:
@@ -242,9 +240,7 @@ async def test_event_stream_reconnects_after_a_drop(
 
 
 async def test_reconnect_backoff_is_capped(caplog: pytest.LogCaptureFixture) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     c = AriClient(
         f"http://127.0.0.1:{port}", "u", "p", "a", reconnect_initial=0.01, reconnect_max=0.04
     )

@@ -23,6 +23,7 @@ from audiosocket.ari import AriClient
 from audiosocket.ari_calls import AriCallRouter
 from audiosocket.simulator.cli import call_command
 from tests.audiosocket.simulator.edge_like import EdgeLike, TimedHandler, edge_like
+from tests.support.servers import free_port
 
 TIMEOUT = 90.0
 SCRIPT = """\
@@ -78,12 +79,6 @@ def write_script(tmp_path: Path, text: str = SCRIPT) -> Path:
     path = tmp_path / "call.txt"
     path.write_text(text, "utf-8")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def stamps(out: str) -> list[float]:

@@ -5,7 +5,6 @@ stalls the loop now and then."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 import wave
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +17,7 @@ from audiosocket.protocol import Audio, Dtmf, Hangup, Uuid, encode, read_message
 from audiosocket.server import HangupReason
 from audiosocket.simulator.peer import AudioSocketPeer, EdgeUnreachable, PeerProtocolError
 from tests.audiosocket.simulator.edge_like import edge_like, tone
+from tests.support.servers import free_port
 
 TIMEOUT = 10.0
 
@@ -40,12 +40,6 @@ async def raw_server(
     finally:
         server.close()
         await server.wait_closed()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_uuid_is_the_first_frame_on_the_wire() -> None:
