@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from voiceorder.russian.dates import WEEKDAYS
+
 _WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
 _WEEKDAY_FROM = (
     "понедельника",
@@ -16,7 +18,6 @@ _WEEKDAY_FROM = (
     "воскресенья",
 )
 _WEEKDAY_TO = ("понедельник", "вторник", "среду", "четверг", "пятницу", "субботу", "воскресенье")
-_WEEKDAY_NAME = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
 _WEEKDAY = "|".join(_WEEKDAYS)
 
 # Before numbers are read: they decide what a number is ("д. 7" → "дом 7").
@@ -110,7 +111,7 @@ def _weekday_range(match: re.Match[str]) -> str:
 
 
 def _weekday_alone(match: re.Match[str]) -> str:
-    return _WEEKDAY_NAME[_WEEKDAYS.index(match.group(1).lower())]
+    return WEEKDAYS[_WEEKDAYS.index(match.group(1).lower())]
 
 
 def expand_before_numbers(text: str) -> str:
