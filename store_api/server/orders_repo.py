@@ -66,13 +66,16 @@ async def load_order(conn: DbConn, order_id: uuid.UUID) -> Order | None:
     return order_from_rows(row, items, history)
 
 
+def stored_delivery(row: asyncpg.Record) -> Any:
+    """The order row's delivery as JSON data (asyncpg hands jsonb over as text), or None."""
+    delivery = row["delivery"]
+    return json.loads(delivery) if isinstance(delivery, str) else delivery
+
+
 def order_from_rows(
     row: asyncpg.Record, items: Sequence[asyncpg.Record], history: Sequence[asyncpg.Record]
 ) -> Order:
     status = OrderStatus(row["status"])
-    delivery: Any = row["delivery"]
-    if isinstance(delivery, str):
-        delivery = json.loads(delivery)
     created_at = local_time(row["created_at"])
     updated_at = local_time(row["updated_at"])
     assert created_at is not None and updated_at is not None
@@ -98,7 +101,7 @@ def order_from_rows(
         items_total=row["items_total"],
         delivery_cost=row["delivery_cost"],
         total=row["total"],
-        delivery=delivery,
+        delivery=stored_delivery(row),
         estimated_date=row["estimated_date"],
         channel=row["channel"],
         call_id=row["call_id"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 
 import asyncpg
@@ -322,10 +321,7 @@ async def _reprice(conn: DbConn, order_id: uuid.UUID, row: asyncpg.Record) -> in
     items_total = await conn.fetchval(
         "SELECT coalesce(sum(line_total), 0) FROM store.order_items WHERE order_id = $1", order_id
     )
-    delivery = row["delivery"]
-    if isinstance(delivery, str):
-        delivery = json.loads(delivery)
-    cost = await rules.delivery_cost_of(conn, delivery, items_total)
+    cost = await rules.delivery_cost_of(conn, repo.stored_delivery(row), items_total)
     total = int(items_total + cost)
     if total != row["total"] or items_total != row["items_total"]:
         await conn.execute(
