@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audiosocket.speech import Endpointer, SpeechEnded, SpeechStarted
+from audiosocket.speech import Endpointer, SpeechEnded, SpeechStarted, VoiceActivity
 from tests.audiosocket.speech.audio import (
     SECOND_PHRASE,
     frames,
@@ -212,10 +212,33 @@ def test_bad_input_is_refused(rate: int) -> None:
     with pytest.raises(ValueError, match="end_silence_ms"):
         Endpointer(rate, end_silence_ms=0)
     other = 16000 if rate == 8000 else 8000
-    from audiosocket.speech import VoiceActivity
-
     with pytest.raises(ValueError, match="takes"):
         Endpointer(rate, vad=VoiceActivity(other))
+
+
+class ScriptedVoice(VoiceActivity):
+    """A VAD that scores its windows from a script (0.0 once the script is done)."""
+
+    def __init__(self, rate: int, scores: list[float]) -> None:
+        super().__init__(rate)
+        self._scores = iter(scores)
+        self._buffered = 0
+
+    def feed(self, pcm: bytes) -> list[float]:
+        windows, self._buffered = divmod(self._buffered + len(pcm), self.window_bytes)
+        return [next(self._scores, 0.0) for _ in range(windows)]
+
+
+def test_scores_just_below_the_threshold_keep_speech_going(rate: int) -> None:
+    # silero's score dips inside words; once speech runs, only scores below threshold - 0.15
+    # count as a pause: 4 confident windows, then a second of 0.4 (below 0.5, above 0.35)
+    vad = ScriptedVoice(rate, [0.9] * 4 + [0.4] * 31)
+    endpointer = Endpointer(rate, vad=vad)
+    events = play(endpointer, [silence(3.0, rate)], after_s=0)
+    vad.close()
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded"]
+    # the last 0.4 window ends at 35 × 32 ms = 1.12 s; 700 ms of pause after it end speech
+    assert events[1].at == pytest.approx(1.12 + 0.7, abs=0.05)
 
 
 def test_a_lone_short_word_counts_once_frames_stop(endpointer: Endpointer, rate: int) -> None:
