@@ -16,6 +16,7 @@ from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
 from tests.workflows.scripts import pick_product, say, search
 from tests.workflows.test_order_scenarios import (
+    changed_quantity_needs_a_new_readback,
     orders_of_call,
     price_change_reads_back_the_new_total,
 )
@@ -244,22 +245,9 @@ async def test_guided_s7_changed_quantity_needs_a_new_readback_and_yes(
     calls: Calls, store_api: StoreApiServer
 ) -> None:
     call = await guided_readback(calls)
-    first = call.last_reply
-    assert first is not None
-    second = await call.say("Нет, давайте три пачки")
-    assert second.stage == "AWAITING_CONFIRMATION" and second.text != first.text
-    assert (await call.say("Да")).stage == "CONFIRMED"
-    await call.hang_up()
-    await call.result()
-    orders = {
-        o["status"]: o for o in await orders_of_call(store_api, NO_ORDERS.phone, call.call_id)
-    }
-    assert set(orders) == {"cancelled", "confirmed"}
-    assert orders["confirmed"]["items"][0]["quantity"] == 3
-    assert orders["confirmed"]["delivery"]["type"] == "courier", "the delivery carried over"
-    events = await calls.audit_events(call.call_id)
-    assert events.count("order_readback_spoken") == 2 and "order_draft_replaced" in events
-    await keep_history(call, "guided_s7_change_after_readback")
+    await changed_quantity_needs_a_new_readback(
+        calls, store_api, call, history="guided_s7_change_after_readback"
+    )
 
 
 async def test_guided_s8_hang_up_while_drafting(calls: Calls, store_api: StoreApiServer) -> None:

@@ -161,6 +161,16 @@ async def test_s7_changed_quantity_needs_a_new_readback_and_yes(
         NO_ORDERS.phone,
         [pick_product(3), Reply.tool("confirm_order"), Reply.tool("confirm_order")],
     )
+    await changed_quantity_needs_a_new_readback(
+        calls, store_api, call, history="s7_change_after_readback"
+    )
+
+
+async def changed_quantity_needs_a_new_readback(
+    calls: Calls, store_api: StoreApiServer, call: CallSession, *, history: str
+) -> None:
+    """S7 from a spoken read-back: "нет, давайте три пачки" gets a second read-back, and only
+    its "да" confirms the changed order. Shared by the LLM and guided scenarios."""
     first_readback = call.last_reply
     assert first_readback is not None
     second_readback = await call.say("Нет, давайте три пачки")
@@ -177,7 +187,7 @@ async def test_s7_changed_quantity_needs_a_new_readback_and_yes(
     assert orders["confirmed"]["delivery"]["type"] == "courier", "the delivery carried over"
     events = await calls.audit_events(call.call_id)
     assert events.count("order_readback_spoken") == 2 and "order_draft_replaced" in events
-    await keep_history(call, "s7_change_after_readback")
+    await keep_history(call, history)
 
 
 async def test_s8_hang_up_while_drafting_cancels_the_draft(
