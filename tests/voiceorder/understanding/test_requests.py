@@ -51,6 +51,9 @@ def test_classify_request(text: str, expected: Request) -> None:
         ("Заберу сам", "pickup"),
         ("Сама заберу из пункта выдачи", "pickup"),
         ("В пункте выдачи на Тверской", "pickup"),
+        # Words of both kinds: a pickup word ("пункт", "забрать") decides; "сама" does not.
+        ("Заберу из пункта выдачи по адресу Тверская", "pickup"),
+        ("Доставка на дом, сама встречу курьера", "courier"),
         ("Не знаю", None),
     ],
 )
