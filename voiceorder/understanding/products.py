@@ -66,16 +66,17 @@ def _is_product_word(word: str) -> bool:
     return tag.POS not in _FUNCTION_POS and "Apro" not in tag.grammemes
 
 
+def _is_unit(word: str) -> bool:
+    return lemma(word) in COUNT_UNITS or lemma(word) in COUNTING_NOUNS
+
+
 def _spoken(utterance: str) -> list[_Word]:
     text = _SPOKEN_DECIMAL.sub(r"\1 \2", to_digits(fold(utterance)))
     words = utils.default_process(text).split()
     kept: list[str] = []
     for index, word in enumerate(words):
-        unit = lemma(word) in COUNT_UNITS or lemma(word) in COUNTING_NOUNS
-        next_is_unit = index + 1 < len(words) and (
-            lemma(words[index + 1]) in COUNT_UNITS or lemma(words[index + 1]) in COUNTING_NOUNS
-        )
-        if unit or (word.isdigit() and next_is_unit):
+        next_is_unit = index + 1 < len(words) and _is_unit(words[index + 1])
+        if _is_unit(word) or (word.isdigit() and next_is_unit):
             continue  # "две пачки": how many, not which
         if _is_product_word(word):
             kept.append(word)
