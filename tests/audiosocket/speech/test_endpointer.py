@@ -241,6 +241,20 @@ def test_scores_just_below_the_threshold_keep_speech_going(rate: int) -> None:
     assert events[1].at == pytest.approx(1.12 + 0.7, abs=0.05)
 
 
+def test_an_onset_counts_from_the_lower_level_once_one_window_is_confident(rate: int) -> None:
+    # silero's score rises slowly over a plosive: three windows at 0.4 and one at 0.9 are
+    # the four windows of start_ms; windows at 0.4 alone never start speech
+    for scores, started_at in (([0.4] * 3 + [0.9] * 4, 0.14), ([0.4] * 20, None)):
+        vad = ScriptedVoice(rate, scores)
+        events = play(Endpointer(rate, vad=vad), [silence(1.0, rate)], after_s=0)
+        vad.close()
+        if started_at is None:
+            assert events == []
+        else:
+            assert kinds(events)[0] == "SpeechStarted"
+            assert events[0].at == pytest.approx(started_at, abs=0.025)  # a 20 ms frame
+
+
 def test_a_lone_short_word_counts_once_frames_stop(endpointer: Endpointer, rate: int) -> None:
     # "Стоп." has three voiced windows before its last, partial one; that one is scored when
     # the frames stop, and the word is handed over whole
