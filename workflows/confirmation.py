@@ -19,10 +19,11 @@ AFFIRMATIVE = frozenset(
         "давайте", "хорошо", "ок", "окей", "yes",
     }
 )  # fmt: skip
-# Words that may stand beside a yes without changing it ("да, всё верно, спасибо").
+# Words that may stand beside a yes without changing it ("да, всё верно, спасибо"); `words`
+# spells ё as е, so "все" covers "всё".
 FILLERS = frozenset(
     {
-        "все", "всё", "так", "ну", "вот", "это", "пожалуйста", "спасибо", "заказ",
+        "все", "так", "ну", "вот", "это", "пожалуйста", "спасибо", "заказ",
         "можно", "абсолютно", "совершенно", "да-да", "отлично", "супер", "и",
     }
 )  # fmt: skip
@@ -43,12 +44,11 @@ def is_plain_yes(text: str) -> bool:
     tokens = words(text)
     if not tokens or len(tokens) > MAX_YES_WORDS:
         return False
-    normalised_fillers = {w.replace("ё", "е") for w in FILLERS}
     if any(token in NEGATIVE for token in tokens):
         return False
     if not any(token in AFFIRMATIVE for token in tokens):
         return False
-    return all(token in AFFIRMATIVE or token in normalised_fillers for token in tokens)
+    return all(token in AFFIRMATIVE or token in FILLERS for token in tokens)
 
 
 @dataclass(frozen=True)
