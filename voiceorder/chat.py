@@ -19,8 +19,9 @@ from temporalio.service import RPCError
 
 from voiceorder.calls import CallSession, agent_for
 from voiceorder.process_exit import exit_now
-from voiceorder.settings import ConfigurationError, get_settings
-from voiceorder.temporal import connect, ui_link
+from voiceorder.service_cli import connect_or_explain
+from voiceorder.settings import get_settings
+from voiceorder.temporal import ui_link
 from workflows.models import CallInput, Reply
 
 AGENT_NAMES = {
@@ -52,7 +53,7 @@ def _show(reply: Reply) -> None:
 
 async def run_chat(phone: str | None, script: list[str] | None, call_id: str | None = None) -> int:
     settings = get_settings()
-    client = await connect(settings)
+    client = await connect_or_explain(settings)
     agent = agent_for(settings)
     session = await CallSession.start(
         client,
@@ -124,11 +125,6 @@ def chat_command(
         raise click.UsageError("--phone and --withheld exclude each other")
     if not phone and not withheld:
         phone = "+79161234567"  # Анна Смирнова from the demo data
-    try:
-        lines = script.read_text("utf-8").splitlines() if script else None
-        code = asyncio.run(run_chat(None if withheld else phone, lines, call_id))
-    except ConfigurationError:
-        raise  # the CLI prints it as one line; it is not a connection problem
-    except RuntimeError as exc:
-        raise click.ClickException(f"cannot reach Temporal: {exc}") from None
+    lines = script.read_text("utf-8").splitlines() if script else None
+    code = asyncio.run(run_chat(None if withheld else phone, lines, call_id))
     exit_now(code)

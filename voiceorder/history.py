@@ -9,12 +9,12 @@ import click
 from temporalio.service import RPCError
 
 from voiceorder.process_exit import exit_now
-from voiceorder.settings import ConfigurationError, get_settings
-from voiceorder.temporal import connect
+from voiceorder.service_cli import connect_or_explain
+from voiceorder.settings import get_settings
 
 
 async def export_history(workflow_id: str, run_id: str | None) -> str:
-    client = await connect(get_settings())
+    client = await connect_or_explain(get_settings())
     history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
     return history.to_json()
 
@@ -39,10 +39,6 @@ def export_command(workflow_id: str, run_id: str | None, output: Path | None) ->
         text = asyncio.run(export_history(workflow_id, run_id))
     except RPCError as exc:
         raise click.ClickException(f"cannot export {workflow_id}: {exc.message}") from None
-    except ConfigurationError:
-        raise  # the CLI prints it as one line; it is not a connection problem
-    except RuntimeError as exc:
-        raise click.ClickException(f"cannot reach Temporal: {exc}") from None
     if output is None:
         click.echo(text)
     else:

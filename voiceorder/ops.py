@@ -20,10 +20,11 @@ from temporalio.service import RPCError
 
 from activities.audit import AuditEntry, audit_trail
 from voiceorder.process_exit import exit_now
-from voiceorder.settings import ConfigurationError, Settings, get_settings
+from voiceorder.service_cli import connect_or_explain
+from voiceorder.settings import Settings, get_settings
 from voiceorder.stack.postgres import EmbeddedPostgres
 from voiceorder.stack.up import DATABASE
-from voiceorder.temporal import connect, ui_link
+from voiceorder.temporal import ui_link
 from workflows.call_records import ATTENTION, CALL_STAGE, CALLER_PHONE, ORDER_NUMBER
 from workflows.models import OperatorCancel, OperatorResend, OperatorRetry
 from workflows.state import CallState
@@ -104,7 +105,7 @@ async def _audit(settings: Settings, call_id: str) -> list[AuditEntry] | str:
 
 
 async def show(settings: Settings, call_id: str) -> str:
-    client = await connect(settings)
+    client = await connect_or_explain(settings)
     handle = client.get_workflow_handle(call_id)
     description = await handle.describe()
     attributes = description.typed_search_attributes
@@ -152,7 +153,7 @@ def _short(details: dict[str, Any]) -> str:
 
 
 async def act(settings: Settings, call_id: str, update: str, request: BaseModel) -> str:
-    client = await connect(settings)
+    client = await connect_or_explain(settings)
     handle = client.get_workflow_handle(call_id)
     try:
         result = await asyncio.wait_for(
@@ -174,8 +175,6 @@ def _run(coroutine: Any) -> None:
     """
     try:
         click.echo(asyncio.run(coroutine))
-    except ConfigurationError:
-        raise
     except click.ClickException as exc:
         _fail(exc.format_message())
     except WorkflowUpdateFailedError as exc:
@@ -183,8 +182,6 @@ def _run(coroutine: Any) -> None:
         _fail(f"refused: {getattr(cause, 'message', None) or str(cause or exc)}")
     except RPCError as exc:
         _fail(exc.message)
-    except RuntimeError as exc:
-        _fail(f"cannot reach Temporal: {exc}")
     exit_now(0)
 
 
@@ -210,7 +207,8 @@ def list_command(finished_too: bool) -> None:
     settings = get_settings()
 
     async def run() -> str:
-        rows = await calls_needing_attention(await connect(settings), finished_too=finished_too)
+        client = await connect_or_explain(settings)
+        rows = await calls_needing_attention(client, finished_too=finished_too)
         if not rows:
             return "No call needs attention."
         return table(rows, dt.datetime.now(dt.UTC))

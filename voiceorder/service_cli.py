@@ -1,4 +1,7 @@
-"""What every long-running service command (`worker`, `edge`) does before its real work."""
+"""What every long-running service command (`worker`, `edge`) does before its real work.
+
+`connect_or_explain` also serves the client commands (`chat`, `history`, `ops`).
+"""
 
 from __future__ import annotations
 

@@ -108,3 +108,13 @@ def test_chat_script_must_exist(tmp_path: Path) -> None:
     result = invoke("chat", "--script", str(tmp_path / "missing.txt"), env=UNREACHABLE)
     assert result.exit_code == 2
     assert "missing.txt" in result.output
+
+
+@pytest.mark.parametrize("args", [["chat"], ["history", "export", "call-x"]], ids=" ".join)
+def test_temporal_out_of_reach_is_one_line_naming_the_address(args: list[str]) -> None:
+    result = invoke(*args, env=UNREACHABLE)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: cannot reach Temporal at 127.0.0.1:1: ")
