@@ -144,26 +144,14 @@ class StoreApiClient:
 
     async def health(self, *, request_id: str | None = None) -> Health:
         """The server's own view, including `degraded` (its 503): no breaker, no retries."""
-        request_id = request_id_of(request_id)
-        try:
-            response = await self._http.get("health", headers={REQUEST_ID_HEADER: request_id})
-        except httpx.TimeoutException as exc:
-            raise StoreTimeout(
-                f"GET /health: no answer within {self.timeout_s:g} s", request_id=request_id
-            ) from exc
-        except httpx.TransportError as exc:
-            raise StoreConnectionError(
-                f"GET /health: cannot reach {self.base_url}: {exc!r}", request_id=request_id
-            ) from exc
+        headers = {REQUEST_ID_HEADER: request_id_of(request_id)}
+        response = await self._send("GET", "health", headers=headers, timeout_s=self.timeout_s)
         if response.status_code == 503:
             try:
                 return Health.model_validate_json(response.content)
             except ValidationError:
                 pass
-        if not response.is_success:
-            raise error_from_response(
-                response.status_code, response.content, response.headers, request_id=request_id
-            )
+        _raise_for_status(response)
         return _parse(Health, response)
 
     async def search_products(
@@ -391,27 +379,49 @@ class StoreApiClient:
         headers: Mapping[str, str],
         timeout_s: float,
     ) -> httpx.Response:
+        async with self.breaker.guard():
+            response = await self._send(
+                method, path, params=query, content=content, headers=headers, timeout_s=timeout_s
+            )
+            _raise_for_status(response)
+        return response
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        timeout_s: float,
+        params: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+    ) -> httpx.Response:
+        """One HTTP exchange; a transport failure becomes StoreTimeout or StoreConnectionError."""
         request_id = headers[REQUEST_ID_HEADER]
         what = f"{method} /{path}"
-        async with self.breaker.guard():
-            try:
-                response = await self._http.request(
-                    method, path, params=query, content=content, headers=headers, timeout=timeout_s
-                )
-            except httpx.TimeoutException as exc:
-                raise StoreTimeout(
-                    f"{what}: no answer within {timeout_s:.3g} s ({type(exc).__name__})",
-                    request_id=request_id,
-                ) from exc
-            except httpx.TransportError as exc:
-                raise StoreConnectionError(
-                    f"{what}: cannot reach {self.base_url}: {exc!r}", request_id=request_id
-                ) from exc
-            if not response.is_success:
-                raise error_from_response(
-                    response.status_code, response.content, response.headers, request_id=request_id
-                )
-        return response
+        try:
+            return await self._http.request(
+                method, path, params=params, content=content, headers=headers, timeout=timeout_s
+            )
+        except httpx.TimeoutException as exc:
+            raise StoreTimeout(
+                f"{what}: no answer within {timeout_s:.3g} s ({type(exc).__name__})",
+                request_id=request_id,
+            ) from exc
+        except httpx.TransportError as exc:
+            raise StoreConnectionError(
+                f"{what}: cannot reach {self.base_url}: {exc!r}", request_id=request_id
+            ) from exc
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    if not response.is_success:
+        raise error_from_response(
+            response.status_code,
+            response.content,
+            response.headers,
+            request_id=response.request.headers[REQUEST_ID_HEADER],
+        )
 
 
 def _parse(model: type[M], response: httpx.Response) -> M:
