@@ -39,17 +39,9 @@ def with_database(server_url: str, database: str) -> str:
 
 
 @asynccontextmanager
-async def postgres_database(workdir: Path) -> AsyncIterator[str]:
-    """Yield the URL of a fresh, empty database on a real PostgreSQL server."""
-    system_url = os.environ.get("DATABASE_URL")
-    process = None
-    if system_url:
-        server_url = system_url
-    else:
-        server = EmbeddedPostgres(workdir / "pg", free_port(), durable=False)
-        process = await start_embedded(server)
-        server_url = server.url()
-    name = f"vo_test_{uuid.uuid4().hex[:10]}"
+async def scratch_database(server_url: str, prefix: str) -> AsyncIterator[str]:
+    """Yield the URL of a new, empty database on `server_url`, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(server_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -58,14 +50,28 @@ async def postgres_database(workdir: Path) -> AsyncIterator[str]:
     try:
         yield with_database(server_url, name)
     finally:
-        if process is not None:
-            await stop_embedded(process)
-        else:
-            admin = await asyncpg.connect(server_url)
-            try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await admin.close()
+        admin = await asyncpg.connect(server_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@asynccontextmanager
+async def postgres_database(workdir: Path) -> AsyncIterator[str]:
+    """Yield the URL of a fresh, empty database on a real PostgreSQL server."""
+    system_url = os.environ.get("DATABASE_URL")
+    if system_url:
+        async with scratch_database(system_url, "vo_test") as url:
+            yield url
+        return
+    server = EmbeddedPostgres(workdir / "pg", free_port(), durable=False)
+    process = await start_embedded(server)
+    try:
+        async with scratch_database(server.url(), "vo_test") as url:
+            yield url
+    finally:
+        await stop_embedded(process)
 
 
 @dataclass

@@ -19,14 +19,13 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
 from audiosocket.simulator.peer import AudioSocketPeer
-from tests.support.servers import free_port, with_database
+from tests.support.servers import free_port, scratch_database
 from voiceorder.settings import DEV_STORE_API_TOKEN
 from voiceorder.stack.temporal import CALL_SEARCH_ATTRIBUTES
 
@@ -91,20 +90,8 @@ async def database_for_up() -> AsyncIterator[str | None]:
     if not server_url:
         yield None
         return
-    name = f"vo_up_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield with_database(server_url, name)
-    finally:
-        admin = await asyncpg.connect(server_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with scratch_database(server_url, "vo_up") as url:
+        yield url
 
 
 def up_env(
