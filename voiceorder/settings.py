@@ -164,14 +164,7 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
 
-    @field_validator("store_api_url")
-    @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
-
-    @field_validator("ari_url", "stt_base_url", "tts_base_url", "openai_base_url")
+    @field_validator("store_api_url", "ari_url", "stt_base_url", "tts_base_url", "openai_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
