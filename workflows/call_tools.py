@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from voiceorder.russian.readback import status_sentence
     from voiceorder.russian.sms import confirmation_sms
     from workflows import phrases
-    from workflows.confirmation import Readback, ReadbackGuard, is_plain_yes
+    from workflows.confirmation import ReadbackGuard, is_plain_yes
     from workflows.models import (
         Action,
     )
@@ -450,7 +450,7 @@ class CallTools(CallRecords):
         if self.s.stage is Stage.DELIVERY:
             return await self._speak_readback(draft, prefix=[])
         verdict = ReadbackGuard.check(
-            _readback(self.s.readback),
+            self.s.readback,
             current_fingerprint=draft.fingerprint,
             caller_text=self._caller_text,
             dtmf=self._dtmf,
@@ -624,18 +624,6 @@ class CallTools(CallRecords):
         else:
             note = "Система: номер телефона не подтверждён; переспросите его."
         self.s.messages.append({"role": "system", "content": note})
-
-
-def _readback(state: ReadbackState | None) -> Readback | None:
-    if state is None:
-        return None
-    return Readback(
-        reply_id=state.reply_id,
-        order_id=state.order_id,
-        fingerprint=state.fingerprint,
-        total=state.total,
-        played_to_end=state.played_to_end,
-    )
 
 
 def _json_safe(arguments: str) -> dict[str, Any]:

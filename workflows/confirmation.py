@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from workflows.state import ReadbackState
+
 _WORD = re.compile(r"[а-яёa-z0-9]+")
 
 AFFIRMATIVE = frozenset(
@@ -52,17 +54,6 @@ def is_plain_yes(text: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Readback:
-    """What the caller heard: the reply that carried it and the order's state at that time."""
-
-    reply_id: int
-    order_id: str
-    fingerprint: str  # changes whenever items, delivery or total change
-    total: int
-    played_to_end: bool | None = None  # None: the edge has not reported the playback yet
-
-
-@dataclass(frozen=True)
 class Verdict:
     ok: bool
     missing: str = ""  # for the LLM: what is missing before the order can be finalised
@@ -73,7 +64,11 @@ class ReadbackGuard:
 
     @staticmethod
     def check(
-        readback: Readback | None, *, current_fingerprint: str, caller_text: str, dtmf: str = ""
+        readback: ReadbackState | None,
+        *,
+        current_fingerprint: str,
+        caller_text: str,
+        dtmf: str = "",
     ) -> Verdict:
         if readback is None:
             return Verdict(False, "Заказ ещё не зачитан: сначала первый вызов confirm_order.")

@@ -16,11 +16,13 @@ class StateModel(BaseModel):
 
 
 class ReadbackState(StateModel):
+    """What the caller heard: the reply that carried it and the order's state at that time."""
+
     reply_id: int
     order_id: str
-    fingerprint: str
+    fingerprint: str  # changes whenever items, delivery or total change
     total: int
-    played_to_end: bool | None = None
+    played_to_end: bool | None = None  # None: the edge has not reported the playback yet
 
 
 class DraftState(StateModel):

@@ -8,12 +8,12 @@ import pytest
 
 from workflows.confirmation import (
     MAX_YES_WORDS,
-    Readback,
     ReadbackGuard,
     Verdict,
     is_plain_yes,
     words,
 )
+from workflows.state import ReadbackState
 
 PLAIN_YES = [
     "да",
@@ -136,8 +136,8 @@ def test_punctuation_only_separates_words() -> None:
 FINGERPRINT = "order-1:v3"
 
 
-def readback(*, played_to_end: bool | None = True, fingerprint: str = FINGERPRINT) -> Readback:
-    return Readback(
+def readback(*, played_to_end: bool | None = True, fingerprint: str = FINGERPRINT) -> ReadbackState:
+    return ReadbackState(
         reply_id=7,
         order_id="order-1",
         fingerprint=fingerprint,
@@ -147,7 +147,7 @@ def readback(*, played_to_end: bool | None = True, fingerprint: str = FINGERPRIN
 
 
 def check(
-    heard: Readback | None,
+    heard: ReadbackState | None,
     *,
     text: str = "да",
     dtmf: str = "",
