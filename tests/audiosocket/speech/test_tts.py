@@ -200,6 +200,19 @@ async def test_openai_speech_of_nothing_sends_nothing(
     assert fake_speech.speeches == []
 
 
+async def test_openai_speech_of_a_text_over_the_api_limit_goes_in_parts() -> None:
+    text = " ".join(["Ваш заказ уже в пути."] * 200)  # 4399 characters; the API takes 4096
+    async with FakeSpeech(api_key=API_KEY) as fake:  # silence: quick to make this much
+        tts = OpenAiSynthesizer(fake.base_url, API_KEY, "tts-1", "alloy")
+        pcm = b"".join(await collect(tts.synthesize(text, 8000, call_id="c")))
+        await tts.aclose()
+    inputs = [request.body["input"] for request in fake.speeches]
+    assert len(inputs) > 1 and all(len(part) <= 4096 for part in inputs)
+    assert " ".join(inputs) == text
+    spoken = sum(len(part) for part in inputs)
+    assert seconds(pcm, 8000) == pytest.approx(spoken * SECONDS_PER_CHAR, abs=0.02)
+
+
 async def test_openai_speech_plays_before_the_service_has_finished(
     fake_speech: FakeSpeech, openai_tts: OpenAiSynthesizer
 ) -> None:
