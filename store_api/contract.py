@@ -22,6 +22,11 @@ MAX_ITEMS_PER_ORDER = 20
 MAX_QUANTITY = 99
 SEARCH_LIMIT_MAX = 20
 
+# Headers both sides of the API must spell alike.
+REQUEST_ID_HEADER = "X-Request-Id"
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
 
 class ErrorCode(StrEnum):
     """Stable machine-readable error codes, with the HTTP status each one is sent with."""

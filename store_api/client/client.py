@@ -37,6 +37,9 @@ from store_api.client.errors import (
 )
 from store_api.client.retry import Deadline, RetryPolicy
 from store_api.contract import (
+    IDEMPOTENCY_KEY_HEADER,
+    REPLAYED_HEADER,
+    REQUEST_ID_HEADER,
     CancelOrder,
     ConfirmOrder,
     CourierDeliveryIn,
@@ -60,10 +63,6 @@ from voiceorder.settings import Settings
 log = structlog.get_logger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
-
-REQUEST_ID_HEADER = "X-Request-Id"
-IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,13 +20,11 @@ from dataclasses import dataclass
 import asyncpg
 from aiohttp import web
 
-from store_api.contract import ErrorCode
+from store_api.contract import IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, ErrorCode
 from store_api.server.errors import ApiError
 from store_api.server.state import ServerState
 from voiceorder.db import DbConn
 
-KEY_HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
 RETENTION = "48 hours"  # the contract promises at least 24 h
 MAX_KEY_LENGTH = 255
 
@@ -42,16 +40,17 @@ Effect = Callable[[DbConn], Awaitable[Outcome]]
 
 
 def require_key(request: web.Request) -> str:
-    key = request.headers.get(KEY_HEADER)
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
     if key is None or key.strip() == "":
         raise ApiError(
             ErrorCode.IDEMPOTENCY_KEY_REQUIRED,
-            f"This request changes data: send an {KEY_HEADER} header (e.g. a UUID).",
+            f"This request changes data: send an {IDEMPOTENCY_KEY_HEADER} header (e.g. a UUID).",
         )
     if len(key) > MAX_KEY_LENGTH or not all(0x21 <= ord(ch) <= 0x7E for ch in key):
         raise ApiError(
             ErrorCode.IDEMPOTENCY_KEY_INVALID,
-            f"{KEY_HEADER} must be 1–{MAX_KEY_LENGTH} printable ASCII characters without spaces.",
+            f"{IDEMPOTENCY_KEY_HEADER} must be 1–{MAX_KEY_LENGTH} printable ASCII characters"
+            " without spaces.",
         )
     return key
 

@@ -12,7 +12,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from store_api.contract import API_PREFIX, ErrorCode
+from store_api.contract import API_PREFIX, REQUEST_ID_HEADER, ErrorCode
 from store_api.server.errors import ApiError
 from store_api.server.state import state_of
 
@@ -33,13 +33,13 @@ _HTTP_CODES = {
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Outermost: every response carries X-Request-Id; every failure becomes an error body."""
-    offered = request.headers.get("X-Request-Id", "")
+    offered = request.headers.get(REQUEST_ID_HEADER, "")
     request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
     try:
         response = await _render_errors(request, handler)
-        response.headers["X-Request-Id"] = request_id
+        response.headers[REQUEST_ID_HEADER] = request_id
         log.info(
             "request",
             method=request.method,

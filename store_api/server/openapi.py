@@ -15,6 +15,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from store_api.contract import (
     API_PREFIX,
+    IDEMPOTENCY_KEY_HEADER,
     SEARCH_LIMIT_MAX,
     CancelOrder,
     ConfirmOrder,
@@ -31,6 +32,7 @@ from store_api.contract import (
     Product,
     ProductList,
 )
+from store_api.server.idempotency import MAX_KEY_LENGTH
 
 REF = "#/components/schemas/{model}"
 
@@ -67,9 +69,9 @@ LIMIT = Param(
     "limit", "query", {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT_MAX, "default": 10}
 )
 IDEMPOTENCY = Param(
-    "Idempotency-Key",
+    IDEMPOTENCY_KEY_HEADER,
     "header",
-    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[!-~]+$"},
     required=True,
     description="Unique per intended change; a retry sends the same key and gets the same reply.",
 )
