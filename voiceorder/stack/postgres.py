@@ -13,7 +13,6 @@ import asyncio
 import importlib.util
 import os
 import pwd
-import shutil
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from voiceorder.stack.process import die_with_parent
+from voiceorder.stack.process import die_with_parent, stop_child
 
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
@@ -173,9 +172,6 @@ class EmbeddedPostgres:
             return
         raise EmbeddedPostgresError(f"postgres not ready after {within_s:.0f}s: {last_error}")
 
-    def reset(self) -> None:
-        shutil.rmtree(self.data_dir, ignore_errors=True)
-
 
 async def ensure_database(server_url: str, database: str) -> None:
     """Create `database` on the server if it does not exist yet."""
@@ -193,17 +189,14 @@ async def start_embedded(server: EmbeddedPostgres, **popen: object) -> asyncio.s
     await asyncio.to_thread(server.initialise)
     kwargs: dict[str, Any] = {**server.popen_kwargs(), **popen}
     process = await asyncio.create_subprocess_exec(*server.command(), **kwargs)
-    await server.wait_ready(process)
+    try:
+        await server.wait_ready(process)
+    except BaseException:
+        await stop_embedded(process)
+        raise
     return process
 
 
 async def stop_embedded(process: asyncio.subprocess.Process, within_s: float = 15.0) -> None:
     """Fast shutdown (SIGINT): roll back open transactions, checkpoint, exit."""
-    if process.returncode is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        await asyncio.wait_for(process.wait(), within_s)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
+    await stop_child(process, signal.SIGINT, within_s)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import signal
 import sys
@@ -24,3 +26,18 @@ def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None] 
         libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
 
     return _preexec
+
+
+async def stop_child(
+    process: asyncio.subprocess.Process, sig: signal.Signals, within_s: float
+) -> None:
+    """Send `sig` (the server's own graceful stop); kill it if it is not gone within_s."""
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(sig)
+    try:
+        await asyncio.wait_for(process.wait(), within_s)
+    except TimeoutError:
+        process.kill()
+        await process.wait()

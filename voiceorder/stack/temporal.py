@@ -20,7 +20,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
-from voiceorder.stack.process import die_with_parent
+from voiceorder.stack.process import die_with_parent, stop_child
 
 # What an operator filters calls by in the Web UI. All are Keyword (exact match).
 CALL_SEARCH_ATTRIBUTES: tuple[str, ...] = (
@@ -175,11 +175,4 @@ async def start_dev_server(
 
 
 async def stop_dev_server(process: asyncio.subprocess.Process, within_s: float = 15.0) -> None:
-    if process.returncode is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(process.wait(), within_s)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
+    await stop_child(process, signal.SIGTERM, within_s)
