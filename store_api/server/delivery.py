@@ -56,6 +56,9 @@ class PickupPointRow:
     cost: int
     days: int
 
+    def ready_on(self, today: dt.date) -> dt.date:
+        return today + dt.timedelta(days=self.days)
+
 
 async def find_zone(conn: DbConn | asyncpg.Pool, city: str) -> Zone | None:
     row = await conn.fetchrow(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 import asyncpg
@@ -151,7 +150,7 @@ async def calculate_delivery(request: web.Request) -> web.Response:
         quote = DeliveryQuote(
             available=True,
             cost=point.cost,
-            estimated_date=today + dt.timedelta(days=point.days),
+            estimated_date=point.ready_on(today),
             zone=f"pickup:{point.point.city}",
         )
         return json_response(quote)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 import asyncpg
@@ -209,7 +208,7 @@ async def set_delivery(request: web.Request) -> web.Response:
             point = await rules.require_pickup_point(conn, wanted.pickup_point_id)
             delivery = rules.pickup_delivery(point)
             cost = point.cost
-            estimated = today + dt.timedelta(days=point.days)
+            estimated = point.ready_on(today)
         await conn.execute(
             """UPDATE store.orders
                   SET delivery = $2::jsonb, delivery_cost = $3, total = items_total + $3,
