@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
+from store_api.contract import STORE_TZ
 from store_api.seed import catalogue, delivery
 from store_api.seed.ids import customer_id
-from store_api.seed.orders import SHOP_TZ, OrderSeed, build_orders
+from store_api.seed.orders import OrderSeed, build_orders
 from store_api.seed.personas import CUSTOMERS
 
 log = structlog.get_logger(__name__)
@@ -118,7 +119,7 @@ async def _insert_customers(conn: asyncpg.Connection, today: dt.date) -> dict[st
         [c.phone for c in CUSTOMERS],
         [c.name for c in CUSTOMERS],
         [
-            dt.datetime.combine(today - dt.timedelta(days=c.since_days), noon, SHOP_TZ)
+            dt.datetime.combine(today - dt.timedelta(days=c.since_days), noon, STORE_TZ)
             for c in CUSTOMERS
         ],
     )

@@ -12,14 +12,18 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from store_api.contract import AddressOut, CourierDelivery, OrderStatus, PickupDelivery
+from store_api.contract import (
+    STORE_TZ,
+    AddressOut,
+    CourierDelivery,
+    OrderStatus,
+    PickupDelivery,
+)
 from store_api.seed import catalogue, delivery
 from store_api.seed.ids import order_id
 from store_api.seed.order_book import ORDERS, Courier, OrderSpec, Pickup
 
-SHOP_TZ = ZoneInfo("Europe/Moscow")
 S = OrderStatus
 
 COURIER_ROUTE = (S.DRAFT, S.CONFIRMED, S.ASSEMBLING, S.SHIPPED, S.DELIVERED)
@@ -136,13 +140,13 @@ def _route(spec: OrderSpec) -> tuple[OrderStatus, ...]:
 def _history(spec: OrderSpec, today: dt.date) -> tuple[tuple[OrderStatus, dt.datetime], ...]:
     days_ago, clock = spec.created
     created = dt.datetime.combine(
-        today - dt.timedelta(days=days_ago), dt.time.fromisoformat(clock), SHOP_TZ
+        today - dt.timedelta(days=days_ago), dt.time.fromisoformat(clock), STORE_TZ
     )
     steps = [(status, created + _STEP_AFTER_CREATION[status]) for status in _route(spec)]
     if spec.status is S.CANCELLED:
         steps.append((S.CANCELLED, steps[-1][1] + _CANCEL_AFTER_LAST_STEP))
     # Seeded history is the past: nothing may happen on or after the day the seed is loaded.
-    start_of_today = dt.datetime.combine(today, dt.time(), SHOP_TZ)
+    start_of_today = dt.datetime.combine(today, dt.time(), STORE_TZ)
     if steps[-1][1] >= start_of_today:
         raise ValueError(f"order {spec.number}: its history reaches into today")
     return tuple(steps)

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from pydantic import TypeAdapter
 
-from store_api.contract import CourierDelivery, OrderStatus, PickupDelivery
+from store_api.contract import STORE_TZ, CourierDelivery, OrderStatus, PickupDelivery
 from store_api.seed import (
     FOREIGN_ORDER_NUMBER,
     MANY_ACTIVE,
@@ -25,7 +25,7 @@ from store_api.seed import (
 from store_api.seed.catalogue import CATEGORIES, by_name, products
 from store_api.seed.delivery import PICKUP_POINTS, ZONES
 from store_api.seed.items import shop_price
-from store_api.seed.orders import COURIER_ROUTE, PICKUP_ROUTE, SHOP_TZ, OrderSeed, build_orders
+from store_api.seed.orders import COURIER_ROUTE, PICKUP_ROUTE, OrderSeed, build_orders
 from store_api.seed.personas import CUSTOMERS
 
 DELIVERY = TypeAdapter(CourierDelivery | PickupDelivery)
@@ -131,9 +131,9 @@ def test_orders_cover_every_status_with_consistent_money(today: dt.date) -> None
 
 @pytest.mark.parametrize("today", TODAYS)
 def test_order_history_and_dates_follow_the_status(today: dt.date) -> None:
-    start_of_today = dt.datetime.combine(today, dt.time(), SHOP_TZ)
+    start_of_today = dt.datetime.combine(today, dt.time(), STORE_TZ)
     customers_since = {
-        c.phone: dt.datetime.combine(today - dt.timedelta(days=c.since_days), dt.time(12), SHOP_TZ)
+        c.phone: dt.datetime.combine(today - dt.timedelta(days=c.since_days), dt.time(12), STORE_TZ)
         for c in CUSTOMERS
     }
     for order in build_orders(today):

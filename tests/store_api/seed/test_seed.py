@@ -19,12 +19,11 @@ import asyncpg
 import pytest
 from pydantic import TypeAdapter
 
-from store_api.contract import CourierDelivery, OrderStatus, PickupDelivery
+from store_api.contract import STORE_TZ, CourierDelivery, OrderStatus, PickupDelivery
 from store_api.seed import MANY_ACTIVE, PERSONAS, SeedReport, product_id, seed_store
 from store_api.seed.catalogue import CATEGORIES, by_name, products
 from store_api.seed.delivery import PICKUP_POINTS, ZONES
 from store_api.seed.order_book import ORDERS
-from store_api.seed.orders import SHOP_TZ
 from store_api.seed.personas import CUSTOMERS
 from tests.support.servers import with_database
 from voiceorder.db.migrate import apply_migrations
@@ -33,7 +32,7 @@ MIGRATIONS = Path(__file__).resolve().parents[3] / "store_api" / "migrations"
 SEEDED_NUMBERS = [spec.number for spec in ORDERS]
 ACTIVE = [s.value for s in OrderStatus if s.is_active]
 DELIVERY = TypeAdapter(CourierDelivery | PickupDelivery)
-TODAY = dt.datetime.now(SHOP_TZ).date()  # the shop's today, as the server seeds it
+TODAY = dt.datetime.now(STORE_TZ).date()  # the shop's today, as the server seeds it
 
 COUNTS_SQL = """SELECT (SELECT count(*) FROM store.products) AS products,
                        (SELECT count(*) FROM store.categories) AS categories,
