@@ -77,11 +77,9 @@ class VoiceActivity:
         self.model_rate = model_rate
         self._model: SileroVAD | None = _take_model(model_rate)
         self._window = int(self._model.window_size_samples)
-        self._upsampler = (
-            # the low-delay resampler: the VAD hears speech that much sooner
-            StreamResampler(rate, model_rate, quality="QQ") if model_rate != rate else None
-        )
-        self._carry = b""  # an odd byte of input
+        # the low-delay resampler (the VAD hears speech that much sooner); at the model's own
+        # rate it passes audio through, either way keeping an odd byte for the next piece
+        self._input = StreamResampler(rate, model_rate, quality="QQ")
         self._pending = np.zeros(0, dtype=np.float32)
 
     @property
@@ -92,12 +90,7 @@ class VoiceActivity:
     def feed(self, pcm: bytes) -> list[float]:
         """Speech probabilities (0..1) of the windows this audio completes, oldest first."""
         self._check_open()
-        data = self._carry + pcm
-        cut = len(data) - len(data) % SAMPLE_WIDTH
-        self._carry = data[cut:]
-        data = data[:cut]
-        if self._upsampler is not None:
-            data = self._upsampler.feed(data)
+        data = self._input.feed(pcm)
         if data:
             samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / _FULL_SCALE
             self._pending = np.concatenate((self._pending, samples))
@@ -112,12 +105,8 @@ class VoiceActivity:
         """The stream stopped (Asterisk sends no frames in caller silence): score the partial
         window as if silence followed, then start afresh like `reset()`. [] if none."""
         self._check_open()
-        pending = self._pending
-        if self._upsampler is not None:
-            tail = self._upsampler.flush()
-            pending = np.concatenate(
-                (pending, np.frombuffer(tail, dtype="<i2").astype(np.float32) / _FULL_SCALE)
-            )
+        tail = np.frombuffer(self._input.flush(), dtype="<i2").astype(np.float32) / _FULL_SCALE
+        pending = np.concatenate((self._pending, tail))
         probabilities: list[float] = []
         if len(pending):
             window = np.zeros(self._window, dtype=np.float32)
@@ -145,10 +134,8 @@ class VoiceActivity:
         """Forget audio and model state (a new, unrelated stream follows)."""
         if self._model is not None:
             self._model.reset()
-        self._carry = b""
         self._pending = np.zeros(0, dtype=np.float32)
-        if self._upsampler is not None:
-            self._upsampler.flush()
+        self._input.flush()
 
     def close(self) -> None:
         """Give the model back for reuse; the call is over."""
