@@ -29,6 +29,7 @@ def turn(
     *results: ToolResult,
     withheld: bool = False,
     phone_known: bool = True,
+    previous_reply: str = "",
 ) -> Turn:
     return Turn(
         caller_text=text,
@@ -38,6 +39,7 @@ def turn(
         withheld=withheld,
         phone_known=phone_known,
         results=results,
+        previous_reply=previous_reply,
     )
 
 
@@ -233,13 +235,7 @@ def test_the_activity_reads_the_callers_line_and_the_tool_results_after_it() -> 
 
 def test_repeat_says_the_last_reply_again_even_the_workflows_readback() -> None:
     readback = "Проверим заказ. Гречка продел — одна штука. Всё верно?"
-    asked = Turn(
-        caller_text="Повторите, пожалуйста",
-        stage=Stage.AWAITING_CONFIRMATION.value,
-        tools=allowed_tools(Stage.AWAITING_CONFIRMATION, withheld=False),
-        today=TODAY,
-        previous_reply=readback,
-    )
+    asked = turn("Повторите, пожалуйста", Stage.AWAITING_CONFIRMATION, previous_reply=readback)
     action, m = decide(asked, memory(Question.DATE))
     assert action == Say(readback) and m.misunderstood == 0
 
@@ -370,13 +366,7 @@ def test_more_than_the_stock_asks_for_what_is_left() -> None:
     ],
 )
 def test_yes_to_the_bots_offer_of_an_operator_transfers(offer: str) -> None:
-    asked = Turn(
-        caller_text="Да, давайте",
-        stage=Stage.LISTENING.value,
-        tools=allowed_tools(Stage.LISTENING, withheld=False),
-        today=TODAY,
-        previous_reply=offer,
-    )
+    asked = turn("Да, давайте", previous_reply=offer)
     action, _ = decide(asked, memory(Question.PRODUCT))
     assert isinstance(action, Use) and action.name == "transfer_to_operator"
 
@@ -430,13 +420,7 @@ def test_the_city_question_takes_a_city_or_the_whole_address_again() -> None:
 def test_cancelling_an_earlier_order_is_offered_to_an_operator() -> None:
     action, m = decide(turn("А можно его отменить?"), memory(Question.ANYTHING_ELSE))
     assert isinstance(action, Say) and "оператор" in action.text
-    yes = Turn(
-        caller_text="да",
-        stage=Stage.LISTENING.value,
-        tools=allowed_tools(Stage.LISTENING, withheld=False),
-        today=TODAY,
-        previous_reply=action.text,
-    )
+    yes = turn("да", previous_reply=action.text)
     action, _ = decide(yes, m)
     assert isinstance(action, Use) and action.name == "transfer_to_operator"
 
