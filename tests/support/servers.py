@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import sys
 import uuid
@@ -22,7 +23,7 @@ import asyncpg
 import httpx
 
 from voiceorder.stack.postgres import EmbeddedPostgres, start_embedded, stop_embedded
-from voiceorder.stack.process import die_with_parent
+from voiceorder.stack.process import die_with_parent, stop_child
 
 TEST_STORE_TOKEN = "test-store-token"
 
@@ -162,13 +163,7 @@ async def store_api_server(database_url: str) -> AsyncIterator[StoreApiServer]:
         await _wait_healthy(base_url, process)
         yield StoreApiServer(base_url, TEST_STORE_TOKEN, database_url, process)
     finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop_child(process, signal.SIGTERM, 10)
 
 
 async def _wait_healthy(base_url: str, process: asyncio.subprocess.Process) -> None:
