@@ -35,11 +35,6 @@ class FaultInjector:
     def applies_to(self, api_path: str) -> bool:
         return self.config.path_glob is None or fnmatch.fnmatchcase(api_path, self.config.path_glob)
 
-    @property
-    def active(self) -> bool:
-        c = self.config
-        return c.latency_ms > 0 or c.error_rate > 0 or c.fail_before_commit
-
     async def before_request(self, api_path: str) -> None:
         if not self.applies_to(api_path):
             return
