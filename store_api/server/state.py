@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from aiohttp import web
@@ -22,10 +22,11 @@ class ServerState:
     mode: StoreApiMode
     faults: FaultInjector
     limiter: TokenBucket
+    # Keys the rate limiter and stored idempotency keys; computed once, not per request.
+    token_hash: str = field(init=False)
 
-    @property
-    def token_hash(self) -> str:
-        return hashlib.sha256(self.token.encode()).hexdigest()
+    def __post_init__(self) -> None:
+        self.token_hash = hashlib.sha256(self.token.encode()).hexdigest()
 
     @property
     def admin_enabled(self) -> bool:
