@@ -17,6 +17,7 @@ from tests.workflows.history import keep_history
 from tests.workflows.scripts import pick_product, say, search
 from tests.workflows.test_order_scenarios import (
     changed_quantity_needs_a_new_readback,
+    hang_up_right_after_yes,
     orders_of_call,
     price_change_reads_back_the_new_total,
 )
@@ -262,13 +263,7 @@ async def test_guided_s8_hang_up_while_drafting(calls: Calls, store_api: StoreAp
 
 async def test_guided_s9_hang_up_right_after_yes(calls: Calls, store_api: StoreApiServer) -> None:
     call = await guided_readback(calls)
-    await call.say("Да")
-    await call.hang_up()
-    assert await call.result() == "order_confirmed"
-    orders = await orders_of_call(store_api, NO_ORDERS.phone, call.call_id)
-    assert [o["status"] for o in orders] == ["confirmed"]
-    assert len(await calls.sms_of(call.call_id)) == 1
-    await keep_history(call, "guided_s9_hang_up_after_yes")
+    await hang_up_right_after_yes(calls, store_api, call, history="guided_s9_hang_up_after_yes")
 
 
 async def test_guided_s10_store_down_during_confirmation(

@@ -207,13 +207,21 @@ async def test_s9_hang_up_right_after_yes_still_confirms_and_texts(
     calls: Calls, store_api: StoreApiServer
 ) -> None:
     call = await draft_and_readback(calls, NO_ORDERS.phone, [Reply.tool("confirm_order")])
+    await hang_up_right_after_yes(calls, store_api, call, history="s9_hang_up_after_yes")
+
+
+async def hang_up_right_after_yes(
+    calls: Calls, store_api: StoreApiServer, call: CallSession, *, history: str
+) -> None:
+    """S9 from a spoken read-back: "да", then the caller hangs up at once; the order is
+    still confirmed and texted. Shared by the LLM and guided scenarios."""
     await call.say("Да")
     await call.hang_up()
     assert await call.result() == "order_confirmed"
     orders = await orders_of_call(store_api, NO_ORDERS.phone, call.call_id)
     assert [o["status"] for o in orders] == ["confirmed"]
     assert len(await calls.sms_of(call.call_id)) == 1
-    await keep_history(call, "s9_hang_up_after_yes")
+    await keep_history(call, history)
 
 
 async def test_s11_item_sold_out_before_confirmation(
