@@ -25,6 +25,14 @@ def test_the_same_key_pressed_twice_is_two_presses() -> None:
         dedupe.accept("1", AS, 0.20),
         dedupe.accept("1", ARI, 0.21),
     ] == [True, False, True, False]
+    # the second press reported by ARI first: the first press's reports are already a pair
+    swapped = DtmfDeduper(window_s=0.5)
+    assert [
+        swapped.accept("1", AS, 0.00),
+        swapped.accept("1", ARI, 0.01),
+        swapped.accept("1", ARI, 0.20),
+        swapped.accept("1", AS, 0.21),
+    ] == [True, False, True, False]
     # one source only (no ARI): quick repeats are all kept
     solo = DtmfDeduper(window_s=0.5)
     assert [solo.accept("2", AS, t) for t in (0.0, 0.1, 0.2)] == [True, True, True]
