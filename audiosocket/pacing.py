@@ -110,9 +110,13 @@ class FrameSource:
         return not self._frames and not self._tail
 
     @property
+    def queued_bytes(self) -> int:
+        """Speech bytes queued and not yet taken (padding not counted)."""
+        return len(self._frames) * self.frame_size + len(self._tail)
+
+    @property
     def queued_seconds(self) -> float:
-        queued = len(self._frames) * self.frame_size + len(self._tail)
-        return queued / (self.rate * BYTES_PER_SAMPLE)
+        return self.queued_bytes / (self.rate * BYTES_PER_SAMPLE)
 
     def enqueue(self, pcm: bytes) -> None:
         if len(pcm) % BYTES_PER_SAMPLE:

@@ -18,39 +18,31 @@ class PlayoutSource(FrameSource):
     def __init__(self, rate: int) -> None:
         super().__init__(rate)
         self.taken_bytes = 0  # speech bytes handed to the send loop (padding not counted)
-        self._queued_bytes = 0
         self.drained = asyncio.Event()  # set whenever the next frame would be silence
         self.drained.set()
 
-    @property
-    def queued_bytes(self) -> int:
-        return self._queued_bytes
-
     def enqueue(self, pcm: bytes) -> None:
         super().enqueue(pcm)
-        self._queued_bytes += len(pcm)
         if not self.idle:
             self.drained.clear()
 
     def next_frame(self) -> bytes:
         if self.idle:
             return self.silence
-        speech = min(self.frame_size, self._queued_bytes)
+        speech = min(self.frame_size, self.queued_bytes)
         frame = super().next_frame()
         self.taken_bytes += speech
-        self._queued_bytes -= speech
         if self.idle:
             self.drained.set()
         return frame
 
     def clear(self) -> int:
-        self._queued_bytes = 0
         self.drained.set()
         return super().clear()
 
     def mark(self) -> int:
         """The position (in taken bytes) where audio enqueued next will start playing."""
-        return self.taken_bytes + self._queued_bytes
+        return self.taken_bytes + self.queued_bytes
 
     def played_ms_since(self, mark: int) -> int:
         played = max(0, self.taken_bytes - mark)
