@@ -100,27 +100,27 @@ class Calls:
             auto_played=auto_played,
         )
 
-    async def audit_events(self, call_id: str) -> list[str]:
+    async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
+        """Rows of one query against the bot's database, on a connection of its own."""
         conn = await asyncpg.connect(self.database_url)
         try:
-            rows = await conn.fetch(
-                "SELECT event FROM bot.order_audit WHERE call_id = $1 ORDER BY at, id", call_id
-            )
+            return await conn.fetch(query, *args)
         finally:
             await conn.close()
+
+    async def audit_events(self, call_id: str) -> list[str]:
+        rows = await self.fetch(
+            "SELECT event FROM bot.order_audit WHERE call_id = $1 ORDER BY at, id", call_id
+        )
         return [r["event"] for r in rows]
 
     async def sms_of(self, call_id: str) -> list[tuple[str, str]]:
         """(phone, text) of every SMS the call sent."""
-        conn = await asyncpg.connect(self.database_url)
-        try:
-            rows = await conn.fetch(
-                "SELECT phone, text FROM bot.sms_messages WHERE idempotency_key LIKE $1"
-                " ORDER BY created_at",
-                f"{call_id}:sms:%",
-            )
-        finally:
-            await conn.close()
+        rows = await self.fetch(
+            "SELECT phone, text FROM bot.sms_messages WHERE idempotency_key LIKE $1"
+            " ORDER BY created_at",
+            f"{call_id}:sms:%",
+        )
         return [(r["phone"], r["text"]) for r in rows]
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
-
 from store_api.seed.personas import NO_ORDERS
 from tests.support.fake_llm import Reply
 from tests.support.servers import StoreApiServer
@@ -52,15 +50,11 @@ async def wait_for_round(call: CallSession, rounds: int, *, within_s: float = 60
 
 
 async def operator_events(calls: Calls, call_id: str) -> list[tuple[str, str]]:
-    conn = await asyncpg.connect(calls.database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT event, actor FROM bot.order_audit WHERE call_id = $1 AND actor LIKE"
-            " 'operator:%' ORDER BY at, id",
-            call_id,
-        )
-    finally:
-        await conn.close()
+    rows = await calls.fetch(
+        "SELECT event, actor FROM bot.order_audit WHERE call_id = $1 AND actor LIKE"
+        " 'operator:%' ORDER BY at, id",
+        call_id,
+    )
     return [(r["event"], r["actor"]) for r in rows]
 
 
