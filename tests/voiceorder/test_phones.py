@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voiceorder.phones import InvalidPhone, mask_phone, normalise_phone
+from voiceorder.phones import InvalidPhone, mask_phone, mask_phones_in, normalise_phone
 
 ANNA = "+79161234567"
 
@@ -144,3 +144,16 @@ def test_mobile_numbers_normalise_and_mask(operator: str, subscriber: str) -> No
         phone = normalise_phone(raw)
         assert phone == f"+7{local}"
         assert mask_phone(phone) == f"+7{local[:3]}***{local[-4:]}"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("звонок с 8 (903) 111-22-33, заказ 100245", "звонок с 8903***2233, заказ 100245"),
+        # Long enough to look like a number, too few digits to be one: stays readable.
+        ("сумма 12 345 678 руб", "сумма 12 345 678 руб"),
+        ("код (12) 34-56-78", "код (12) 34-56-78"),
+    ],
+)
+def test_mask_phones_in_text_masks_only_full_numbers(text: str, masked: str) -> None:
+    assert mask_phones_in(text) == masked
