@@ -18,7 +18,7 @@ import pytest
 from temporalio.client import Client
 
 from audiosocket.ari import AriClient
-from audiosocket.edge import Edge
+from audiosocket.edge import PRELOADED_VAD_MODELS, Edge
 from audiosocket.session import EdgeCallSession, SessionTimings
 from audiosocket.simulator.peer import AudioSocketPeer
 from audiosocket.speech import (
@@ -30,6 +30,7 @@ from audiosocket.speech import (
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.fake_openai_audio import FakeSpeech
 from tests.workflows import conftest as workflow_stack
+from voiceorder.calls import AgentChoice
 from voiceorder.settings import Settings
 
 # The real call stack, built exactly as for the workflow tests (pytest registers a fixture
@@ -111,11 +112,17 @@ async def running_edge(
     *,
     ari: AriClient | None = None,
     timings: SessionTimings = TEST_TIMINGS,
+    stt: bool = True,
+    vad_models: int = PRELOADED_VAD_MODELS,
+    agent: AgentChoice = "auto",
 ) -> AsyncIterator[Edge]:
+    """An edge on a free port; `stt=False` runs it without a transcriber."""
     edge = Edge(
         client=client,
         task_queue=settings.temporal_task_queue,
-        transcriber=OpenAiTranscriber(speech.base_url, "test", "whisper-1", max_retries=0),
+        transcriber=(
+            OpenAiTranscriber(speech.base_url, "test", "whisper-1", max_retries=0) if stt else None
+        ),
         synthesizer=EspeakSynthesizer(words_per_minute=BOT_WORDS_PER_MINUTE),
         host="127.0.0.1",
         port=0,
@@ -123,6 +130,8 @@ async def running_edge(
         timings=timings,
         metrics_port=0,
         endpointer=quick_endpointer,
+        vad_models=vad_models,
+        agent=agent,
     )
     async with edge:
         yield edge

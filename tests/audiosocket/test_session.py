@@ -17,15 +17,11 @@ from audiosocket.pacing import frame_bytes
 from audiosocket.playout import PlayoutSource
 from audiosocket.session import NO_STT, SessionTimings
 from audiosocket.simulator.peer import AudioSocketPeer
-from audiosocket.speech import EspeakSynthesizer
 from store_api.seed.personas import NO_ORDERS
 from tests.audiosocket import test_edge_e2e as e2e
 from tests.audiosocket.conftest import (
-    BOT_WORDS_PER_MINUTE,
-    TEST_TIMINGS,
     EdgeCalls,
     eventually,
-    quick_endpointer,
     running_edge,
 )
 from tests.audiosocket.test_edge_e2e import (
@@ -114,18 +110,9 @@ def test_turn_latency_stages() -> None:
 async def test_without_stt_the_caller_hears_an_apology_and_keys_still_work(
     call_worker: Client, call_settings: Settings, fake_llm: FakeLLM, fake_speech: FakeSpeech
 ) -> None:
-    edge = Edge(
-        client=call_worker,
-        task_queue=call_settings.temporal_task_queue,
-        transcriber=None,
-        synthesizer=EspeakSynthesizer(words_per_minute=BOT_WORDS_PER_MINUTE),
-        port=0,
-        timings=TEST_TIMINGS,
-        endpointer=quick_endpointer,
-        metrics_port=0,
-        vad_models=1,
-    )
-    async with edge:
+    async with running_edge(
+        call_worker, call_settings, fake_speech, stt=False, vad_models=1
+    ) as edge:
         calls = EdgeCalls(edge, fake_llm, fake_speech, call_settings)
         peer, session = await calls.dial()
         try:
@@ -237,18 +224,9 @@ async def test_with_no_llm_the_edge_starts_guided_calls(
     no_llm = call_settings.model_copy(update={"openai_base_url": None})
     assert Edge.from_settings(no_llm, call_worker).deps.agent == "guided"
     assert Edge.from_settings(call_settings, call_worker).deps.agent == "auto"
-    edge = Edge(
-        client=call_worker,
-        task_queue=call_settings.temporal_task_queue,
-        transcriber=None,
-        synthesizer=EspeakSynthesizer(words_per_minute=BOT_WORDS_PER_MINUTE),
-        port=0,
-        timings=TEST_TIMINGS,
-        endpointer=quick_endpointer,
-        vad_models=1,
-        agent="guided",
-    )
-    async with edge:
+    async with running_edge(
+        call_worker, call_settings, fake_speech, stt=False, vad_models=1, agent="guided"
+    ) as edge:
         peer, session = await EdgeCalls(edge, fake_llm, fake_speech, call_settings).dial()
         try:
             await peer.wait_until_bot_quiet(QUIET_MS, timeout_s=TURN_TIMEOUT_S)
