@@ -230,6 +230,17 @@ async def test_peer_eof_ends_the_handler() -> None:
         assert handler.reasons == [HangupReason.CALLER]
 
 
+async def test_a_second_uuid_is_a_protocol_error() -> None:
+    async with edge() as e:
+        peer = await Peer.connect(e.server.port)
+        handler = await e.handler(peer.call_id)
+        await peer.send(Uuid(uuid.uuid4()))
+        await asyncio.wait_for(handler.ended.wait(), TIMEOUT)
+        assert handler.reasons == [HangupReason.PROTOCOL_ERROR]
+        assert await peer.closed_by_server()
+        await peer.close()
+
+
 async def test_server_close_ends_open_calls() -> None:
     async with edge() as e:
         peer = await Peer.connect(e.server.port)
