@@ -63,8 +63,11 @@ async def test_stuck_call_is_listed_and_retried_by_an_operator(
 ) -> None:
     store_api = store_api_clean_faults
     call = await stuck_call(calls, store_api)
+    calm = await calls.start(NO_ORDERS.phone)  # running, nothing wrong: not an operator's job
     code, listed = await ops(calls, "list")
     assert code == 0, listed
+    assert calm.call_id not in listed
+    await calm.hang_up()
     row = next(line for line in listed.splitlines() if call.call_id in line)
     assert "CONFIRMING" in row and "store_unavailable" in row and "StoreUnavailable" in row
     assert NO_ORDERS.phone not in listed and "+7985***8899" in row
