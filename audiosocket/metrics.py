@@ -111,6 +111,7 @@ class EdgeMetrics:
     calls_ended: dict[str, int] = field(default_factory=dict)
     turns: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)
     barge_ins: int = 0
     fillers: int = 0
     dtmf_duplicates: int = 0
@@ -126,6 +127,10 @@ class EdgeMetrics:
     def call_ended(self, reason: str) -> None:
         self.calls_active -= 1
         self.calls_ended[reason] = self.calls_ended.get(reason, 0) + 1
+
+    def call_refused(self, reason: str) -> None:
+        """A connection that did not become a call (audiosocket.admission.Refusal)."""
+        self.refused[reason] = self.refused.get(reason, 0) + 1
 
     def failure(self, what: str) -> None:
         """`what`: stt, tts, workflow, start, ari."""
@@ -184,6 +189,12 @@ class EdgeMetrics:
             "counter",
             "Failures, by part.",
             labelled(f"{p}_failures_total", "part", self.failures),
+        )
+        metric(
+            f"{p}_calls_refused_total",
+            "counter",
+            "Connections refused before a call started, by reason.",
+            labelled(f"{p}_calls_refused_total", "reason", self.refused),
         )
         metric(
             f"{p}_barge_ins_total",

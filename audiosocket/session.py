@@ -31,6 +31,7 @@ from typing import Protocol
 import structlog
 from temporalio.client import Client
 
+from audiosocket.admission import CallRefused, Refusal
 from audiosocket.dtmf import DigitCollector, DtmfDeduper, DtmfSource
 from audiosocket.metrics import EdgeMetrics, TurnLatency
 from audiosocket.playout import PlayoutSource
@@ -43,7 +44,7 @@ from audiosocket.speech import (
     Transcriber,
     resample,
 )
-from voiceorder.calls import AgentChoice, CallSession
+from voiceorder.calls import AgentChoice, CallIdInUse, CallSession
 from voiceorder.russian.text import normalise_for_tts
 from workflows.models import CallInput, Reply
 
@@ -381,6 +382,11 @@ class EdgeCallSession:
     async def _converse(self) -> None:
         try:
             greeting = await asyncio.shield(self._start_task)
+        except CallRefused as refused:
+            self.deps.metrics.call_refused(refused.reason.value)
+            self._log.warning("call_refused", reason=refused.reason.value, peer=self.call.peer)
+            self.call.hangup()
+            return
         except Exception as exc:
             self.deps.metrics.failure("start")
             self._log.error("call_start_failed", error=repr(exc))
@@ -403,23 +409,27 @@ class EdgeCallSession:
                 self.call.id, self.timings.ari_wait_s
             )
             if line is None:
-                # The dialplan AudioSocket() path, or ARI lost the race: the number is unknown.
-                self._log.warning("no_ari_call", audiosocket_id=str(self.call.id))
-            else:
-                self.caller_number, self.channel_id = line.caller_number, line.caller_channel_id
-        self.workflow = await CallSession.start(
-            self.deps.client,
-            self.deps.task_queue,
-            CallInput(
-                caller_number=self.caller_number,
-                channel_id=self.channel_id,
-                audiosocket_id=str(self.call.id),
-                source="edge",
-                agent=self.deps.agent,
-            ),
-            call_id=self.call_id,
-            auto_played=False,
-        )
+                # Neither a Stasis call nor a dialplan channel carrying this UUID: not a call
+                # Asterisk placed for us (issue: an unauthenticated port takes any UUID).
+                raise CallRefused(Refusal.UNKNOWN_UUID)
+            self.caller_number, self.channel_id = line.caller_number, line.caller_channel_id
+        try:
+            self.workflow = await CallSession.start(
+                self.deps.client,
+                self.deps.task_queue,
+                CallInput(
+                    caller_number=self.caller_number,
+                    channel_id=self.channel_id,
+                    audiosocket_id=str(self.call.id),
+                    source="edge",
+                    agent=self.deps.agent,
+                ),
+                call_id=self.call_id,
+                auto_played=False,
+            )
+        except CallIdInUse:
+            # Served before, by another edge or before a restart (Temporal remembers).
+            raise CallRefused(Refusal.UUID_REUSED) from None
         assert self.workflow.last_reply is not None
         self._log.info(
             "call_started",

@@ -6,6 +6,7 @@ go); every turn after it is one `caller_said` update that returns the reply.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,7 +16,13 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowHandle,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from voiceorder.phones import InvalidPhone, mask_phone, normalise_phone
 from voiceorder.settings import AgentMode, Settings
@@ -42,6 +49,15 @@ def agent_for(settings: Settings) -> AgentChoice:
     if settings.agent is AgentMode.AUTO:
         return "auto" if settings.llm_configured else "guided"
     return "llm"
+
+
+class CallIdInUse(RuntimeError):
+    """The call id names a call that exists or existed: ids are never reused, because a second
+    call under the same id could touch the first one's order."""
+
+    def __init__(self, call_id: str) -> None:
+        super().__init__(f"call id {call_id!r} was already used; every call needs a new id")
+        self.call_id = call_id
 
 
 def new_call_id() -> str:
@@ -86,6 +102,7 @@ class CallSession:
             id=workflow_id,
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"Call from {_masked(call.caller_number)} ({call.source})",
             search_attributes=TypedSearchAttributes(
                 [
@@ -94,9 +111,16 @@ class CallSession:
                 ]
             ),
         )
-        greeting = await client.execute_update_with_start_workflow(
-            "greet", start_workflow_operation=started, result_type=Reply
-        )
+        try:
+            greeting = await client.execute_update_with_start_workflow(
+                "greet", start_workflow_operation=started, result_type=Reply
+            )
+        except WorkflowAlreadyStartedError:
+            # The start operation keeps the same error; taken here so it is not reported as
+            # "never retrieved" when the process exits.
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await started.workflow_handle()
+            raise CallIdInUse(workflow_id) from None
         await started.workflow_handle()
         # Address the call by id only, not by run: after continue-as-new, turns go to the
         # current run.
