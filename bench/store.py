@@ -57,6 +57,7 @@ async def run(clients: int, orders: int, retry_rate: float, log: Path) -> dict[s
     sys.path.insert(0, str(PROJECT_ROOT))
     import asyncpg
 
+    from bench.cpu import backends_spent, postgres_backends_cpu_s, process_cpu_s, spent
     from bench.store_audit import audit
     from bench.store_workload import Catalogue, health_phase, orders_phase
     from tests.support.servers import postgres_database, store_api_server
@@ -86,14 +87,22 @@ async def run(clients: int, orders: int, retry_rate: float, log: Path) -> dict[s
             _, _, _, warm = await orders_phase(
                 url, token, catalogue, f"{prefix}-w", 1, WARMUP_ORDERS, 0.0
             )
-            single_orders = max(10, min(100, orders // 10))
+            single_orders = max(50, min(200, orders // 5))
             single, single_times, single_wall, single_refs = await orders_phase(
                 url, token, catalogue, f"{prefix}-s", 1, single_orders, 0.0
             )
             health, health_wall = await health_phase(url, token, clients, 3 * orders)
+            pid = api.process.pid
+            clients_cpu, api_cpu = process_cpu_s(), process_cpu_s(pid)
+            backends = await postgres_backends_cpu_s(database_url)
             load, times, wall, refs = await orders_phase(
                 url, token, catalogue, f"{prefix}-l", clients, orders, retry_rate
             )
+            cpu = {
+                "clients_s": spent(clients_cpu, process_cpu_s()),
+                "store_api_s": spent(api_cpu, process_cpu_s(pid)),
+                "postgres_s": backends_spent(backends, await postgres_backends_cpu_s(database_url)),
+            }
             verdict = await audit(
                 database_url, prefix, warm + single_refs + refs, dict.fromkeys(ids, STOCK)
             )
@@ -125,6 +134,9 @@ async def run(clients: int, orders: int, retry_rate: float, log: Path) -> dict[s
             "inconsistent_answers": load.inconsistent_answers,
             "failed_orders": load.failed_orders + single.failed_orders,
             "unexpected": dict(load.unexpected + single.unexpected),
+            # CPU spent during the load by this process (the clients), the Store API and
+            # the PostgreSQL backends serving it (None when PostgreSQL is on another host).
+            "cpu": cpu,
         },
         "baseline_single_client": {
             "orders": single_orders,
@@ -151,6 +163,11 @@ async def run(clients: int, orders: int, retry_rate: float, log: Path) -> dict[s
         "duplicate_orders": verdict.duplicate_orders,
         "machine": {
             "cpus": os.cpu_count(),
+            # The embedded server is the test suite's: no fsync, so commits cost no disk
+            # flush; DATABASE_URL brings a server with its own settings.
+            "postgres": "DATABASE_URL server"
+            if os.environ.get("DATABASE_URL")
+            else "embedded, fsync=off, synchronous_commit=off",
             "load_avg_1m_before": round(load_before, 2),
             "load_avg_1m_after": round(os.getloadavg()[0], 2),
         },
@@ -234,7 +251,12 @@ def markdown(result: dict[str, Any]) -> str:
         f" / {db['confirmed_more_than_once']} / {db['products_with_stock_mismatch']} |",
         f"| failed orders | {load['failed_orders']} |",
         "",
-        f"box: {result['machine']['cpus']} CPUs, load average (1 min)"
+        f"CPU during the load: clients {load['cpu']['clients_s']} s, Store API"
+        f" {load['cpu']['store_api_s']} s, PostgreSQL {load['cpu']['postgres_s']} s,"
+        f" in {load['wall_s']} s of wall time × {result['machine']['cpus']} CPUs",
+        "",
+        f"box: {result['machine']['cpus']} CPUs, PostgreSQL {result['machine']['postgres']},"
+        " load average (1 min)"
         f" {result['machine']['load_avg_1m_before']} before,"
         f" {result['machine']['load_avg_1m_after']} after",
     ]
