@@ -270,7 +270,7 @@ class EdgeCallSession:
             return
         now = self._loop.time()
         if not self._deduper.accept(digit, source, now):
-            self.deps.metrics.dtmf_duplicates += 1
+            self.deps.metrics.dtmf_duplicate()
             self._log.debug("dtmf_duplicate", source=source.value)
             return
         # Not the digit: a caller may key in a phone number (SEC4: none in logs).
@@ -335,7 +335,7 @@ class EdgeCallSession:
         if reply is not None and self.workflow is not None:
             self.workflow.report_playback(False, played_ms)
             self._reply_playing = None
-        self.deps.metrics.barge_ins += 1
+        self.deps.metrics.barge_in()
         self._log.info("barge_in", why=why, played_ms=played_ms, reply_id=reply and reply.reply_id)
 
     @property
@@ -505,7 +505,7 @@ class EdgeCallSession:
         pcm = await self.deps.fillers.get(self.outbound.rate)
         if pcm and not self._speaking:
             self.outbound.enqueue(pcm)
-            self.deps.metrics.fillers += 1
+            self.deps.metrics.filler()
             self._log.info("filler")
 
     async def _say(self, spoken: _Spoken, *, latency: _LatencyClock | None) -> None:
