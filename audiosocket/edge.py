@@ -45,9 +45,9 @@ from audiosocket.speech import (
     build_synthesizer,
     build_transcriber,
 )
-from voiceorder.calls import AgentChoice, agent_for
-from voiceorder.russian import warm_up as russian_warm_up
-from voiceorder.settings import Settings
+from core.settings import Settings
+from russian import warm_up as russian_warm_up
+from workflows.client import AgentChoice, agent_for
 
 log = structlog.get_logger("audiosocket.edge")
 

@@ -44,8 +44,8 @@ from audiosocket.speech import (
     Transcriber,
     resample,
 )
-from voiceorder.calls import AgentChoice, CallIdInUse, CallSession
-from voiceorder.russian.text import normalise_for_tts
+from russian.text import normalise_for_tts
+from workflows.client import AgentChoice, CallIdInUse, CallSession
 from workflows.models import CallInput, Reply
 
 log = structlog.get_logger("audiosocket.session")
@@ -146,7 +146,7 @@ class SessionDeps:
     timings: SessionTimings = field(default_factory=SessionTimings)
     endpointer: Callable[[int], Endpointer] = default_endpointer
     fillers: FillerCache | None = None
-    # Who leads the dialog (voiceorder.calls.agent_for): with `auto` a call whose LLM fails
+    # Who leads the dialog (workflows.client.agent_for): with `auto` a call whose LLM fails
     # goes on with the guided agent.
     agent: AgentChoice = "auto"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from voiceorder.process_exit import exit_now
+from core.process_exit import exit_now
 
 
 @click.group("bench")

@@ -18,11 +18,11 @@ import click
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from voiceorder.calls import CallIdInUse, CallSession, agent_for
-from voiceorder.process_exit import exit_now
-from voiceorder.service_cli import connect_or_explain
-from voiceorder.settings import get_settings
-from voiceorder.temporal import ui_link
+from core.process_exit import exit_now
+from core.service_cli import connect_or_explain
+from core.settings import get_settings
+from core.temporal import ui_link
+from workflows.client import CallIdInUse, CallSession, agent_for
 from workflows.models import CallInput, Reply
 
 AGENT_NAMES = {

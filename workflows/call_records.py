@@ -15,10 +15,10 @@ from temporalio.common import SearchAttributeKey
 with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditEvent, AuditRecord
     from activities.call_log import ToolCallLog, TurnRecord, TurnTimings
+    from core.phones import mask_phone
     from store_api.contract import (
         STORE_TZ,
     )
-    from voiceorder.phones import mask_phone
     from workflows.models import (
         CallInput,
         Reply,

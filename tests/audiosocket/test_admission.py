@@ -13,12 +13,12 @@ from temporalio.service import RPCError
 from audiosocket.admission import Refusal, UuidGuard
 from audiosocket.edge import Edge
 from audiosocket.simulator.peer import AudioSocketPeer
+from core.settings import Settings
 from tests.audiosocket.conftest import EdgeCalls, running_edge
 from tests.audiosocket.test_edge_e2e import QUIET_MS, TURN_TIMEOUT_S, AriRig, ari_rig, workflow_of
 from tests.support.fake_llm import FakeLLM
 from tests.support.fake_openai_audio import FakeSpeech
 from tests.workflows.scripts import say
-from voiceorder.settings import Settings
 
 NIL = uuid.UUID(int=0)
 __all__ = ["ari_rig"]  # the FakeAri + edge fixture of the e2e tests

@@ -18,6 +18,7 @@ from audiosocket.pacing import frame_bytes
 from audiosocket.playout import PlayoutSource
 from audiosocket.session import NO_STT, SessionTimings
 from audiosocket.simulator.peer import AudioSocketPeer
+from core.settings import Settings
 from store_api.seed.personas import NO_ORDERS
 from tests.audiosocket import test_edge_e2e as e2e
 from tests.audiosocket.conftest import (
@@ -36,7 +37,6 @@ from tests.audiosocket.test_edge_e2e import (
 from tests.support.fake_llm import FakeLLM
 from tests.support.fake_openai_audio import FakeSpeech
 from tests.workflows.scripts import say
-from voiceorder.settings import Settings
 
 FRAME = frame_bytes(8000)
 

@@ -14,7 +14,7 @@ from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls
 from tests.workflows.test_guided_cli import SCRIPT, chat, no_llm_queue
 from tests.workflows.test_order_scenarios import orders_of_call
-from voiceorder.calls import CallIdInUse, CallSession
+from workflows.client import CallIdInUse, CallSession
 from workflows.models import CallInput
 
 __all__ = ["no_llm_queue"]  # the module-scoped worker without an LLM, shared with the CLI tests
