@@ -9,17 +9,17 @@ breaker open) and `LlmNotConfigured` (no endpoint set).
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import openai
 import structlog
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
-from pydantic import BaseModel, ConfigDict
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.interfaces.agent import AgentActivities, AgentReply, AgentRequest, ToolCall
+from activities.interfaces.base import implements
 from core.settings import Settings
+from core.vocabulary import ErrorType
 from prompts.tools import openai_tools
 
 log = structlog.get_logger("agent")
@@ -27,35 +27,13 @@ log = structlog.get_logger("agent")
 CALL_ID_HEADER = "X-Call-Id"
 
 
-class ToolCall(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    name: str
-    arguments: str
-
-
-class AgentRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    call_id: str
-    messages: list[dict[str, Any]]
-    tools: list[str]
-
-
-class AgentReply(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: str | None
-    tool_calls: list[ToolCall]
-    ms: int
-
-
 class _NotAnOutage(Exception):
     """Wraps errors the breaker must not count (the model is up, the request was bad)."""
 
 
-class AgentActivities:
+class OpenAiAgentActivities(AgentActivities):
+    """The agent turn through the `openai` SDK, with a circuit breaker per worker."""
+
     def __init__(self, settings: Settings, *, timeout_s: float = 15.0) -> None:
         self._model = settings.llm_model
         self._client: openai.AsyncOpenAI | None = None
@@ -70,12 +48,12 @@ class AgentActivities:
             default_threshold=3, default_ttl=30, exclude=[_NotAnOutage]
         )
 
-    @activity.defn(name="agent_turn")
+    @implements(AgentActivities.agent_turn)
     async def agent_turn(self, request: AgentRequest) -> AgentReply:
         if self._client is None:
             raise ApplicationError(
                 "No LLM is configured (set OPENAI_BASE_URL)",
-                type="LlmNotConfigured",
+                type=ErrorType.LLM_NOT_CONFIGURED,
                 non_retryable=True,
             )
         started = time.perf_counter()
@@ -86,7 +64,7 @@ class AgentActivities:
                     completion = await self._client.chat.completions.create(
                         model=self._model,
                         messages=request.messages,  # type: ignore[arg-type]
-                        tools=openai_tools(set(request.tools)) or openai.NOT_GIVEN,  # type: ignore[arg-type]
+                        tools=openai_tools(request.tools) or openai.NOT_GIVEN,  # type: ignore[arg-type]
                         temperature=0.2,
                         extra_headers={CALL_ID_HEADER: request.call_id},
                         user=request.call_id,
@@ -95,14 +73,18 @@ class AgentActivities:
                     raise _NotAnOutage(str(exc)) from exc
         except OpenedState:
             raise ApplicationError(
-                "LLM circuit breaker is open; failing fast", type="LlmUnavailable"
+                "LLM circuit breaker is open; failing fast", type=ErrorType.LLM_UNAVAILABLE
             ) from None
         except _NotAnOutage as exc:
             raise ApplicationError(
-                f"LLM rejected the request: {exc}", type="LlmBadRequest", non_retryable=True
+                f"LLM rejected the request: {exc}",
+                type=ErrorType.LLM_BAD_REQUEST,
+                non_retryable=True,
             ) from None
         except (openai.APIConnectionError, openai.APIStatusError) as exc:
-            raise ApplicationError(f"LLM unavailable: {exc}", type="LlmUnavailable") from None
+            raise ApplicationError(
+                f"LLM unavailable: {exc}", type=ErrorType.LLM_UNAVAILABLE
+            ) from None
         message = completion.choices[0].message
         calls = [
             ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments)

@@ -9,64 +9,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from enum import StrEnum
-from typing import Annotated
 
 import asyncpg
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from temporalio import activity
 
 from activities.db import database_errors
+from activities.interfaces.audit import AuditActivities, AuditRecord
+from activities.interfaces.base import implements
 from core.phones import mask_phone
 
 log = structlog.get_logger(__name__)
-
-
-class AuditEvent(StrEnum):
-    ORDER_STATUS_VIEWED = "order_status_viewed"
-    ORDER_LOOKUP_DENIED = "order_lookup_denied"
-    ORDER_DRAFT_CREATED = "order_draft_created"
-    ORDER_DRAFT_REPLACED = "order_draft_replaced"
-    ORDER_DELIVERY_SET = "order_delivery_set"
-    ORDER_READBACK_SPOKEN = "order_readback_spoken"
-    ORDER_CONFIRMED = "order_confirmed"
-    ORDER_CONFIRM_FAILED = "order_confirm_failed"
-    ORDER_CANCELLED = "order_cancelled"
-    SMS_SENT = "sms_sent"
-    SMS_FAILED = "sms_failed"
-    CALL_TRANSFERRED = "call_transferred"
-    AGENT_MODE_SWITCHED = "agent_mode_switched"
-    ATTENTION_SET = "attention_set"
-    ATTENTION_CLEARED = "attention_cleared"
-    OPERATOR_ACTION = "operator_action"
-
-
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
-# 'bot', 'system' or 'operator:<name>' — who did it, as the database's CHECK also insists.
-Actor = Annotated[str, Field(pattern=r"^(bot|system|operator:.+)$", max_length=200)]
-
-
-class AuditRecord(BaseModel):
-    """One action on an order, as the workflow reports it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    event_key: ShortText = Field(description="Unique per action; e.g. '<workflow id>:audit:7'.")
-    call_id: ShortText
-    workflow_id: ShortText
-    event: AuditEvent
-    actor: Actor
-    order_id: str | None = None
-    order_number: str | None = None
-    # Full number: the audit is the one place that keeps it. Hidden from repr so a logged
-    # record does not leak it.
-    phone: str | None = Field(default=None, max_length=32, repr=False)
-    details: dict[str, JsonValue] = Field(default_factory=dict)
-    at: datetime | None = Field(
-        default=None,
-        description="When it happened: pass workflow.now(); None means when it is written.",
-    )
 
 
 class AuditEntry(AuditRecord):
@@ -122,13 +75,14 @@ async def insert_audit(pool: asyncpg.Pool, record: AuditRecord) -> bool:
     return False
 
 
-class AuditActivities:
+class PostgresAuditActivities(AuditActivities):
+    """Audit records in the bot's PostgreSQL (append-only bot.order_audit)."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    @activity.defn(name="write_audit")
+    @implements(AuditActivities.write_audit)
     async def write_audit(self, record: AuditRecord) -> bool:
-        """True if written now, False if an earlier attempt already wrote it."""
         with database_errors(f"write audit {record.event.value}"):
             written = await insert_audit(self._pool, record)
         log.info(

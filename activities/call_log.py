@@ -12,90 +12,16 @@ number and counts.
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Annotated, Literal
 
 import asyncpg
 import structlog
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
-from temporalio import activity
 
 from activities.db import database_errors
+from activities.interfaces.base import implements
+from activities.interfaces.call_log import CallEnded, CallLogActivities, CallStarted, TurnRecord
 from core.phones import mask_phone
 
 log = structlog.get_logger(__name__)
-
-CallId = Annotated[str, Field(min_length=1, max_length=200)]
-Label = Annotated[str, Field(min_length=1, max_length=64)]
-Millis = Annotated[float, Field(ge=0)]
-
-
-class CallStarted(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    call_id: CallId = Field(description="The workflow id, e.g. 'call-<uuid>'.")
-    caller_phone: str | None = Field(default=None, max_length=32, repr=False)
-    withheld: bool = False
-    started_at: datetime
-    agent_mode: Label | None = Field(default=None, description="e.g. 'llm' or 'guided'.")
-
-
-def _clip_tool_name(value: object) -> str:
-    return str(value)[:64] or "?"
-
-
-# The name is whatever the LLM proposed, built into this model inside the workflow: a
-# validation error there would fail the workflow task, so clip instead of refusing.
-ToolName = Annotated[str, BeforeValidator(_clip_tool_name)]
-
-
-class ToolCallLog(BaseModel):
-    """One tool call proposed in a turn and what became of it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: ToolName
-    arguments: dict[str, JsonValue] = Field(default_factory=dict)
-    outcome: Literal["ok", "error", "denied"]
-    error_code: str | None = None
-    ms: Millis = 0
-
-
-class TurnTimings(BaseModel):
-    """Where the turn's time went, in milliseconds; further stages may be added freely."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-    __pydantic_extra__: dict[str, Millis] = Field(init=False)
-
-    agent_ms: Millis = 0
-    tools_ms: Millis = 0
-    total_ms: Millis = 0
-
-
-class TurnRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    call_id: CallId
-    turn_no: Annotated[int, Field(ge=0)]
-    caller_text: str
-    reply_text: str
-    action: Label = Field(description="What the edge does next: continue, transfer, hangup.")
-    stage: Label | None = Field(default=None, description="The call stage after the turn.")
-    tools: list[ToolCallLog] = Field(default_factory=list)
-    timings: TurnTimings = Field(default_factory=TurnTimings)
-    at: datetime | None = Field(default=None, description="workflow.now(); None: write time.")
-
-
-class CallEnded(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    call_id: CallId
-    ended_at: datetime
-    outcome: Label
-    last_stage: Label
-    order_number: str | None = None
-    agent_mode: Label | None = None
-
 
 # `xmax = 0` holds only for a row this statement inserted (not one it updated).
 _CALL_STARTED = """
@@ -132,11 +58,13 @@ RETURNING true
 """
 
 
-class CallLogActivities:
+class PostgresCallLogActivities(CallLogActivities):
+    """The call log in the bot's PostgreSQL."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    @activity.defn(name="record_call_started")
+    @implements(CallLogActivities.record_call_started)
     async def record_call_started(self, call: CallStarted) -> bool:
         """True when the call's row is new."""
         with database_errors("record call start"):
@@ -157,7 +85,7 @@ class CallLogActivities:
         )
         return bool(inserted)
 
-    @activity.defn(name="record_turn")
+    @implements(CallLogActivities.record_turn)
     async def record_turn(self, turn: TurnRecord) -> bool:
         """True if written now, False if an earlier attempt already wrote this turn."""
         tools = [tool.model_dump(mode="json") for tool in turn.tools]
@@ -186,7 +114,7 @@ class CallLogActivities:
         )
         return bool(written)
 
-    @activity.defn(name="record_call_ended")
+    @implements(CallLogActivities.record_call_ended)
     async def record_call_ended(self, call: CallEnded) -> bool:
         """True when the call's row is new (its start was never recorded)."""
         with database_errors("record call end"):

@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from core.db import DbConn
 from core.db.migrate import apply_migrations
 from core.settings import Settings
+from core.vocabulary import ErrorType
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 COMPONENT = "bot"
@@ -29,8 +30,8 @@ CONNECT_TIMEOUT_S = 5.0
 COMMAND_TIMEOUT_S = 10.0
 ACQUIRE_TIMEOUT_S = 10.0
 
-UNAVAILABLE = "BotDatabaseUnavailable"
-REJECTED = "BotDataRejected"
+UNAVAILABLE = ErrorType.BOT_DATABASE_UNAVAILABLE
+REJECTED = ErrorType.BOT_DATA_REJECTED
 
 
 class BotDatabaseNotConfigured(RuntimeError):

@@ -1,7 +1,7 @@
-"""The guided agent turn: the directed dialog of `guided` behind the agent
-interface. It gets what `agent_turn` gets (the call's messages since the caller's last line,
-the tools offered, the stage) plus its memory, and answers like the LLM does — a line to say
-or a tool call to propose — with the updated memory.
+"""The guided agent turn: the directed dialog of `guided.policy` behind the agent interface.
+It gets what `agent_turn` gets (the call's messages since the caller's last line, the tools
+offered, the stage) plus its memory, and answers like the LLM does — a line to say or a tool
+call to propose — with the updated memory.
 
 An activity, not workflow code: the parsers load dictionaries and models (pymorphy3,
 dateparser, natasha) whose versions may change; the recorded result keeps replays exact.
@@ -9,48 +9,26 @@ dateparser, natasha) whose versions may change; the recorded result keeps replay
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
-from typing import TYPE_CHECKING, Any
 
 import structlog
-from pydantic import BaseModel, ConfigDict
-from temporalio import activity
 
-from activities.agent import AgentReply, ToolCall
-from guided.memory import GuidedMemory
-
-if TYPE_CHECKING:
-    from guided.policy import Turn
+from activities.interfaces.agent import ToolCall
+from activities.interfaces.base import implements
+from activities.interfaces.guided import GuidedActivities, GuidedReply, GuidedRequest
+from core.vocabulary import ToolName
+from guided.policy import Say, ToolResult, Turn, decide
 
 log = structlog.get_logger("guided")
 
 
-class GuidedRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    call_id: str
-    messages: list[dict[str, Any]]  # from the caller's last line on
-    previous_reply: str = ""  # what the caller heard last ("повторите" says it again)
-    tools: list[str]
-    stage: str
-    today: dt.date
-    withheld: bool
-    phone_known: bool
-    memory: GuidedMemory
-
-
-class GuidedReply(AgentReply):
-    memory: GuidedMemory
-
-
 def turn_of(request: GuidedRequest) -> Turn:
-    """The caller's last line and the tool results that followed it."""
-    from guided.policy import ToolResult, Turn
-
+    """The caller's last line (or the keys pressed) and the tool results that followed it."""
     start = max((i for i, m in enumerate(request.messages) if m.get("role") == "user"), default=-1)
     caller_text = str(request.messages[start].get("content") or "") if start >= 0 else ""
+    if request.keypad is not None:
+        caller_text = request.keypad  # the digits themselves, read like spoken digits
     names: dict[str, str] = {}
     results: list[ToolResult] = []
     for message in request.messages[start + 1 :]:
@@ -66,6 +44,7 @@ def turn_of(request: GuidedRequest) -> Turn:
             results.append(ToolResult(name, payload if isinstance(payload, dict) else {}))
     return Turn(
         caller_text=caller_text,
+        keypad=request.keypad,
         stage=request.stage,
         tools=frozenset(request.tools),
         today=request.today,
@@ -77,10 +56,6 @@ def turn_of(request: GuidedRequest) -> Turn:
 
 
 def guided_step(request: GuidedRequest) -> GuidedReply:
-    # Imported here: the parsers are the worker's business; the workflow module and the CLIs
-    # that import it (ops, chat) need only the request and reply models.
-    from guided.policy import Say, decide
-
     started = time.perf_counter()
     action, memory = decide(turn_of(request), request.memory)
     ms = int((time.perf_counter() - started) * 1000)
@@ -88,20 +63,23 @@ def guided_step(request: GuidedRequest) -> GuidedReply:
         return GuidedReply(text=action.text, tool_calls=[], ms=ms, memory=memory)
     call = ToolCall(
         id=f"guided-{memory.calls_made}",
-        name=action.name,
+        name=ToolName(action.name),
         arguments=json.dumps(action.arguments, ensure_ascii=False),
     )
     return GuidedReply(text=None, tool_calls=[call], ms=ms, memory=memory)
 
 
-@activity.defn(name="guided_turn")
-async def guided_turn(request: GuidedRequest) -> GuidedReply:
-    reply = guided_step(request)
-    log.info(
-        "guided turn",
-        call_id=request.call_id,
-        question=reply.memory.question.value,
-        tools=[c.name for c in reply.tool_calls],
-        ms=reply.ms,
-    )
-    return reply
+class GuidedPolicyActivities(GuidedActivities):
+    """`guided.policy.decide` run in the worker (pure, but its parsers load models)."""
+
+    @implements(GuidedActivities.guided_turn)
+    async def guided_turn(self, request: GuidedRequest) -> GuidedReply:
+        reply = guided_step(request)
+        log.info(
+            "guided turn",
+            call_id=request.call_id,
+            question=reply.memory.question.value,
+            tools=[c.name for c in reply.tool_calls],
+            ms=reply.ms,
+        )
+        return reply

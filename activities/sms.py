@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 import asyncpg
@@ -26,13 +26,16 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.db import bare, is_unavailable
+from activities.interfaces.base import implements
+from activities.interfaces.sms import SmsActivities, SmsReceipt, SmsRequest
 from core.phones import mask_phone, mask_phones_in
 from core.settings import Settings, SmsProvider
+from core.vocabulary import ErrorType
 
 log = structlog.get_logger(__name__)
 
-GATEWAY_DOWN = "SmsGatewayDown"
-REJECTED = "SmsRejected"
+GATEWAY_DOWN = ErrorType.SMS_GATEWAY_DOWN
+REJECTED = ErrorType.SMS_REJECTED
 
 # Cyrillic text goes out as UCS-2: 67 characters per segment of a split message. Two
 # segments keep the cost and the delivery predictable (dialog.md).
@@ -45,20 +48,6 @@ HTTP_TIMEOUT_S = 10.0
 
 
 # --- models at the activity boundary ----------------------------------------------------
-
-
-class SmsRequest(BaseModel):
-    """What the workflow asks for. Deliberately unvalidated beyond types: a bad number or a
-    long text must come back as a non-retryable `SmsRejected`, not as a payload that fails
-    to decode (which Temporal would retry forever)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    idempotency_key: str = Field(description="e.g. '<workflow id>:sms:<order number>'.")
-    phone: str = Field(repr=False)
-    text: str
-    call_id: str | None = None
-    order_number: str | None = None
 
 
 class SmsMessage(BaseModel):
@@ -105,18 +94,6 @@ class SmsMessage(BaseModel):
         except ValidationError as exc:
             problems = "; ".join(f"{e['loc'][0]}: {_reason(e['msg'])}" for e in exc.errors())
             raise SmsRejected(f"SMS not sent: {problems}") from None
-
-
-class SmsReceipt(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    idempotency_key: str
-    provider: SmsProvider
-    provider_message_id: str | None
-    sent_at: datetime
-    duplicate: bool = Field(
-        default=False, description="True: this key had been sent before; nothing new went out."
-    )
 
 
 def ucs2_units(text: str) -> int:
@@ -374,11 +351,13 @@ def gateway_from_settings(settings: Settings, pool: asyncpg.Pool) -> SmsGateway:
 # --- the activity ------------------------------------------------------------------------------
 
 
-class SmsActivities:
+class GatewaySmsActivities(SmsActivities):
+    """Sends through the configured gateway (`gateway_from_settings`)."""
+
     def __init__(self, gateway: SmsGateway) -> None:
         self._gateway = gateway
 
-    @activity.defn(name="send_sms")
+    @implements(SmsActivities.send_sms)
     async def send_sms(self, request: SmsRequest) -> SmsReceipt:
         context = {
             "idempotency_key": request.idempotency_key,

@@ -9,101 +9,34 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from store_api.client import CustomerNotFound, StoreApiClient, StoreApiError, StoreUnavailable
-from store_api.contract import (
-    CourierDeliveryIn,
-    CreateOrder,
-    Customer,
-    Order,
-    OrderSummary,
-    PickupDeliveryIn,
-    PickupPoint,
-    Product,
-    ProductSummary,
+from activities.interfaces.base import implements
+from activities.interfaces.store import (
+    CancelRequest,
+    ConfirmRequest,
+    DeliveryRequest,
+    DraftRequest,
+    IdentifyRequest,
+    Identity,
+    OrderRequest,
+    OrdersFound,
+    OrdersQuery,
+    PickupPointsFound,
+    PickupQuery,
+    ProductQuery,
+    ProductRequest,
+    ProductsFound,
+    StoreActivities,
 )
+from core.vocabulary import ErrorType
+from store_api.client import CustomerNotFound, StoreApiClient, StoreApiError, StoreUnavailable
+from store_api.contract import Order, Product
 
 T = TypeVar("T")
-
-
-class ActivityModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class IdentifyRequest(ActivityModel):
-    phone: str
-
-
-class Identity(ActivityModel):
-    customer: Customer | None
-    active_orders: list[OrderSummary]
-
-
-class ProductQuery(ActivityModel):
-    query: str
-    limit: int = 3
-
-
-class ProductsFound(ActivityModel):
-    items: list[ProductSummary]
-
-
-class ProductRequest(ActivityModel):
-    product_id: str
-
-
-class OrdersQuery(ActivityModel):
-    phone: str
-    number: str | None = None
-
-
-class OrdersFound(ActivityModel):
-    """Orders of `phone`. `foreign` says (for the audit only) that the number exists but
-    belongs to someone else; the caller is never told."""
-
-    orders: list[OrderSummary]
-    order: Order | None = None
-    foreign: bool = False
-
-
-class DraftRequest(ActivityModel):
-    order: CreateOrder
-    idempotency_key: str
-
-
-class DeliveryRequest(ActivityModel):
-    order_id: str
-    delivery: CourierDeliveryIn | PickupDeliveryIn
-
-
-class PickupQuery(ActivityModel):
-    city: str | None = None
-    query: str | None = None
-
-
-class PickupPointsFound(ActivityModel):
-    items: list[PickupPoint]
-
-
-class ConfirmRequest(ActivityModel):
-    order_id: str
-    expected_total: int | None
-    idempotency_key: str
-
-
-class CancelRequest(ActivityModel):
-    order_id: str
-    reason: str
-    idempotency_key: str
-
-
-class OrderRequest(ActivityModel):
-    order_id: str
 
 
 def application_error(exc: StoreApiError) -> ApplicationError:
@@ -117,13 +50,15 @@ def application_error(exc: StoreApiError) -> ApplicationError:
     )
 
 
-def _error_type(exc: StoreApiError) -> str:
+def _error_type(exc: StoreApiError) -> ErrorType:
     # Every flavour of outage (5xx, timeout, breaker open) is one thing to an operator.
-    return "StoreUnavailable" if isinstance(exc, StoreUnavailable) else type(exc).__name__
+    if isinstance(exc, StoreUnavailable):
+        return ErrorType.STORE_UNAVAILABLE
+    return ErrorType(type(exc).__name__)
 
 
-class StoreActivities:
-    """One client (and so one circuit breaker) per worker process."""
+class HttpStoreActivities(StoreActivities):
+    """The Store API over HTTP: one client (and so one circuit breaker) per worker process."""
 
     def __init__(self, client: StoreApiClient) -> None:
         self._client = client
@@ -138,7 +73,7 @@ class StoreActivities:
         info = activity.info()
         return f"{info.workflow_id}.{info.activity_id}.{info.attempt}"
 
-    @activity.defn(name="identify_caller")
+    @implements(StoreActivities.identify_caller)
     async def identify_caller(self, request: IdentifyRequest) -> Identity:
         rid = self._request_id()
 
@@ -154,7 +89,7 @@ class StoreActivities:
 
         return await self._call(run)
 
-    @activity.defn(name="search_products")
+    @implements(StoreActivities.search_products)
     async def search_products(self, query: ProductQuery) -> ProductsFound:
         items = await self._call(
             lambda: self._client.search_products(
@@ -163,13 +98,13 @@ class StoreActivities:
         )
         return ProductsFound(items=items)
 
-    @activity.defn(name="get_product")
+    @implements(StoreActivities.get_product)
     async def get_product(self, request: ProductRequest) -> Product:
         return await self._call(
             lambda: self._client.get_product(request.product_id, request_id=self._request_id())
         )
 
-    @activity.defn(name="find_orders")
+    @implements(StoreActivities.find_orders)
     async def find_orders(self, query: OrdersQuery) -> OrdersFound:
         rid = self._request_id()
 
@@ -187,7 +122,7 @@ class StoreActivities:
 
         return await self._call(run)
 
-    @activity.defn(name="create_draft")
+    @implements(StoreActivities.create_draft)
     async def create_draft(self, request: DraftRequest) -> Order:
         result = await self._call(
             lambda: self._client.create_order(
@@ -198,7 +133,7 @@ class StoreActivities:
         )
         return result.order
 
-    @activity.defn(name="set_delivery")
+    @implements(StoreActivities.set_delivery)
     async def set_delivery(self, request: DeliveryRequest) -> Order:
         return await self._call(
             lambda: self._client.set_delivery(
@@ -206,7 +141,7 @@ class StoreActivities:
             )
         )
 
-    @activity.defn(name="find_pickup_points")
+    @implements(StoreActivities.find_pickup_points)
     async def find_pickup_points(self, query: PickupQuery) -> PickupPointsFound:
         items = await self._call(
             lambda: self._client.pickup_points(
@@ -215,7 +150,7 @@ class StoreActivities:
         )
         return PickupPointsFound(items=items)
 
-    @activity.defn(name="confirm_order")
+    @implements(StoreActivities.confirm_order)
     async def confirm_order(self, request: ConfirmRequest) -> Order:
         result = await self._call(
             lambda: self._client.confirm_order(
@@ -227,7 +162,7 @@ class StoreActivities:
         )
         return result.order
 
-    @activity.defn(name="cancel_order")
+    @implements(StoreActivities.cancel_order)
     async def cancel_order(self, request: CancelRequest) -> Order:
         result = await self._call(
             lambda: self._client.cancel_order(
@@ -239,22 +174,8 @@ class StoreActivities:
         )
         return result.order
 
-    @activity.defn(name="get_order")
+    @implements(StoreActivities.get_order)
     async def get_order(self, request: OrderRequest) -> Order:
         return await self._call(
             lambda: self._client.get_order(request.order_id, request_id=self._request_id())
         )
-
-    def all(self) -> list[Callable[..., Any]]:
-        return [
-            self.identify_caller,
-            self.search_products,
-            self.get_product,
-            self.find_orders,
-            self.create_draft,
-            self.set_delivery,
-            self.find_pickup_points,
-            self.confirm_order,
-            self.cancel_order,
-            self.get_order,
-        ]

@@ -46,8 +46,9 @@ from audiosocket.speech import (
     build_transcriber,
 )
 from core.settings import Settings
+from core.vocabulary import AgentMode
 from russian import warm_up as russian_warm_up
-from workflows.client import AgentChoice, agent_for
+from workflows.client import agent_for
 
 log = structlog.get_logger("audiosocket.edge")
 
@@ -93,7 +94,7 @@ class Edge:
         dialplan_rate: int = DIALPLAN_RATE,
         vad_models: int = PRELOADED_VAD_MODELS,
         media_format: str = MEDIA_FORMAT,
-        agent: AgentChoice = "auto",
+        agent: AgentMode = AgentMode.AUTO,
     ) -> None:
         if media_format not in RATES:
             raise EdgeError(f"media format {media_format!r} is not one of {sorted(RATES)}")

@@ -44,8 +44,9 @@ from audiosocket.speech import (
     Transcriber,
     resample,
 )
+from core.vocabulary import AgentMode
 from russian.text import normalise_for_tts
-from workflows.client import AgentChoice, CallIdInUse, CallSession
+from workflows.client import CallIdInUse, CallSession
 from workflows.models import CallInput, Reply
 
 log = structlog.get_logger("audiosocket.session")
@@ -148,7 +149,7 @@ class SessionDeps:
     fillers: FillerCache | None = None
     # Who leads the dialog (workflows.client.agent_for): with `auto` a call whose LLM fails
     # goes on with the guided agent.
-    agent: AgentChoice = "auto"
+    agent: AgentMode = AgentMode.AUTO
 
     def __post_init__(self) -> None:
         if self.fillers is None:

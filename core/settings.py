@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.vocabulary import AgentMode
+
 # The fixed token of local development. Documented in the README; refused in prod mode.
 DEV_STORE_API_TOKEN = "voiceorder-dev-token"
 
@@ -31,15 +33,6 @@ class StoreApiMode(StrEnum):
 class SmsProvider(StrEnum):
     DATABASE = "database"
     HTTP = "http"
-
-
-class AgentMode(StrEnum):
-    """Who leads the dialog: the LLM, the guided (directed, offline) agent, or `auto`."""
-
-    LLM = "llm"
-    GUIDED = "guided"
-    # The LLM when one is configured; a call switches to guided when the LLM fails.
-    AUTO = "auto"
 
 
 class TtsProvider(StrEnum):

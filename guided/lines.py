@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from core.vocabulary import Stage
 from guided.memory import Candidate, GuidedMemory, Item, Question
 from russian.dates import say_calendar_date
 from russian.money import say_money
@@ -52,9 +53,9 @@ def question(which: Question) -> str:
     return QUESTIONS[which]
 
 
-def reprompt(memory: GuidedMemory, stage: str) -> list[str]:
+def reprompt(memory: GuidedMemory, stage: Stage) -> list[str]:
     """After a silence: the question the caller has not answered yet."""
-    if stage == "AWAITING_CONFIRMATION":
+    if stage is Stage.AWAITING_CONFIRMATION:
         pending = QUESTIONS[Question.READBACK]
     else:
         pending = " ".join(memory.asked) or QUESTIONS[memory.question]

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.vocabulary import DRAFT_STAGES, ErrorType, Stage, ToolName
 from guided import lines
 from guided.memory import Candidate, GuidedMemory, Item, PartialAddress, Question
 from russian.understanding import (
@@ -32,6 +33,7 @@ from russian.understanding import (
     parse_quantity,
 )
 from russian.understanding.products import product_query
+from russian.understanding.yes_words import is_plain_yes
 from russian.understanding.requests import (
     Request,
     change_target,
@@ -43,6 +45,7 @@ from russian.understanding.requests import (
     says_more,
     wants_soonest,
 )
+from store_api.contract import ErrorCode
 
 # Misunderstandings in a row before the caller is handed to a person (the re-prompt budget).
 MAX_MISUNDERSTOOD = 3
@@ -52,17 +55,15 @@ MIN_PHONE_DIGITS = 10
 CLEAR_LEAD = 8.0
 
 Q = Question
-DRAFT_STAGES = frozenset({"DRAFTING", "DELIVERY", "AWAITING_CONFIRMATION"})
+T = ToolName
 # The bot's own offer of a person (store trouble, too many errors, silence), so a plain yes
 # after it means "connect me".
 OFFERED_OPERATOR = re.compile(r"соедин\w* (?:вас )?с оператором", re.IGNORECASE)
-# Keypad digits the workflow passes on as a caller line (workflows/call.py `_dtmf_turn`).
-KEYPAD_TURN = re.compile(r"^Номер заказа: ([0-9*#]+)$")
 # Questions asked while the list of items is gathered.
 LIST_QUESTIONS = frozenset(
     {Question.PRODUCT, Question.CHOOSE_PRODUCT, Question.QUANTITY, Question.MORE_ITEMS}
 )
-DONE_STAGES = frozenset({"CONFIRMED", "SMS_SENT", "CANCELLED", "CONFIRMING"})
+DONE_STAGES = frozenset({Stage.CONFIRMED, Stage.SMS_SENT, Stage.CANCELLED, Stage.CONFIRMING})
 # Questions that cannot be pending while the read-back waits for its answer: the read-back
 # came after them (a price change, a call just switched from the LLM). Any other question
 # was asked after the read-back, to change something.
@@ -87,14 +88,15 @@ class ToolResult:
 class Turn:
     """Everything the policy may look at for one step."""
 
-    caller_text: str
-    stage: str
-    tools: frozenset[str]
+    caller_text: str  # what the caller said; the keys themselves for a keypad turn
+    stage: Stage
+    tools: frozenset[ToolName]
     today: dt.date
     withheld: bool = False
     phone_known: bool = True  # the verified phone (CallerID or confirmed by read-back)
     results: tuple[ToolResult, ...] = ()  # tool results since the caller spoke, in order
     previous_reply: str = ""  # the bot's last words before the caller spoke
+    keypad: str | None = None  # keys pressed as this turn ("102045", "*"), not words
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class Say:
 
 @dataclass(frozen=True)
 class Use:
-    name: str
+    name: ToolName
     arguments: dict[str, Any] = field(default_factory=dict)
 
 
@@ -129,14 +131,14 @@ def decide(turn: Turn, memory: GuidedMemory) -> tuple[Action, GuidedMemory]:
 def _pending(turn: Turn, m: GuidedMemory) -> Question:
     """The question the caller is answering; the stage corrects a memory that is behind (a
     call that just switched from the LLM, a read-back that became a confirmation)."""
-    if turn.stage == "AWAITING_CONFIRMATION" and m.question in STALE_AT_READBACK:
+    if turn.stage is Stage.AWAITING_CONFIRMATION and m.question in STALE_AT_READBACK:
         return Q.READBACK
     if turn.stage in DONE_STAGES and m.question in (Q.READBACK, Q.READY_TO_CONFIRM, Q.CHANGE):
         return Q.ANYTHING_ELSE
     if m.question in (Q.NEED, Q.ANYTHING_ELSE):
-        if turn.stage == "DRAFTING":
+        if turn.stage is Stage.DRAFTING:
             return Q.DELIVERY_TYPE
-        if turn.stage == "DELIVERY":
+        if turn.stage is Stage.DELIVERY:
             return Q.READY_TO_CONFIRM
     return m.question
 
@@ -145,15 +147,14 @@ def _on_caller(turn: Turn, m: GuidedMemory) -> Action:
     text = turn.caller_text
     question = _pending(turn, m)
     m.question = question
-    keypad = KEYPAD_TURN.match(text)
-    if keypad is not None and "*" in keypad.group(1):
+    if turn.keypad is not None and "*" in turn.keypad:
         return _cancel(turn, m)  # "*" cancels; the workflow handles it itself once drafted
     intent = classify_reply(text)
     if intent is Intent.OPERATOR:
-        return Use("transfer_to_operator", {"reason": "звонящий попросил оператора"})
+        return Use(T.TRANSFER_TO_OPERATOR, {"reason": "звонящий попросил оператора"})
     if intent is Intent.YES and OFFERED_OPERATOR.search(turn.previous_reply):
         # "Могу соединить с оператором." — "Да".
-        return Use("transfer_to_operator", {"reason": "звонящий согласился на оператора"})
+        return Use(T.TRANSFER_TO_OPERATOR, {"reason": "звонящий согласился на оператора"})
     if intent is Intent.CANCEL and says_done(text) and question in LIST_QUESTIONS and m.items:
         intent = Intent.NO  # "больше ничего не надо": the list is complete, not cancelled
     if intent is Intent.CANCEL:
@@ -168,9 +169,9 @@ def _on_caller(turn: Turn, m: GuidedMemory) -> Action:
     if action is None:
         m.misunderstood += 1
         if m.misunderstood >= MAX_MISUNDERSTOOD:
-            return Use("transfer_to_operator", {"reason": "бот не понял ответы звонящего"})
+            return Use(T.TRANSFER_TO_OPERATOR, {"reason": "бот не понял ответы звонящего"})
         return _ask(m, question, lines.not_understood(question))
-    if not (isinstance(action, Use) and action.name == "search_products"):
+    if not (isinstance(action, Use) and action.name is T.SEARCH_PRODUCTS):
         m.misunderstood = 0  # a search counts as understood only when something matches
     return action
 
@@ -186,11 +187,11 @@ def _cancel(turn: Turn, m: GuidedMemory) -> Action:
     gathering = bool(m.items or m.chosen or m.candidates)
     m.reset_order()
     if turn.stage in DRAFT_STAGES:
-        return Use("cancel_order", {"reason": "звонящий отказался от заказа"})
+        return Use(T.CANCEL_ORDER, {"reason": "звонящий отказался от заказа"})
     if gathering:
         return _ask(m, Q.ANYTHING_ELSE, lines.nothing_to_cancel())
     if says_done(turn.caller_text):
-        return Use("end_call", {"reason": "звонящему больше ничего не нужно"})
+        return Use(T.END_CALL, {"reason": "звонящему больше ничего не нужно"})
     # Nothing of this call to cancel: an order placed before; confirmed orders are the
     # operators' to cancel. A yes to the offer transfers (OFFERED_OPERATOR).
     return _ask(m, Q.ANYTHING_ELSE, lines.cancel_needs_operator())
@@ -215,7 +216,7 @@ def _need(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     # "нет, спасибо" ends the call; "нет, хочу ещё молоко" is another order.
     refused = intent is Intent.NO and request is not Request.ORDER and not product_query(text)
     if request is Request.DONE or refused:
-        return Use("end_call", {"reason": "звонящему больше ничего не нужно"})
+        return Use(T.END_CALL, {"reason": "звонящему больше ничего не нужно"})
     if request is Request.ORDER or product_query(text):
         m.reset_order()
         return _product(turn, m, intent)
@@ -233,7 +234,7 @@ def _status(turn: Turn, m: GuidedMemory, digits: str | None) -> Action:
         if not turn.phone_known:
             m.after_phone = "status"
             return _ask(m, Q.CONTACT_PHONE, "Назовите номер телефона, на который оформлен заказ.")
-    return Use("get_order_status", {"order_number": number} if number else {})
+    return Use(T.GET_ORDER_STATUS, {"order_number": number} if number else {})
 
 
 def _order_number(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
@@ -257,12 +258,12 @@ def _choose_order(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     index = _position(text, min(len(numbers), 3))
     if index is None:
         return None
-    return Use("get_order_status", {"order_number": numbers[index]})
+    return Use(T.GET_ORDER_STATUS, {"order_number": numbers[index]})
 
 
 def _position(text: str, count: int) -> int | None:
     """Which of `count` read-out candidates: "второй", or a lone number — "два", or the
-    digit pressed on the keypad (DTMF arrives as "Номер заказа: 2")."""
+    digit pressed on the keypad (`Turn.caller_text` holds the keys then)."""
     index = parse_ordinal(text, count)
     if index is not None:
         return index
@@ -274,8 +275,7 @@ def _position(text: str, count: int) -> int | None:
     return None
 
 
-# Words that may stand beside a number that picks a candidate ("давайте два", "номер три";
-# a key pressed arrives as "Номер заказа: 2").
+# Words that may stand beside a number that picks a candidate ("давайте два", "номер три").
 _CHOICE_FILLERS = frozenset(
     {"давайте", "давай", "ну", "вот", "тогда", "номер", "заказа", "пожалуйста", "лучше", "э"}
 )
@@ -295,13 +295,13 @@ def _contact_phone(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None
         return None
     m.question = Q.PHONE_READBACK  # the workflow reads the number back and asks "Верно?"
     m.asked = [lines.question(Q.PHONE_READBACK)]
-    return Use("set_contact_phone", {"phone": digits})
+    return Use(T.SET_CONTACT_PHONE, {"phone": digits})
 
 
 def _phone_readback(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     if turn.phone_known:  # the workflow heard a plain yes and took the number
         if m.after_phone == "status" and m.order_number:
-            return Use("get_order_status", {"order_number": m.order_number})
+            return Use(T.GET_ORDER_STATUS, {"order_number": m.order_number})
         return _create_draft(turn, m)
     digits = parse_digits(turn.caller_text)
     if digits and len(digits) >= MIN_PHONE_DIGITS:
@@ -320,7 +320,7 @@ def _product(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
         return _ask(m, Q.PRODUCT)
     m.heard = text
     m.quantity = _quantity(text)
-    return Use("search_products", {"query": query, "limit": 5})
+    return Use(T.SEARCH_PRODUCTS, {"query": query, "limit": 5})
 
 
 def _quantity(text: str) -> int | None:
@@ -428,7 +428,7 @@ def _create_draft(turn: Turn, m: GuidedMemory) -> Action:
     if not m.items:
         return _ask(m, Q.PRODUCT)
     items = [{"product_id": i.product_id, "quantity": i.quantity} for i in m.items]
-    return Use("create_order_draft", {"items": items})
+    return Use(T.CREATE_ORDER_DRAFT, {"items": items})
 
 
 def _delivery_type(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
@@ -438,7 +438,7 @@ def _delivery_type(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None
         place = _place(text)
         if place is None:
             return _ask(m, Q.PICKUP_PLACE)
-        return Use("update_order_delivery", {"type": "pickup", "pickup_query": place})
+        return Use(T.UPDATE_ORDER_DELIVERY, {"type": "pickup", "pickup_query": place})
     if kind == "courier" or _full_address(text):
         m.address = PartialAddress()
         return _address(turn, m, intent, quiet=True)
@@ -521,7 +521,7 @@ def _courier(m: GuidedMemory, date: dt.date | None) -> Action:
     if date is not None:
         arguments["date"] = date.isoformat()
     m.date = date
-    return Use("update_order_delivery", arguments)
+    return Use(T.UPDATE_ORDER_DELIVERY, arguments)
 
 
 def _pickup_place(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
@@ -531,7 +531,7 @@ def _pickup_place(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     place = _place(turn.caller_text)
     if place is None:
         return None
-    return Use("update_order_delivery", {"type": "pickup", "pickup_query": place})
+    return Use(T.UPDATE_ORDER_DELIVERY, {"type": "pickup", "pickup_query": place})
 
 
 def _choose_pickup(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
@@ -544,14 +544,14 @@ def _choose_pickup(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None
         return None
     point = m.candidates[index]
     m.candidates = []
-    return Use("update_order_delivery", {"type": "pickup", "pickup_point_id": point.id})
+    return Use(T.UPDATE_ORDER_DELIVERY, {"type": "pickup", "pickup_point_id": point.id})
 
 
 def _ready_to_confirm(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     if intent is Intent.NO:
         return _ask(m, Q.CHANGE)
     m.question = Q.READBACK
-    return Use("confirm_order")
+    return Use(T.CONFIRM_ORDER)
 
 
 def _readback(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
@@ -559,8 +559,12 @@ def _readback(turn: Turn, m: GuidedMemory, intent: Intent) -> Action | None:
     target = change_target(text)
     quantity = _quantity(text) if target in (None, "quantity") else None
     if intent is Intent.YES and target is None and quantity is None:
+        if not is_plain_yes(text):
+            # A yes with words the confirmation guard does not take ("да, наверное"): ask for
+            # the plain yes instead of proposing what the workflow would refuse.
+            return _ask(m, Q.READBACK, lines.say_yes_to_confirm())
         m.question = Q.ANYTHING_ELSE  # the workflow speaks the confirmation itself
-        return Use("confirm_order")
+        return Use(T.CONFIRM_ORDER)
     # "давайте не две, а три", "всё верно, только адрес другой": a change, not a yes.
     if intent is Intent.NO or target is not None or quantity is not None:
         return _change(turn, m, intent) or _ask(m, Q.CHANGE)
@@ -640,7 +644,7 @@ HANDLERS: dict[Question, Handler] = {
 
 
 def _after_tool(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
-    if result.error and result.code in ("StoreUnavailable",):
+    if result.error and result.code == ErrorType.STORE_UNAVAILABLE:
         return _ask(m, m.question, lines.store_trouble())
     react = REACTIONS.get(result.name)
     if react is None:
@@ -680,7 +684,7 @@ def _after_search(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
 def _not_found(m: GuidedMemory) -> Action:
     m.misunderstood += 1
     if m.misunderstood >= MAX_MISUNDERSTOOD:
-        return Use("transfer_to_operator", {"reason": "товар не найден"})
+        return Use(T.TRANSFER_TO_OPERATOR, {"reason": "товар не найден"})
     return _ask(m, Q.PRODUCT, lines.nothing_found(product_query(m.heard) or m.heard))
 
 
@@ -706,13 +710,13 @@ def _price(item: Mapping[str, Any]) -> int | None:
 
 
 def _after_draft(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
-    if result.error and result.code == "OUT_OF_STOCK":
+    if result.error and result.code == ErrorCode.OUT_OF_STOCK:
         return _too_many(m, result)
     if result.error:
         return _ask(m, Q.ANYTHING_ELSE, lines.store_trouble())
     if result.payload.get("delivery") or result.payload.get("has_delivery"):
         m.question = Q.READBACK  # the delivery carried over: straight to the read-back
-        return Use("confirm_order")
+        return Use(T.CONFIRM_ORDER)
     total = result.payload.get("total_rub")
     kopecks = round(float(total) * 100) if isinstance(total, int | float) else 0
     return _ask(m, Q.DELIVERY_TYPE, lines.draft_ready(kopecks))
@@ -745,7 +749,7 @@ def _after_delivery(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
         ]
         return _ask(m, Q.CHOOSE_PICKUP, lines.pickup_points(m.candidates))
     if result.error:
-        if result.code == "PICKUP_POINT_NOT_FOUND":
+        if result.code == ErrorCode.PICKUP_POINT_NOT_FOUND:
             return _ask(m, Q.PICKUP_PLACE, lines.pickup_not_found())
         details = payload.get("details")
         details = details if isinstance(details, Mapping) else {}
@@ -761,27 +765,27 @@ def _after_delivery(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
         m.address = PartialAddress()
         return _ask(m, Q.ADDRESS, "Не получилось с этим адресом. " + lines.question(Q.ADDRESS))
     m.question = Q.READBACK
-    return Use("confirm_order")
+    return Use(T.CONFIRM_ORDER)
 
 
 def _after_confirm(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
     if not result.error:
         return _ask(m, Q.ANYTHING_ELSE)
-    if result.code == "OUT_OF_STOCK":
+    if result.code == ErrorCode.OUT_OF_STOCK:
         details = result.payload.get("details")
         product_id = str(details.get("product_id")) if isinstance(details, Mapping) else ""
         missing = next((i for i in m.items if i.product_id == product_id), None)
         if missing is not None:
             m.replacing = missing.product_id
             query = product_query(missing.name) or missing.name
-            return Use("search_products", {"query": query.split()[0], "limit": 5})
+            return Use(T.SEARCH_PRODUCTS, {"query": query.split()[0], "limit": 5})
         m.items = []
         return _ask(m, Q.PRODUCT, lines.sold_out("один из товаров"))
-    if turn.stage == "DELIVERY":
+    if turn.stage is Stage.DELIVERY:
         # The read-back was cut off or the order changed: it is read again.
         m.question = Q.READBACK
-        return Use("confirm_order")
-    if turn.stage == "AWAITING_CONFIRMATION":
+        return Use(T.CONFIRM_ORDER)
+    if turn.stage is Stage.AWAITING_CONFIRMATION:
         return _ask(m, Q.READBACK, lines.say_yes_to_confirm())
     return _ask(m, Q.ANYTHING_ELSE, lines.store_trouble())
 
@@ -820,11 +824,11 @@ def _after_phone(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
 Reaction = Callable[[Turn, ToolResult, GuidedMemory], Action]
 
 REACTIONS: dict[str, Reaction] = {
-    "search_products": _after_search,
-    "create_order_draft": _after_draft,
-    "update_order_delivery": _after_delivery,
-    "confirm_order": _after_confirm,
-    "get_order_status": _after_status,
-    "cancel_order": _after_cancel,
-    "set_contact_phone": _after_phone,
+    T.SEARCH_PRODUCTS: _after_search,
+    T.CREATE_ORDER_DRAFT: _after_draft,
+    T.UPDATE_ORDER_DELIVERY: _after_delivery,
+    T.CONFIRM_ORDER: _after_confirm,
+    T.GET_ORDER_STATUS: _after_status,
+    T.CANCEL_ORDER: _after_cancel,
+    T.SET_CONTACT_PHONE: _after_phone,
 }

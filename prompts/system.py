@@ -51,3 +51,9 @@ def render_system_prompt(ctx: CallerContext) -> str:
 
 def estimated_tokens(text: str) -> int:
     return int(len(text) / CHARS_PER_TOKEN) + 1
+
+
+def keypad_line(keys: str) -> str:
+    """How keys pressed as a turn reach the LLM: its only channel is text, so it is told
+    plainly that these were typed, not said (the guided agent gets the keys as such)."""
+    return f"Набрано на клавиатуре: {keys}"

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from core.vocabulary import ToolName
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -101,17 +104,19 @@ class SetContactPhone(ToolArgs):
     phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=32)]
 
 
-TOOL_MODELS: dict[str, type[ToolArgs]] = {
-    "search_products": SearchProducts,
-    "get_product": GetProduct,
-    "transfer_to_operator": TransferToOperator,
-    "end_call": EndCall,
-    "get_order_status": GetOrderStatus,
-    "create_order_draft": CreateOrderDraft,
-    "update_order_delivery": UpdateOrderDelivery,
-    "confirm_order": ConfirmOrder,
-    "cancel_order": CancelOrder,
-    "set_contact_phone": SetContactPhone,
+T = ToolName
+
+TOOL_MODELS: dict[ToolName, type[ToolArgs]] = {
+    T.SEARCH_PRODUCTS: SearchProducts,
+    T.GET_PRODUCT: GetProduct,
+    T.TRANSFER_TO_OPERATOR: TransferToOperator,
+    T.END_CALL: EndCall,
+    T.GET_ORDER_STATUS: GetOrderStatus,
+    T.CREATE_ORDER_DRAFT: CreateOrderDraft,
+    T.UPDATE_ORDER_DELIVERY: UpdateOrderDelivery,
+    T.CONFIRM_ORDER: ConfirmOrder,
+    T.CANCEL_ORDER: CancelOrder,
+    T.SET_CONTACT_PHONE: SetContactPhone,
 }
 
 # JSON Schema keywords OpenAI's strict mode rejects; pydantic enforces them on the way back.
@@ -135,7 +140,7 @@ def _strict(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def openai_tool(name: str) -> dict[str, Any]:
+def openai_tool(name: ToolName) -> dict[str, Any]:
     model = TOOL_MODELS[name]
     schema = model.model_json_schema()
     parameters = _strict(schema, schema.get("$defs", {}))
@@ -152,9 +157,10 @@ def openai_tool(name: str) -> dict[str, Any]:
     }
 
 
-def openai_tools(names: frozenset[str] | set[str]) -> list[dict[str, Any]]:
+def openai_tools(names: Iterable[ToolName]) -> list[dict[str, Any]]:
     """The tools offered to the LLM, in a stable order (the table's order)."""
-    return [openai_tool(name) for name in TOOL_MODELS if name in names]
+    offered = set(names)
+    return [openai_tool(name) for name in TOOL_MODELS if name in offered]
 
 
 @dataclass(frozen=True)
@@ -164,10 +170,19 @@ class ToolArgumentError:
     message: str
 
 
+def tool_named(name: str) -> ToolName | None:
+    """The tool a model's call names; None for a name that is no tool of ours."""
+    try:
+        return ToolName(name)
+    except ValueError:
+        return None
+
+
 def parse_arguments(name: str, arguments: str) -> ToolArgs | ToolArgumentError:
-    model = TOOL_MODELS.get(name)
-    if model is None:
+    tool = tool_named(name)
+    if tool is None:
         return ToolArgumentError(f"Нет инструмента {name!r}.")
+    model = TOOL_MODELS[tool]
     try:
         raw = json.loads(arguments or "{}")
     except (ValueError, RecursionError):  # "[[[[…" nests past the parser's limit

@@ -25,8 +25,17 @@ from core.settings import Settings, get_settings
 from core.temporal import ui_link
 from voiceorder.stack.postgres import EmbeddedPostgres
 from voiceorder.stack.up import DATABASE
-from workflows.call_records import ATTENTION, CALL_STAGE, CALLER_PHONE, ORDER_NUMBER
-from workflows.models import OperatorCancel, OperatorResend, OperatorRetry
+from workflows.models import (
+    ATTENTION,
+    CALL_STAGE,
+    CALLER_PHONE,
+    ORDER_NUMBER,
+    STATE_QUERY,
+    CallUpdate,
+    OperatorCancel,
+    OperatorResend,
+    OperatorRetry,
+)
 from workflows.state import CallState
 
 CALLS = 'WorkflowType = "CallWorkflow"'
@@ -120,7 +129,7 @@ async def show(settings: Settings, call_id: str) -> str:
         f"UI        {ui_link(settings, call_id)}",
     ]
     try:
-        state = await asyncio.wait_for(handle.query("state", result_type=CallState), timeout=5)
+        state = await asyncio.wait_for(handle.query(STATE_QUERY, result_type=CallState), timeout=5)
         job = state.confirm_job
         lines.append(f"last error {state.last_error or '—'}")
         if job is not None:
@@ -152,7 +161,7 @@ def _short(details: dict[str, Any]) -> str:
     return text if len(text) <= 80 else text[:77] + "…"
 
 
-async def act(settings: Settings, call_id: str, update: str, request: BaseModel) -> str:
+async def act(settings: Settings, call_id: str, update: CallUpdate, request: BaseModel) -> str:
     client = await connect_or_explain(settings)
     handle = client.get_workflow_handle(call_id)
     try:
@@ -233,7 +242,11 @@ OPERATOR = click.option(
 @OPERATOR
 def retry_command(call_id: str, operator: str) -> None:
     """Retry a postponed confirmation or SMS now."""
-    _run(act(get_settings(), call_id, "operator_retry_now", OperatorRetry(operator=operator)))
+    _run(
+        act(
+            get_settings(), call_id, CallUpdate.OPERATOR_RETRY_NOW, OperatorRetry(operator=operator)
+        )
+    )
 
 
 @ops_group.command("cancel")
@@ -243,7 +256,7 @@ def retry_command(call_id: str, operator: str) -> None:
 def cancel_command(call_id: str, operator: str, reason: str) -> None:
     """Cancel the call's order in the Store API and stop retrying."""
     request = OperatorCancel(operator=operator, reason=reason)
-    _run(act(get_settings(), call_id, "operator_cancel_order", request))
+    _run(act(get_settings(), call_id, CallUpdate.OPERATOR_CANCEL_ORDER, request))
 
 
 @ops_group.command("resend")
@@ -251,4 +264,11 @@ def cancel_command(call_id: str, operator: str, reason: str) -> None:
 @OPERATOR
 def resend_command(call_id: str, operator: str) -> None:
     """Send the order confirmation SMS again."""
-    _run(act(get_settings(), call_id, "operator_resend_sms", OperatorResend(operator=operator)))
+    _run(
+        act(
+            get_settings(),
+            call_id,
+            CallUpdate.OPERATOR_RESEND_SMS,
+            OperatorResend(operator=operator),
+        )
+    )

@@ -13,13 +13,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.agent import AgentActivities
-from activities.audit import AuditActivities
-from activities.call_log import CallLogActivities
+from activities.agent import OpenAiAgentActivities
+from activities.audit import PostgresAuditActivities
+from activities.call_log import PostgresCallLogActivities
 from activities.db import migrate_bot_schema, pool_from_settings
-from activities.guided import guided_turn
-from activities.sms import SmsActivities, gateway_from_settings
-from activities.store import StoreActivities
+from activities.guided import GuidedPolicyActivities
+from activities.interfaces.base import activities_of
+from activities.sms import GatewaySmsActivities, gateway_from_settings
+from activities.store import HttpStoreActivities
 from core.settings import Settings
 from russian._morph import warm_up
 from russian.understanding import warm_up as warm_up_understanding
@@ -76,22 +77,19 @@ async def activity_set(settings: Settings) -> AsyncIterator[list[Callable[..., A
             await migrate_bot_schema(conn)
         store = StoreApiClient.from_settings(settings)
         try:
-            yield [
-                *StoreActivities(store).all(),
-                AgentActivities(settings).agent_turn,
-                guided_turn,
-                AuditActivities(pool).write_audit,
-                *_call_log(CallLogActivities(pool)),
-                SmsActivities(gateway_from_settings(settings, pool)).send_sms,
+            implementations = [
+                HttpStoreActivities(store),
+                OpenAiAgentActivities(settings),
+                GuidedPolicyActivities(),
+                PostgresAuditActivities(pool),
+                PostgresCallLogActivities(pool),
+                GatewaySmsActivities(gateway_from_settings(settings, pool)),
             ]
+            yield [method for impl in implementations for method in activities_of(impl)]
         finally:
             await store.aclose()
     finally:
         await pool.close()
-
-
-def _call_log(call_log: CallLogActivities) -> list[Callable[..., Any]]:
-    return [call_log.record_call_started, call_log.record_turn, call_log.record_call_ended]
 
 
 def build_worker(

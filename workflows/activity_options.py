@@ -4,8 +4,10 @@ the failures it expects back.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -13,11 +15,14 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
-    pass
+    from core.vocabulary import ErrorType
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 # Short Store API calls while the caller waits: local activities (one server round trip
-# fewer per call, see README "Turn latency"); the client retries inside.
+# fewer per call, see docs/call-workflow.md); the client retries inside.
 class ActivityOptions(TypedDict):
     start_to_close_timeout: timedelta
     retry_policy: RetryPolicy
@@ -33,7 +38,7 @@ AGENT = ActivityOptions(
     retry_policy=RetryPolicy(
         maximum_attempts=2,
         initial_interval=timedelta(milliseconds=300),
-        non_retryable_error_types=["LlmNotConfigured", "LlmBadRequest"],
+        non_retryable_error_types=[ErrorType.LLM_NOT_CONFIGURED, ErrorType.LLM_BAD_REQUEST],
     ),
 )
 # Work that must finish however long an outage lasts (post-call, audit, SMS).
@@ -67,6 +72,7 @@ ACTIVITY_FAILED = (ActivityError, ApplicationError, ActivityTimeout)
 
 
 def error_type(exc: BaseException) -> str:
+    """The failure's type name: an `ErrorType` value for every failure we raise ourselves."""
     cause = exc.cause if isinstance(exc, ActivityError) else exc
     if isinstance(cause, ApplicationError):
         return cause.type or "ApplicationError"
@@ -80,3 +86,24 @@ def error_details(exc: BaseException) -> dict[str, Any]:
         if isinstance(detail, dict):
             return detail
     return {}
+
+
+class Rounds:
+    """The pause between rounds of a step retried for as long as an outage lasts (a postponed
+    confirmation, an SMS); an operator's "retry now" cuts the current pause short."""
+
+    def __init__(self) -> None:
+        self._wake = False
+
+    def wake(self) -> None:
+        self._wake = True
+
+    async def pause(self, duration: timedelta) -> None:
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: self._wake, timeout=duration)
+        self._wake = False
+
+
+async def in_call(activity: Callable[[Any, A], Awaitable[R]], arg: A, *, summary: str) -> R:
+    """A short Store API step while the caller waits: a local activity (IN_CALL)."""
+    return await workflow.execute_local_activity_method(activity, arg, summary=summary, **IN_CALL)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal
 
 from temporalio.client import (
     Client,
@@ -25,30 +24,30 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core.phones import InvalidPhone, mask_phone, normalise_phone
-from core.settings import AgentMode, Settings
-from workflows.call import CALL_STAGE, CALLER_PHONE, CallWorkflow
+from core.settings import Settings
+from core.vocabulary import AgentMode, HangupReason, Stage
 from workflows.models import (
+    CALL_STAGE,
+    CALLER_PHONE,
+    WORKFLOW_NAME,
     CallerTurn,
     CallInput,
+    CallSignal,
+    CallUpdate,
     DtmfTurn,
     HangUp,
     PlaybackReport,
     Reply,
 )
-from workflows.stages import Stage
-
-AgentChoice = Literal["llm", "guided", "auto"]
 
 
-def agent_for(settings: Settings) -> AgentChoice:
+def agent_for(settings: Settings) -> AgentMode:
     """Who leads a new call (`CallInput.agent`): AGENT=guided, or AGENT=auto with no LLM
     configured, is a guided call from the first word; AGENT=auto with an LLM starts with the
     LLM and goes guided when it fails; AGENT=llm never switches."""
-    if settings.agent is AgentMode.GUIDED:
-        return "guided"
-    if settings.agent is AgentMode.AUTO:
-        return "auto" if settings.llm_configured else "guided"
-    return "llm"
+    if settings.agent is AgentMode.AUTO and not settings.llm_configured:
+        return AgentMode.GUIDED
+    return settings.agent
 
 
 class CallIdInUse(RuntimeError):
@@ -75,7 +74,8 @@ def _masked(number: str | None) -> str:
 
 @dataclass
 class CallSession:
-    handle: WorkflowHandle[CallWorkflow, str]
+    # Addressed by name: the edge and the CLI never load the workflow's implementation.
+    handle: WorkflowHandle[object, str]
     last_reply: Reply | None = None
     # Text mode has no audio: a reply counts as heard in full unless the caller says otherwise.
     auto_played: bool = True
@@ -96,8 +96,8 @@ class CallSession:
         auto_played: bool = True,
     ) -> CallSession:
         workflow_id = call_id or new_call_id()
-        started = WithStartWorkflowOperation(
-            CallWorkflow.run,
+        started: WithStartWorkflowOperation[object, str] = WithStartWorkflowOperation(
+            WORKFLOW_NAME,
             call,
             id=workflow_id,
             task_queue=task_queue,
@@ -113,7 +113,7 @@ class CallSession:
         )
         try:
             greeting = await client.execute_update_with_start_workflow(
-                "greet", start_workflow_operation=started, result_type=Reply
+                CallUpdate.GREET, start_workflow_operation=started, result_type=Reply
             )
         except WorkflowAlreadyStartedError:
             # The start operation keeps the same error; taken here so it is not reported as
@@ -124,7 +124,7 @@ class CallSession:
         await started.workflow_handle()
         # Address the call by id only, not by run: after continue-as-new, turns go to the
         # current run.
-        handle: WorkflowHandle[CallWorkflow, str] = client.get_workflow_handle(
+        handle: WorkflowHandle[object, str] = client.get_workflow_handle(
             workflow_id, result_type=str
         )
         session = cls(handle=handle, auto_played=auto_played)
@@ -149,7 +149,7 @@ class CallSession:
 
     async def say(self, text: str) -> Reply:
         reply = await self.handle.execute_update(
-            "caller_said",
+            CallUpdate.CALLER_SAID,
             CallerTurn(text=text, previous_playback=self._playback),
             result_type=Reply,
         )
@@ -157,18 +157,20 @@ class CallSession:
 
     async def press(self, digits: str) -> Reply:
         reply = await self.handle.execute_update(
-            "caller_pressed",
+            CallUpdate.CALLER_PRESSED,
             DtmfTurn(digits=digits, previous_playback=self._playback),
             result_type=Reply,
         )
         return self._heard(reply)
 
     async def silence(self) -> Reply:
-        reply = await self.handle.execute_update("caller_silent", self._playback, result_type=Reply)
+        reply = await self.handle.execute_update(
+            CallUpdate.CALLER_SILENT, self._playback, result_type=Reply
+        )
         return self._heard(reply)
 
-    async def hang_up(self, reason: str = "caller") -> None:
-        await self.handle.signal(CallWorkflow.hang_up, HangUp(reason=reason))
+    async def hang_up(self, reason: str = HangupReason.CALLER) -> None:
+        await self.handle.signal(CallSignal.HANG_UP, HangUp(reason=reason))
 
     async def result(self) -> str:
         return await self.handle.result()

@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio.common import SearchAttributeKey
 
+from core.vocabulary import Action, AgentMode, Expectation, Stage
 from workflows.state import CallState
 
 MAX_UTTERANCE_CHARS = 1000  # SEC6: a caller turn longer than this is refused
+WORKFLOW_NAME = "CallWorkflow"
 
-Action = Literal["continue", "transfer", "hangup"]
+
+class CallUpdate(StrEnum):
+    """The workflow's updates: a caller's turn gets its reply in the same round trip."""
+
+    GREET = "greet"
+    CALLER_SAID = "caller_said"
+    CALLER_PRESSED = "caller_pressed"
+    CALLER_SILENT = "caller_silent"
+    OPERATOR_RETRY_NOW = "operator_retry_now"
+    OPERATOR_CANCEL_ORDER = "operator_cancel_order"
+    OPERATOR_RESEND_SMS = "operator_resend_sms"
+
+
+class CallSignal(StrEnum):
+    PLAYBACK = "playback"
+    HANG_UP = "hang_up"
+
+
+STATE_QUERY = "state"
+
+# Search attributes the workflow keeps current (operators find and filter calls by them).
+CALL_STAGE = SearchAttributeKey.for_keyword("CallStage")
+CALLER_PHONE = SearchAttributeKey.for_keyword("CallerPhone")
+ORDER_NUMBER = SearchAttributeKey.for_keyword("OrderNumber")
+CALL_OUTCOME = SearchAttributeKey.for_keyword("CallOutcome")
+ATTENTION = SearchAttributeKey.for_keyword("Attention")
 
 
 class Model(BaseModel):
@@ -34,7 +63,7 @@ class CallInput(Model):
     # Who leads the dialog (Settings.agent as the starter resolved it): "llm", "guided", or
     # "auto" (the LLM, and guided when it fails). None: calls started before the guided
     # agent existed, which behave as "llm".
-    agent: Literal["llm", "guided", "auto"] | None = None
+    agent: AgentMode | None = None
     # Set only by continue-as-new: the state of the call so far.
     resume: CallState | None = None
 
@@ -63,11 +92,17 @@ class HangUp(Model):
     reason: str = "caller"
 
 
-class Reply(Model):
+class Reply(BaseModel):
+    # Unknown fields are ignored, not refused: an edge still running the previous release
+    # keeps reading the replies of a newer worker during a rolling upgrade.
+    model_config = ConfigDict(extra="ignore")
+
     reply_id: int
     sentences: list[str]
-    action: Action = "continue"
-    stage: str
+    action: Action = Action.CONTINUE
+    stage: Stage
+    # What the bot now waits for; the edge picks the end-of-turn pause from it.
+    expects: Expectation = Expectation.FREE
 
     @property
     def text(self) -> str:

@@ -1,94 +1,47 @@
-"""Work that outlives the conversation (dialog.md, post-call work)."""
+"""`PostCall`: work that outlives the conversation (dialog.md, post-call work) — the SMS of a
+confirmed order, cancelling an unconfirmed draft after a hang-up, the call's outcome."""
 
 from __future__ import annotations
-
-import contextlib
-from datetime import timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.audit import AuditEvent
-    from activities.call_log import CallEnded
-    from activities.sms import SmsRequest
-    from activities.store import (
-        CancelRequest,
-        ConfirmRequest,
-    )
-    from store_api.contract import (
-        Order,
-    )
-    from workflows.stages import (
-        Event,
-        Stage,
-        can,
-    )
+    from activities.interfaces.audit import AuditEvent
+    from activities.interfaces.call_log import CallEnded, CallLogActivities
+    from activities.interfaces.sms import SmsActivities, SmsRequest
+    from activities.interfaces.store import CancelRequest, StoreActivities
+    from core.vocabulary import Attention, CallOutcome, ErrorType, HangupReason, Stage
+    from workflows.models import CALL_OUTCOME
+    from workflows.stages import Event, can
+    from workflows.state import CallState
 
-from workflows.activity_options import ACTIVITY_FAILED, DURABLE, ROUND, error_type, round_pause
-from workflows.call_records import CALL_OUTCOME
-from workflows.call_tools import CallTools
+from workflows.activity_options import (
+    ACTIVITY_FAILED,
+    DURABLE,
+    ROUND,
+    Rounds,
+    error_type,
+    round_pause,
+)
+from workflows.confirmation import Confirmation
+from workflows.records import CallRecords
 
 
-class PostCallWork(CallTools):
-    """What must finish whether or not the caller is still there: a postponed confirmation,
-    the SMS, cancelling an unconfirmed draft, the call's outcome."""
+class PostCall:
+    """What must finish whether or not the caller is still there."""
 
-    async def _finish_confirmation(self) -> None:
-        """Retry a postponed confirmation in rounds until the Store API answers."""
-        job = self.s.confirm_job
-        assert job is not None
-        since = workflow.now()
-        while True:
-            if self.s.operator_cancelled:
-                self.s.confirm_job = None
-                return
-            job.rounds += 1
-            self._details()
-            try:
-                order: Order = await workflow.execute_activity(
-                    "confirm_order",
-                    ConfirmRequest(
-                        order_id=job.order_id,
-                        expected_total=job.expected_total,
-                        idempotency_key=job.idempotency_key,
-                    ),
-                    result_type=Order,
-                    summary=f"confirm order {job.number} (round {job.rounds})",
-                    **ROUND,
-                )
-            except ACTIVITY_FAILED as exc:
-                kind = error_type(exc)
-                job.last_error = kind
-                if self.s.operator_cancelled:
-                    continue  # the operator cancelled the order meanwhile; stop quietly
-                if kind != "StoreUnavailable":
-                    # The API is back but refuses (total changed, stock gone): a human decides.
-                    self.s.confirm_job = None
-                    self._set_attention("confirm_failed")
-                    self._audit(
-                        AuditEvent.ORDER_CONFIRM_FAILED,
-                        order_id=job.order_id,
-                        order_number=job.number,
-                        details={"error": kind, "after_call": True},
-                    )
-                    return
-                if workflow.now() - since >= self._attention_after:
-                    self._set_attention("store_unavailable")
-                await self._pause(round_pause(job.rounds))
-                continue
-            self._on_confirmed(order)
-            return
+    def __init__(
+        self, s: CallState, records: CallRecords, confirmation: Confirmation, rounds: Rounds
+    ) -> None:
+        self.s = s
+        self.records = records
+        self.confirmation = confirmation
+        self.rounds = rounds
 
-    async def _pause(self, duration: timedelta) -> None:
-        """Wait between rounds; an operator's "retry now" cuts the wait short."""
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(lambda: self._wake, timeout=duration)
-        self._wake = False
-
-    def _sms_pending(self) -> bool:
+    def sms_pending(self) -> bool:
         return any(not (c.sms_sent or c.cancelled) for c in self.s.confirmed)
 
-    async def _send_pending_sms(self) -> None:
+    async def send_pending_sms(self) -> None:
         phone = self.s.verified_phone
         for confirmed in self.s.confirmed:
             if confirmed.sms_sent or confirmed.cancelled:
@@ -97,8 +50,8 @@ class PostCallWork(CallTools):
             while not (confirmed.sms_sent or confirmed.cancelled):
                 confirmed.sms_rounds += 1
                 try:
-                    await workflow.execute_activity(
-                        "send_sms",
+                    await workflow.execute_activity_method(
+                        SmsActivities.send_sms,
                         SmsRequest(
                             phone=phone or "",
                             text=confirmed.sms_text,
@@ -110,9 +63,9 @@ class PostCallWork(CallTools):
                 except ACTIVITY_FAILED as exc:
                     kind = error_type(exc)
                     confirmed.sms_last_error = kind
-                    if kind != "SmsGatewayDown":
-                        self._set_attention("sms_failed")
-                        self._audit(
+                    if kind != ErrorType.SMS_GATEWAY_DOWN:
+                        self.records.set_attention(Attention.SMS_FAILED)
+                        self.records.audit(
                             AuditEvent.SMS_FAILED,
                             order_id=confirmed.order_id,
                             order_number=confirmed.number,
@@ -120,34 +73,35 @@ class PostCallWork(CallTools):
                         )
                         confirmed.sms_sent = True  # nothing more the bot can do; Attention says so
                         break
-                    if workflow.now() - since >= self._attention_after:
-                        self._set_attention("sms_failed")
-                    await self._pause(round_pause(confirmed.sms_rounds))
+                    if workflow.now() - since >= self.records.attention_after:
+                        self.records.set_attention(Attention.SMS_FAILED)
+                    await self.rounds.pause(round_pause(confirmed.sms_rounds))
                     continue
                 confirmed.sms_sent = True
-                self._audit(
+                self.records.audit(
                     AuditEvent.SMS_SENT,
                     order_id=confirmed.order_id,
                     order_number=confirmed.number,
                     details={"text": confirmed.sms_text},
                 )
                 if self.s.stage is Stage.CONFIRMED:
-                    self._move(Event.SMS_SENT)
-                if self.s.attention == "sms_failed":
-                    self._set_attention("")
+                    self.records.move(Event.SMS_SENT)
+                if self.s.attention is Attention.SMS_FAILED:
+                    self.records.set_attention(Attention.NONE)
 
-    async def _post_call(self) -> None:
+    async def finish(self) -> None:
+        """After the hang-up: undo an unconfirmed draft, finish confirmation and SMS, record
+        how the call ended."""
         if self.s.draft is not None and self.s.confirm_job is None:
             draft = self.s.draft
             try:
-                await workflow.execute_activity(
-                    "cancel_order",
+                await workflow.execute_activity_method(
+                    StoreActivities.cancel_order,
                     CancelRequest(
                         order_id=draft.order_id,
                         reason="caller hung up before confirming",
-                        idempotency_key=self._key("cancel"),
+                        idempotency_key=self.records.key("cancel"),
                     ),
-                    result_type=Order,
                     summary=f"cancel unconfirmed order {draft.number} after hang-up",
                     **DURABLE,
                 )
@@ -155,51 +109,51 @@ class PostCallWork(CallTools):
                 # Not cancellable any more (someone else moved it on): nothing left to undo.
                 self.s.last_error = error_type(exc)
             self.s.draft = None
-            self._audit(
+            self.records.audit(
                 AuditEvent.ORDER_CANCELLED,
                 order_id=draft.order_id,
                 order_number=draft.number,
                 details={"reason": "caller hung up before confirming"},
             )
             if can(self.s.stage, Event.CANCELLED):
-                self._move(Event.CANCELLED)
+                self.records.move(Event.CANCELLED)
         while True:
             while self.s.confirm_job is not None:
-                await self._finish_confirmation()
-            while self._sms_pending():
-                await self._send_pending_sms()
+                await self.confirmation.finish_postponed()
+            while self.sms_pending():
+                await self.send_pending_sms()
             # An operator action may still be running and leave new work (a resent SMS).
             await workflow.wait_condition(workflow.all_handlers_finished)
-            if self.s.confirm_job is None and not self._sms_pending():
+            if self.s.confirm_job is None and not self.sms_pending():
                 break
-        self.s.outcome = self._derive_outcome()
-        self._start_background(
-            "record_call_ended",
+        self.s.outcome = self._outcome()
+        self.records.in_background(
+            CallLogActivities.record_call_ended,
             CallEnded(
                 call_id=self.s.call_id,
                 ended_at=workflow.now(),
-                outcome=self.s.outcome,
+                outcome=self.s.outcome.value,
                 last_stage=self.s.stage.value,
                 order_number=self.s.order_number or None,
-                agent_mode=self.s.agent_mode,  # "guided" also after a switch
+                agent_mode=self.s.agent_mode.value,  # "guided" also after a switch
             ),
-            summary=f"call log: call ended ({self.s.outcome})",
+            summary=f"call log: call ended ({self.s.outcome.value})",
         )
         if self.s.stage is not Stage.TRANSFERRED:
-            self._move(Event.ENDED)
-        workflow.upsert_search_attributes([CALL_OUTCOME.value_set(self.s.outcome)])
-        self._details()
+            self.records.move(Event.ENDED)
+        workflow.upsert_search_attributes([CALL_OUTCOME.value_set(self.s.outcome.value)])
+        self.records.details()
 
-    def _derive_outcome(self) -> str:
+    def _outcome(self) -> CallOutcome:
         """The most telling thing that happened: an order beats how the call ended."""
         if self.s.stage is Stage.TRANSFERRED:
-            return "transferred"
+            return CallOutcome.TRANSFERRED
         if self.s.operator_cancelled:
-            return "cancelled_by_operator"
+            return CallOutcome.CANCELLED_BY_OPERATOR
         if self.s.confirmed:
-            return "order_confirmed"
-        if self.s.hangup_reason == "edge_lost":
-            return "edge_lost"
+            return CallOutcome.ORDER_CONFIRMED
+        if self.s.hangup_reason == HangupReason.EDGE_LOST:
+            return CallOutcome.EDGE_LOST
         if self.s.stage is Stage.CANCELLED:
-            return "order_cancelled"
-        return self.s.outcome or "hung_up"
+            return CallOutcome.ORDER_CANCELLED
+        return self.s.outcome or CallOutcome.HUNG_UP

@@ -8,19 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-
-class Stage(StrEnum):
-    IDENTIFYING = "IDENTIFYING"
-    LISTENING = "LISTENING"
-    DRAFTING = "DRAFTING"
-    DELIVERY = "DELIVERY"
-    AWAITING_CONFIRMATION = "AWAITING_CONFIRMATION"
-    CONFIRMING = "CONFIRMING"
-    CONFIRMED = "CONFIRMED"
-    SMS_SENT = "SMS_SENT"
-    CANCELLED = "CANCELLED"
-    TRANSFERRED = "TRANSFERRED"
-    ENDED = "ENDED"
+from core.vocabulary import DRAFT_STAGES, Stage, ToolName
 
 
 class Event(StrEnum):
@@ -39,10 +27,8 @@ class Event(StrEnum):
     ENDED = "ended"
 
 
-S, E = Stage, Event
+S, E, T = Stage, Event, ToolName
 
-# Stages where an unconfirmed draft exists: the caller can still cancel it.
-DRAFT_STAGES = frozenset({S.DRAFTING, S.DELIVERY, S.AWAITING_CONFIRMATION})
 # A new order can start from here.
 IDLE_STAGES = frozenset({S.LISTENING, S.CONFIRMED, S.SMS_SENT, S.CANCELLED})
 FINAL_STAGES = frozenset({S.TRANSFERRED, S.ENDED})
@@ -90,19 +76,19 @@ def can(stage: Stage, event: Event) -> bool:
 
 # --- tools per stage ---------------------------------------------------------------------
 
-ALWAYS = frozenset({"search_products", "get_product", "transfer_to_operator", "end_call"})
-STATUS = frozenset({"get_order_status"})
-NEW_ORDER = frozenset({"create_order_draft"})
-EDIT = frozenset({"create_order_draft", "update_order_delivery", "cancel_order"})
+ALWAYS = frozenset({T.SEARCH_PRODUCTS, T.GET_PRODUCT, T.TRANSFER_TO_OPERATOR, T.END_CALL})
+STATUS = frozenset({T.GET_ORDER_STATUS})
+NEW_ORDER = frozenset({T.CREATE_ORDER_DRAFT})
+EDIT = frozenset({T.CREATE_ORDER_DRAFT, T.UPDATE_ORDER_DELIVERY, T.CANCEL_ORDER})
 
-ALLOWED_TOOLS: dict[Stage, frozenset[str]] = {
+ALLOWED_TOOLS: dict[Stage, frozenset[ToolName]] = {
     S.IDENTIFYING: frozenset(),
     S.LISTENING: ALWAYS | STATUS | NEW_ORDER,
     S.DRAFTING: ALWAYS | STATUS | EDIT,
-    S.DELIVERY: ALWAYS | STATUS | EDIT | {"confirm_order"},
-    S.AWAITING_CONFIRMATION: ALWAYS | STATUS | EDIT | {"confirm_order"},
+    S.DELIVERY: ALWAYS | STATUS | EDIT | {T.CONFIRM_ORDER},
+    S.AWAITING_CONFIRMATION: ALWAYS | STATUS | EDIT | {T.CONFIRM_ORDER},
     # the order is being confirmed (maybe retried after an outage): nothing may change it
-    S.CONFIRMING: frozenset({"get_order_status", "transfer_to_operator", "end_call"}),
+    S.CONFIRMING: frozenset({T.GET_ORDER_STATUS, T.TRANSFER_TO_OPERATOR, T.END_CALL}),
     S.CONFIRMED: ALWAYS | STATUS | NEW_ORDER,
     S.SMS_SENT: ALWAYS | STATUS | NEW_ORDER,
     S.CANCELLED: ALWAYS | STATUS | NEW_ORDER,
@@ -111,10 +97,10 @@ ALLOWED_TOOLS: dict[Stage, frozenset[str]] = {
 }
 
 # Only offered when the CallerID is withheld (tools.md).
-WITHHELD_ONLY = frozenset({"set_contact_phone"})
+WITHHELD_ONLY = frozenset({T.SET_CONTACT_PHONE})
 
 
-def allowed_tools(stage: Stage, *, withheld: bool) -> frozenset[str]:
+def allowed_tools(stage: Stage, *, withheld: bool) -> frozenset[ToolName]:
     tools = ALLOWED_TOOLS[stage]
     if withheld and tools:
         tools = tools | WITHHELD_ONLY
@@ -122,15 +108,15 @@ def allowed_tools(stage: Stage, *, withheld: bool) -> frozenset[str]:
 
 
 # Why a tool is refused, in words the LLM can act on.
-REFUSALS: dict[tuple[str, Stage], str] = {
-    ("confirm_order", S.DRAFTING): "Сначала нужно выбрать доставку: курьер или самовывоз.",
-    ("confirm_order", S.LISTENING): "Нет заказа для подтверждения: сначала соберите черновик.",
-    ("update_order_delivery", S.LISTENING): "Нет черновика заказа: сначала create_order_draft.",
-    ("cancel_order", S.LISTENING): "Нет заказа, который можно отменить в этом звонке.",
-    ("cancel_order", S.CONFIRMED): "Заказ уже подтверждён; отмену оформляет оператор.",
-    ("cancel_order", S.SMS_SENT): "Заказ уже подтверждён; отмену оформляет оператор.",
+REFUSALS: dict[tuple[ToolName, Stage], str] = {
+    (T.CONFIRM_ORDER, S.DRAFTING): "Сначала нужно выбрать доставку: курьер или самовывоз.",
+    (T.CONFIRM_ORDER, S.LISTENING): "Нет заказа для подтверждения: сначала соберите черновик.",
+    (T.UPDATE_ORDER_DELIVERY, S.LISTENING): "Нет черновика заказа: сначала create_order_draft.",
+    (T.CANCEL_ORDER, S.LISTENING): "Нет заказа, который можно отменить в этом звонке.",
+    (T.CANCEL_ORDER, S.CONFIRMED): "Заказ уже подтверждён; отмену оформляет оператор.",
+    (T.CANCEL_ORDER, S.SMS_SENT): "Заказ уже подтверждён; отмену оформляет оператор.",
 }
 
 
-def refusal(tool: str, stage: Stage) -> str:
+def refusal(tool: ToolName, stage: Stage) -> str:
     return REFUSALS.get((tool, stage), f"Инструмент {tool} недоступен на этапе {stage.value}.")

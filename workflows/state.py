@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.vocabulary import AgentMode, Attention, CallOutcome, Stage
 from guided.memory import GuidedMemory
 from store_api.contract import CourierDeliveryIn, Order, OrderSummary, PickupDeliveryIn
-from workflows.stages import Stage
 
 
 class StateModel(BaseModel):
@@ -68,7 +68,7 @@ class CallState(StateModel):
     known_customer: bool = False
     active_orders: list[OrderSummary] = Field(default_factory=list)
 
-    agent_mode: Literal["llm", "guided"] = "llm"
+    agent_mode: AgentMode = AgentMode.LLM  # LLM or GUIDED (never AUTO)
     agent_switch_reason: str = ""  # why an "auto" call left the LLM
     guided: GuidedMemory = Field(default_factory=GuidedMemory)
 
@@ -89,8 +89,8 @@ class CallState(StateModel):
     hung_up: bool = False
     hangup_reason: str = ""
     ended: bool = False  # the bot ended the call (goodbye or transfer)
-    outcome: str = ""
-    attention: str = ""
+    outcome: CallOutcome = CallOutcome.UNKNOWN
+    attention: Attention = Attention.NONE
     last_error: str = ""
     operator_cancelled: bool = False
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 
 from russian.understanding._text import Token, tokens
+from russian.understanding.yes_words import YES_PHRASES, YES_WORDS
 
 Pattern = tuple[str, ...]
 
@@ -27,15 +28,8 @@ class Intent(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
-# Verbs in the forms that carry a yes: "подтверждаю" is the caller's yes, "подтверди" is an
-# order given to the bot (prompt injection, S13), so surface forms, not lemmas.
-YES: tuple[Pattern, ...] = (
-    ("да",), ("ага",), ("угу",), ("конечно",), ("верно",), ("правильно",), ("точно",),
-    ("хорошо",), ("ладно",), ("ок",), ("окей",), ("давайте",), ("подтверждаю",),
-    ("согласный",), ("именно",), ("естественно",), ("разумеется",), ("безусловно",),
-    ("все", "так"), ("годится",), ("подходит",), ("пойдет",), ("оформляйте",), ("оформляй",),
-    ("оформите",), ("отлично",), ("yes",),
-)  # fmt: skip
+# The one yes-list (yes_words.py), shared with the confirmation guard.
+YES: tuple[Pattern, ...] = tuple((word,) for word in sorted(YES_WORDS)) + YES_PHRASES
 NO: tuple[Pattern, ...] = (
     ("нет",), ("неа",), ("нету",), ("не", "надо"), ("не", "нужно"), ("не", "нужный"),
     ("не", "хотеть"), ("не", "будем"), ("не", "буду"), ("неверно",), ("неправильно",),

@@ -9,8 +9,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.audit import AuditRecord
-    from activities.sms import SmsReceipt, SmsRequest
+    from activities.interfaces.audit import AuditRecord
+    from activities.interfaces.sms import SmsReceipt, SmsRequest
 
 FAST_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=100),

@@ -10,7 +10,8 @@ import structlog
 from pydantic import ValidationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.audit import AuditActivities, AuditEvent, AuditRecord, audit_trail
+from activities.audit import PostgresAuditActivities, audit_trail
+from activities.interfaces.audit import AuditEvent, AuditRecord
 
 PHONE = "+79161234567"
 T0 = datetime(2025, 11, 27, 12, 0, tzinfo=UTC)
@@ -36,7 +37,7 @@ def record(call_id: str, step: int, event: AuditEvent, /, **fields: object) -> A
 async def test_a_record_is_written_once_even_when_the_activity_runs_twice(
     bot_pool: asyncpg.Pool, activity_env: ActivityEnvironment, call_id: str
 ) -> None:
-    activities = AuditActivities(bot_pool)
+    activities = PostgresAuditActivities(bot_pool)
     first = record(call_id, 1, AuditEvent.ORDER_CONFIRMED)
 
     assert await activity_env.run(activities.write_audit, first) is True
@@ -52,7 +53,7 @@ async def test_a_record_is_written_once_even_when_the_activity_runs_twice(
 async def test_a_reused_key_keeps_the_first_record(
     bot_pool: asyncpg.Pool, activity_env: ActivityEnvironment, call_id: str
 ) -> None:
-    activities = AuditActivities(bot_pool)
+    activities = PostgresAuditActivities(bot_pool)
     await activity_env.run(activities.write_audit, record(call_id, 1, AuditEvent.ORDER_CONFIRMED))
     with structlog.testing.capture_logs() as logs:
         again = record(call_id, 1, AuditEvent.ORDER_CANCELLED)
@@ -66,7 +67,7 @@ async def test_a_reused_key_keeps_the_first_record(
 async def test_the_trail_is_in_event_time_order_with_ties_in_write_order(
     bot_pool: asyncpg.Pool, activity_env: ActivityEnvironment, call_id: str
 ) -> None:
-    activities = AuditActivities(bot_pool)
+    activities = PostgresAuditActivities(bot_pool)
     # Retries after an outage deliver records late and out of order; `at` (workflow time)
     # puts them back. Records of one workflow task share `at`: write order decides.
     writes = [
@@ -95,7 +96,7 @@ async def test_the_trail_is_in_event_time_order_with_ties_in_write_order(
 async def test_without_a_time_the_record_gets_the_time_of_writing(
     bot_pool: asyncpg.Pool, activity_env: ActivityEnvironment, call_id: str
 ) -> None:
-    activities = AuditActivities(bot_pool)
+    activities = PostgresAuditActivities(bot_pool)
     operator = record(
         call_id, 1, AuditEvent.OPERATOR_ACTION, actor="operator:ivanova", at=None, phone=None
     )
@@ -118,7 +119,8 @@ async def test_the_database_refuses_to_change_or_remove_records(
     bot_pool: asyncpg.Pool, activity_env: ActivityEnvironment, call_id: str, statement: str
 ) -> None:
     await activity_env.run(
-        AuditActivities(bot_pool).write_audit, record(call_id, 1, AuditEvent.ORDER_CONFIRMED)
+        PostgresAuditActivities(bot_pool).write_audit,
+        record(call_id, 1, AuditEvent.ORDER_CONFIRMED),
     )
     args = [call_id] if "$1" in statement else []
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
@@ -133,7 +135,7 @@ async def test_logs_and_repr_carry_only_the_masked_phone(
 ) -> None:
     entry = record(call_id, 1, AuditEvent.ORDER_STATUS_VIEWED)
     with structlog.testing.capture_logs() as logs:
-        await activity_env.run(AuditActivities(bot_pool).write_audit, entry)
+        await activity_env.run(PostgresAuditActivities(bot_pool).write_audit, entry)
 
     assert PHONE not in repr(entry)
     assert PHONE not in repr(logs)

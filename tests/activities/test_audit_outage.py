@@ -12,8 +12,9 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.audit import AuditActivities, AuditEvent, AuditRecord, audit_trail
+from activities.audit import PostgresAuditActivities, audit_trail
 from activities.db import create_bot_pool, is_unavailable
+from activities.interfaces.audit import AuditEvent, AuditRecord
 from tests.activities.tcp_proxy import proxied_database
 from tests.support.servers import free_port, with_database
 
@@ -51,7 +52,7 @@ async def test_audit_writes_fail_retryably_while_the_network_is_down_then_land_o
     async with proxied_database(database_url) as (proxy, url):
         pool = await create_bot_pool(url, min_size=1, max_size=2)
         try:
-            audit = AuditActivities(pool)
+            audit = PostgresAuditActivities(pool)
             assert await activity_env.run(audit.write_audit, record(call_id, 1)) is True
 
             await proxy.cut()
@@ -82,7 +83,7 @@ async def test_terminated_backends_are_retried_into_exactly_one_row(
 ) -> None:
     pool = await create_bot_pool(database_url, min_size=1, max_size=1)
     try:
-        audit = AuditActivities(pool)
+        audit = PostgresAuditActivities(pool)
         assert await activity_env.run(audit.write_audit, record(call_id, 1)) is True
         pid = await pool.fetchval("SELECT pg_backend_pid()")
         assert await bot_pool.fetchval("SELECT pg_terminate_backend($1)", pid) is True
@@ -106,7 +107,7 @@ async def test_a_database_that_is_not_there_is_a_retryable_failure(
     pool = await create_bot_pool(url, min_size=0, max_size=1)
     try:
         with pytest.raises(ApplicationError) as caught:
-            await activity_env.run(AuditActivities(pool).write_audit, record(call_id, 1))
+            await activity_env.run(PostgresAuditActivities(pool).write_audit, record(call_id, 1))
     finally:
         await pool.close()
     assert (caught.value.type, caught.value.non_retryable) == ("BotDatabaseUnavailable", False)

@@ -9,9 +9,9 @@ import asyncpg
 import structlog
 from temporalio.testing import ActivityEnvironment
 
-from activities.call_log import (
+from activities.call_log import PostgresCallLogActivities
+from activities.interfaces.call_log import (
     CallEnded,
-    CallLogActivities,
     CallStarted,
     ToolCallLog,
     TurnRecord,
@@ -47,7 +47,7 @@ def turn(call_id: str, turn_no: int, reply: str = "Ваш заказ уже в �
 async def test_a_turn_is_written_once(
     bot_pool: asyncpg.Pool, activity_env: ActivityEnvironment, call_id: str
 ) -> None:
-    log = CallLogActivities(bot_pool)
+    log = PostgresCallLogActivities(bot_pool)
     assert await activity_env.run(log.record_turn, turn(call_id, 1)) is True
     # A retry carries the same turn; even a differing reply must not overwrite the first.
     assert await activity_env.run(log.record_turn, turn(call_id, 1, reply="другое")) is False
@@ -88,7 +88,7 @@ async def test_a_turn_is_written_once(
 async def test_start_then_end_fills_one_row(
     bot_pool: asyncpg.Pool, activity_env: ActivityEnvironment, call_id: str
 ) -> None:
-    log = CallLogActivities(bot_pool)
+    log = PostgresCallLogActivities(bot_pool)
     started = CallStarted(call_id=call_id, caller_phone=PHONE, started_at=T0, agent_mode="llm")
     ended = CallEnded(
         call_id=call_id,
@@ -122,7 +122,7 @@ async def test_start_then_end_fills_one_row(
 async def test_an_end_that_arrives_first_is_not_undone_by_a_late_start(
     bot_pool: asyncpg.Pool, activity_env: ActivityEnvironment, call_id: str
 ) -> None:
-    log = CallLogActivities(bot_pool)
+    log = PostgresCallLogActivities(bot_pool)
     ended = CallEnded(
         call_id=call_id,
         ended_at=T0 + timedelta(minutes=1),
@@ -147,7 +147,7 @@ async def test_an_end_that_arrives_first_is_not_undone_by_a_late_start(
 async def test_logs_never_carry_the_full_phone_or_what_was_said(
     bot_pool: asyncpg.Pool, activity_env: ActivityEnvironment, call_id: str
 ) -> None:
-    log = CallLogActivities(bot_pool)
+    log = PostgresCallLogActivities(bot_pool)
     with structlog.testing.capture_logs() as logs:
         await activity_env.run(
             log.record_call_started,

@@ -18,10 +18,18 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.audit import AuditActivities, AuditEntry, AuditEvent, AuditRecord, audit_trail
-from activities.call_log import CallEnded, CallStarted, ToolCallLog, TurnRecord, TurnTimings
+from activities.audit import AuditEntry, PostgresAuditActivities, audit_trail
 from activities.db import create_bot_pool
-from activities.sms import HttpSmsGateway, SmsActivities, SmsReceipt, SmsRequest
+from activities.interfaces.audit import AuditEvent, AuditRecord
+from activities.interfaces.call_log import (
+    CallEnded,
+    CallStarted,
+    ToolCallLog,
+    TurnRecord,
+    TurnTimings,
+)
+from activities.interfaces.sms import SmsReceipt, SmsRequest
+from activities.sms import GatewaySmsActivities, HttpSmsGateway
 from core.settings import SmsProvider
 from tests.activities.fake_sms_gateway import FakeSmsGateway, fake_sms_gateway
 from tests.activities.retry_workflows import SendSmsWorkflow, WriteAuditWorkflow
@@ -97,7 +105,7 @@ async def test_audit_retried_by_temporal_through_a_database_outage_lands_once(
         details={"total": 259900},
         at=NOW,
     )
-    the_worker = worker(client, [AuditActivities(pool).write_audit])
+    the_worker = worker(client, [PostgresAuditActivities(pool).write_audit])
     async with the_worker:
         await proxy.cut()
         handle = await client.start_workflow(
@@ -121,7 +129,7 @@ async def test_sms_retried_by_temporal_while_the_gateway_answers_503(
     sms_gateway.fail_next(3, status=503)
     gateway = HttpSmsGateway(sms_gateway.url, TOKEN, pool=bot_pool)
     key = f"{call_id}:sms:100245"
-    the_worker = worker(client, [SmsActivities(gateway).send_sms])
+    the_worker = worker(client, [GatewaySmsActivities(gateway).send_sms])
     async with the_worker:
         receipt = await client.execute_workflow(
             SendSmsWorkflow.run,
@@ -144,7 +152,7 @@ async def test_a_rejected_sms_is_not_retried(
 ) -> None:
     sms_gateway.reject(400, "invalid sender")
     gateway = HttpSmsGateway(sms_gateway.url, TOKEN, pool=bot_pool)
-    the_worker = worker(client, [SmsActivities(gateway).send_sms])
+    the_worker = worker(client, [GatewaySmsActivities(gateway).send_sms])
     async with the_worker:
         with pytest.raises(WorkflowFailureError) as caught:
             await client.execute_workflow(

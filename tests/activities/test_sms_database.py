@@ -10,12 +10,12 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.interfaces.sms import SmsRequest
 from activities.sms import (
     DatabaseSmsGateway,
+    GatewaySmsActivities,
     HttpSmsGateway,
-    SmsActivities,
     SmsMessage,
-    SmsRequest,
     gateway_from_settings,
 )
 from core.settings import Settings, SmsProvider
@@ -38,7 +38,7 @@ def key() -> str:
 async def test_a_second_send_returns_the_first_receipt_and_stores_nothing_new(
     bot_pool: asyncpg.Pool, activity_env: ActivityEnvironment, key: str
 ) -> None:
-    sms = SmsActivities(DatabaseSmsGateway(bot_pool))
+    sms = GatewaySmsActivities(DatabaseSmsGateway(bot_pool))
     first = await activity_env.run(sms.send_sms, request(key))
     again = await activity_env.run(sms.send_sms, request(key))
 
@@ -76,7 +76,7 @@ async def test_concurrent_sends_with_one_key_send_once(bot_pool: asyncpg.Pool, k
 async def test_an_invalid_message_is_rejected_for_good_and_not_stored(
     bot_pool: asyncpg.Pool, activity_env: ActivityEnvironment, key: str
 ) -> None:
-    sms = SmsActivities(DatabaseSmsGateway(bot_pool))
+    sms = GatewaySmsActivities(DatabaseSmsGateway(bot_pool))
     with pytest.raises(ApplicationError) as caught:
         await activity_env.run(sms.send_sms, request(key, phone="89161234567"))
 

@@ -11,7 +11,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.sms import HttpSmsGateway, SmsActivities, SmsRequest
+from activities.interfaces.sms import SmsRequest
+from activities.sms import GatewaySmsActivities, HttpSmsGateway
 from core.settings import SmsProvider
 from tests.activities.fake_sms_gateway import FakeSmsGateway, fake_sms_gateway
 from tests.support.servers import free_port
@@ -34,8 +35,8 @@ def key() -> str:
 
 def activities(
     pool: asyncpg.Pool, url: str, *, token: str = TOKEN, timeout: float = 5.0
-) -> SmsActivities:
-    return SmsActivities(HttpSmsGateway(url, token, pool=pool, timeout=timeout))
+) -> GatewaySmsActivities:
+    return GatewaySmsActivities(HttpSmsGateway(url, token, pool=pool, timeout=timeout))
 
 
 def request(key: str, text: str = TEXT) -> SmsRequest:
@@ -47,7 +48,7 @@ async def stored(pool: asyncpg.Pool, key: str) -> list[asyncpg.Record]:
 
 
 async def expect_error(
-    env: ActivityEnvironment, sms: SmsActivities, req: SmsRequest
+    env: ActivityEnvironment, sms: GatewaySmsActivities, req: SmsRequest
 ) -> ApplicationError:
     with pytest.raises(ApplicationError) as caught:
         await env.run(sms.send_sms, req)

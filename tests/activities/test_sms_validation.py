@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from activities.sms import MAX_SMS_UNITS, SmsMessage, SmsRejected, SmsRequest, ucs2_units
+from activities.interfaces.sms import SmsRequest
+from activities.sms import MAX_SMS_UNITS, SmsMessage, SmsRejected, ucs2_units
 
 KEY = "call-1:sms:100245"
 

@@ -28,10 +28,10 @@ from audiosocket.speech import (
     synthesize_to_pcm,
 )
 from core.settings import Settings
+from core.vocabulary import AgentMode
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.fake_openai_audio import FakeSpeech
 from tests.workflows import conftest as workflow_stack
-from workflows.client import AgentChoice
 
 # The real call stack, built exactly as for the workflow tests (pytest registers a fixture
 # under the name of the attribute that holds it).
@@ -114,7 +114,7 @@ async def running_edge(
     timings: SessionTimings = TEST_TIMINGS,
     stt: bool = True,
     vad_models: int = PRELOADED_VAD_MODELS,
-    agent: AgentChoice = "auto",
+    agent: AgentMode = AgentMode.AUTO,
 ) -> AsyncIterator[Edge]:
     """An edge on a free port; `stt=False` runs it without a transcriber."""
     edge = Edge(

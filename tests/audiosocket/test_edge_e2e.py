@@ -26,6 +26,7 @@ from audiosocket.session import EdgeCallSession
 from audiosocket.simulator.fake_ari import FakeAri, FakeChannel
 from audiosocket.simulator.peer import AudioSocketPeer
 from core.settings import Settings
+from prompts import keypad_line
 from store_api.seed.personas import NO_ORDERS
 from tests.audiosocket.conftest import (
     EdgeCalls,
@@ -326,7 +327,7 @@ async def test_ari_dtmf_reported_twice_counts_once_and_zero_transfers(ari_rig: A
     await peer.wait_until_bot_quiet(QUIET_MS, timeout_s=TURN_TIMEOUT_S)
     state = await call_state(session)
     pressed = [m["content"] for m in state.messages if m["role"] == "user"]
-    assert pressed == ["Номер заказа: 5"], pressed
+    assert pressed == [keypad_line("5")], pressed
 
     await ari_rig.ari.press(channel.id, "0")
     await peer.send_dtmf("0")
@@ -398,10 +399,14 @@ async def test_barge_in_cuts_bot_audio_and_reports_what_was_played(
     cut = peer.speech_spans(since=reply_started)[0].end - caller_onset
     print(f"\nbarge-in: bot audio stopped {cut * 1000:.0f} ms after the caller's onset")
     assert cut < 0.4, f"bot kept talking {cut:.3f} s into the caller's speech"
-    await peer.wait_for_bot_speech(since=stopped, timeout_s=TURN_TIMEOUT_S)
-    await peer.wait_until_bot_quiet(QUIET_MS, since=stopped, timeout_s=TURN_TIMEOUT_S)
-    assert session.workflow is not None and session.workflow.last_reply is not None
-    assert session.workflow.last_reply.text == "Слушаю вас."
+    workflow = session.workflow
+    assert workflow is not None
+
+    async def answered() -> bool:
+        # Not the first bot speech after the cut: on a loaded box the filler can come first.
+        return workflow.last_reply is not None and workflow.last_reply.text == "Слушаю вас."
+
+    await eventually(answered, TURN_TIMEOUT_S)
 
     played = (await update_inputs(session, "caller_said"))[1]["previous_playback"]
     heard_ms = (caller_onset - reply_started) * 1000

@@ -19,6 +19,7 @@ from audiosocket.playout import PlayoutSource
 from audiosocket.session import NO_STT, SessionTimings
 from audiosocket.simulator.peer import AudioSocketPeer
 from core.settings import Settings
+from core.vocabulary import AgentMode
 from store_api.seed.personas import NO_ORDERS
 from tests.audiosocket import test_edge_e2e as e2e
 from tests.audiosocket.conftest import (
@@ -243,7 +244,7 @@ async def test_with_no_llm_the_edge_starts_guided_calls(
     assert Edge.from_settings(no_llm, call_worker).deps.agent == "guided"
     assert Edge.from_settings(call_settings, call_worker).deps.agent == "auto"
     async with running_edge(
-        call_worker, call_settings, fake_speech, stt=False, vad_models=1, agent="guided"
+        call_worker, call_settings, fake_speech, stt=False, vad_models=1, agent=AgentMode.GUIDED
     ) as edge:
         peer, session = await EdgeCalls(edge, fake_llm, fake_speech, call_settings).dial()
         try:

@@ -12,7 +12,6 @@ import pytest
 from core.settings import (
     DEV_STORE_API_TOKEN,
     PROJECT_ROOT,
-    AgentMode,
     ConfigurationError,
     LogFormat,
     Settings,
@@ -21,6 +20,7 @@ from core.settings import (
     TtsProvider,
     get_settings,
 )
+from core.vocabulary import AgentMode
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 FIELDS = set(Settings.model_fields)

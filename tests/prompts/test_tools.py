@@ -11,6 +11,7 @@ from typing import Any, Union, get_args, get_origin
 import pytest
 from pydantic import BaseModel
 
+from core.vocabulary import ToolName
 from prompts.tools import (
     TOOL_MODELS,
     CreateOrderDraft,
@@ -23,12 +24,15 @@ from prompts.tools import (
     openai_tool,
     openai_tools,
     parse_arguments,
+    tool_named,
 )
 
 TOOLS = sorted(TOOL_MODELS)
 # Keywords OpenAI's strict mode refuses (and the ones pydantic adds that it does not need).
 FORBIDDEN = {"minLength", "maxLength", "default", "title", "format"}
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+
+T = ToolName
 
 
 def nodes(schema: Any, path: str = "$") -> list[tuple[str, dict[str, Any]]]:
@@ -91,7 +95,7 @@ def check_object(model: type[BaseModel], schema: dict[str, Any], path: str) -> N
 
 
 @pytest.mark.parametrize("name", TOOLS)
-def test_function_envelope(name: str) -> None:
+def test_function_envelope(name: ToolName) -> None:
     tool = openai_tool(name)
     assert set(tool) == {"type", "function"}
     assert tool["type"] == "function"
@@ -103,7 +107,7 @@ def test_function_envelope(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", TOOLS)
-def test_every_object_is_closed_and_fully_required(name: str) -> None:
+def test_every_object_is_closed_and_fully_required(name: ToolName) -> None:
     parameters = openai_tool(name)["function"]["parameters"]
     check_object(TOOL_MODELS[name], parameters, name)
     for path, node in nodes(parameters):
@@ -113,7 +117,7 @@ def test_every_object_is_closed_and_fully_required(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", TOOLS)
-def test_no_keywords_strict_mode_refuses(name: str) -> None:
+def test_no_keywords_strict_mode_refuses(name: ToolName) -> None:
     parameters = openai_tool(name)["function"]["parameters"]
     assert "$defs" not in parameters
     for path, node in nodes(parameters):
@@ -122,30 +126,30 @@ def test_no_keywords_strict_mode_refuses(name: str) -> None:
 
 
 def test_nested_models_are_inlined() -> None:
-    delivery = openai_tool("update_order_delivery")["function"]["parameters"]
+    delivery = openai_tool(T.UPDATE_ORDER_DELIVERY)["function"]["parameters"]
     address = non_null(delivery["properties"]["address"])
     assert set(address["properties"]) == set(DeliveryAddress.model_fields)
     assert is_nullable(address["properties"]["apartment"])
     assert not is_nullable(address["properties"]["city"])
-    draft = openai_tool("create_order_draft")["function"]["parameters"]
+    draft = openai_tool(T.CREATE_ORDER_DRAFT)["function"]["parameters"]
     item = draft["properties"]["items"]["items"]
     assert item["required"] == ["product_id", "quantity"]
     assert item["properties"]["quantity"] == {"type": "integer", "minimum": 1, "maximum": 99}
 
 
 def test_constraints_strict_mode_accepts_are_kept() -> None:
-    draft = openai_tool("create_order_draft")["function"]["parameters"]
+    draft = openai_tool(T.CREATE_ORDER_DRAFT)["function"]["parameters"]
     assert draft["properties"]["items"]["minItems"] == 1
     assert draft["properties"]["items"]["maxItems"] == 20
-    status = openai_tool("get_order_status")["function"]["parameters"]
+    status = openai_tool(T.GET_ORDER_STATUS)["function"]["parameters"]
     assert non_null(status["properties"]["order_number"])["pattern"] == r"^\d{3,12}$"
-    delivery = openai_tool("update_order_delivery")["function"]["parameters"]
+    delivery = openai_tool(T.UPDATE_ORDER_DELIVERY)["function"]["parameters"]
     assert delivery["properties"]["type"]["enum"] == ["courier", "pickup"]
     assert not is_nullable(delivery["properties"]["type"])
 
 
 def test_confirm_order_takes_no_arguments() -> None:
-    parameters = openai_tool("confirm_order")["function"]["parameters"]
+    parameters = openai_tool(T.CONFIRM_ORDER)["function"]["parameters"]
     assert parameters == {
         "type": "object",
         "properties": {},
@@ -156,20 +160,20 @@ def test_confirm_order_takes_no_arguments() -> None:
 
 def test_schema_does_not_alter_the_model_schema() -> None:
     before = UpdateOrderDelivery.model_json_schema()
-    openai_tool("update_order_delivery")
+    openai_tool(T.UPDATE_ORDER_DELIVERY)
     assert UpdateOrderDelivery.model_json_schema() == before
 
 
 def test_openai_tools_keeps_table_order_and_filters() -> None:
-    names = {"end_call", "confirm_order", "search_products"}
+    names = {T.END_CALL, T.CONFIRM_ORDER, T.SEARCH_PRODUCTS}
     tools = openai_tools(frozenset(names))
     assert [t["function"]["name"] for t in tools] == [n for n in TOOL_MODELS if n in names]
     assert openai_tools(set()) == []
 
 
-def test_unknown_tool_schema_is_a_key_error() -> None:
-    with pytest.raises(KeyError):
-        openai_tool("delete_everything")
+def test_a_name_that_is_no_tool_of_ours_is_none() -> None:
+    assert tool_named("delete_everything") is None
+    assert tool_named("confirm_order") is T.CONFIRM_ORDER
 
 
 # --- parse_arguments ---------------------------------------------------------------------
@@ -226,7 +230,7 @@ VALID: list[tuple[str, dict[str, Any]]] = [
 )
 def test_valid_arguments(name: str, arguments: dict[str, Any]) -> None:
     parsed = parse_arguments(name, json.dumps(arguments, ensure_ascii=False))
-    assert isinstance(parsed, TOOL_MODELS[name])
+    assert isinstance(parsed, TOOL_MODELS[ToolName(name)])
 
 
 def test_values_arrive_typed() -> None:

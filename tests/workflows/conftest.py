@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal
 
 import asyncpg
 import pytest
@@ -14,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings, SmsProvider, StoreApiMode
 from core.temporal import DATA_CONVERTER
+from core.vocabulary import AgentMode
 from tests.support.fake_llm import FakeLLM
 from tests.support.servers import StoreApiServer
 from tests.support.temporal import temporal_dev_server
@@ -81,7 +81,7 @@ class Calls:
         attention_after_s: int = 120,
         auto_played: bool = True,
         turns_per_run: int = 400,
-        agent: Literal["llm", "guided", "auto"] | None = None,
+        agent: AgentMode | None = None,
     ) -> CallSession:
         call_id = f"call-{uuid.uuid4()}"
         if script:

@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from core.vocabulary import AgentMode
 from store_api.seed.personas import NO_ORDERS
 from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls
@@ -43,12 +44,12 @@ async def test_a_used_call_id_is_refused_and_the_first_order_stays_confirmed(
     assert len(runs) == 1
 
     # A running call's id is refused the same way (the SDK's own conflict error underneath).
-    live = await calls.start(NO_ORDERS.phone, agent="guided")
+    live = await calls.start(NO_ORDERS.phone, agent=AgentMode.GUIDED)
     with pytest.raises(CallIdInUse):
         await CallSession.start(
             calls.client,
             calls.settings.temporal_task_queue,
-            CallInput(caller_number=NO_ORDERS.phone, source="test", agent="guided"),
+            CallInput(caller_number=NO_ORDERS.phone, source="test", agent=AgentMode.GUIDED),
             call_id=live.call_id,
         )
     await live.hang_up()
@@ -57,7 +58,7 @@ async def test_a_used_call_id_is_refused_and_the_first_order_stays_confirmed(
 
 async def test_keys_name_the_run_that_made_them(calls: Calls, store_api: StoreApiServer) -> None:
     """Idempotency and audit keys carry the run id, so no other run can ever replay them."""
-    call = await calls.start(NO_ORDERS.phone, agent="guided")
+    call = await calls.start(NO_ORDERS.phone, agent=AgentMode.GUIDED)
     for line in ("Хочу заказать гречку продел", "Две пачки", "Это всё", "Отмена, не надо"):
         await call.say(line)
     await call.hang_up()

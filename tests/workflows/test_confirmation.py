@@ -6,13 +6,8 @@ import re
 
 import pytest
 
-from workflows.confirmation import (
-    MAX_YES_WORDS,
-    ReadbackGuard,
-    Verdict,
-    is_plain_yes,
-    words,
-)
+from russian.understanding.yes_words import MAX_YES_WORDS, is_plain_yes, words
+from workflows.confirmation import Heard, ReadbackGuard, Verdict
 from workflows.state import ReadbackState
 
 PLAIN_YES = [
@@ -153,7 +148,7 @@ def check(
     dtmf: str = "",
     current: str = FINGERPRINT,
 ) -> Verdict:
-    return ReadbackGuard.check(heard, current_fingerprint=current, caller_text=text, dtmf=dtmf)
+    return ReadbackGuard.check(heard, current_fingerprint=current, heard=Heard(text, dtmf))
 
 
 def refused(verdict: Verdict) -> str:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from core.settings import AgentMode, Settings
+from core.settings import Settings
+from core.vocabulary import AgentMode
 from store_api.seed.personas import NO_ORDERS, ONE_ACTIVE
 from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls

@@ -1,5 +1,5 @@
 """The dialog scenarios of dialog.md through the real workflow with the guided agent (no LLM):
-calls started with agent="guided"; the fake LLM must never be asked."""
+calls started with agent=AgentMode.GUIDED; the fake LLM must never be asked."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import httpx
 import pytest
 
+from core.vocabulary import AgentMode
 from guided import lines
 from russian.order_numbers import say_order_number
 from store_api.seed.personas import FOREIGN_ORDER_NUMBER, MANY_ACTIVE, NO_ORDERS, ONE_ACTIVE
@@ -29,7 +30,7 @@ from workflows.state import CallState
 
 
 async def test_guided_s4_courier_order(calls: Calls, store_api: StoreApiServer) -> None:
-    call = await calls.start(NO_ORDERS.phone, agent="guided")
+    call = await calls.start(NO_ORDERS.phone, agent=AgentMode.GUIDED)
     greeting = call.last_reply
     assert greeting is not None and "Дмитрий" in greeting.text
     assert "оформить новый" in greeting.text, "a guided call names what it can do"
@@ -85,7 +86,7 @@ async def test_llm_failing_mid_call_switches_to_guided_and_the_order_completes(
             pick_product(2),
             say("Доставить курьером или заберёте сами?"),
         ],
-        agent="auto",
+        agent=AgentMode.AUTO,
     )
     asked = await call.say("Две пачки гречки")
     assert asked.stage == "DRAFTING" and "курьером" in asked.text
@@ -142,7 +143,7 @@ async def guided_readback(
     attention_after_s: int = 120,
 ) -> CallSession:
     """A guided call that reached the read-back of a courier order."""
-    call = await calls.start(phone, agent="guided", attention_after_s=attention_after_s)
+    call = await calls.start(phone, agent=AgentMode.GUIDED, attention_after_s=attention_after_s)
     reply = await call.say(f"Хочу заказать {product}")
     if "Какой из них" in reply.text:
         reply = await call.say("Первый")
@@ -160,7 +161,7 @@ async def guided_readback(
 
 
 async def test_guided_s1_status_of_the_one_active_order(calls: Calls) -> None:
-    call = await calls.start(ONE_ACTIVE.phone, agent="guided")
+    call = await calls.start(ONE_ACTIVE.phone, agent=AgentMode.GUIDED)
     reply = await call.say("Где мой заказ?")
     assert "передан в доставку" in reply.text and "ещё чем-нибудь" in reply.text
     goodbye = await call.say("Нет, спасибо")
@@ -171,7 +172,7 @@ async def test_guided_s1_status_of_the_one_active_order(calls: Calls) -> None:
 
 
 async def test_guided_s2_several_orders_listed_then_the_chosen_one(calls: Calls) -> None:
-    call = await calls.start(MANY_ACTIVE.phone, agent="guided")
+    call = await calls.start(MANY_ACTIVE.phone, agent=AgentMode.GUIDED)
     listed = await call.say("Какие у меня заказы?")
     assert "три заказа" in listed.text and "первый" in listed.text, listed
     state = await call.handle.query("state", result_type=CallState)
@@ -187,7 +188,7 @@ async def test_guided_s2_several_orders_listed_then_the_chosen_one(calls: Calls)
 
 
 async def test_guided_s3_foreign_number_is_not_found(calls: Calls) -> None:
-    call = await calls.start(MANY_ACTIVE.phone, agent="guided")
+    call = await calls.start(MANY_ACTIVE.phone, agent=AgentMode.GUIDED)
     reply = await call.say(f"Что с заказом {FOREIGN_ORDER_NUMBER}?")
     assert "Не нашла заказ с таким номером" in reply.text
     missing = await call.say("А заказ девятьсот девяносто девять девятьсот девяносто девять?")
@@ -201,7 +202,7 @@ async def test_guided_s3_foreign_number_is_not_found(calls: Calls) -> None:
 async def test_guided_s5_pickup_point_among_candidates(
     calls: Calls, store_api: StoreApiServer
 ) -> None:
-    call = await calls.start(NO_ORDERS.phone, agent="guided")
+    call = await calls.start(NO_ORDERS.phone, agent=AgentMode.GUIDED)
     reply = await talk(call, "Хочу заказать молоко")
     if "Какой из них" in reply.text:
         reply = await call.say("Первый")
@@ -222,7 +223,7 @@ async def test_guided_s5_pickup_point_among_candidates(
 
 
 async def test_guided_s6_cancel_during_delivery(calls: Calls, store_api: StoreApiServer) -> None:
-    call = await calls.start(NO_ORDERS.phone, agent="guided")
+    call = await calls.start(NO_ORDERS.phone, agent=AgentMode.GUIDED)
     asked = await talk(call, "Хочу заказать гречку продел", "Одну", "Всё")
     assert asked.stage == "DRAFTING" and "курьером" in asked.text
     reply = await call.say("Отмена, не надо")
@@ -245,7 +246,7 @@ async def test_guided_s7_changed_quantity_needs_a_new_readback_and_yes(
 
 
 async def test_guided_s8_hang_up_while_drafting(calls: Calls, store_api: StoreApiServer) -> None:
-    call = await calls.start(NO_ORDERS.phone, agent="guided")
+    call = await calls.start(NO_ORDERS.phone, agent=AgentMode.GUIDED)
     assert (await talk(call, "Гречку продел", "Две", "Всё")).stage == "DRAFTING"
     await call.hang_up()
     await call.result()
@@ -307,7 +308,7 @@ async def test_guided_s11_sold_out_item_gets_alternatives(
 
 async def test_guided_s12_withheld_status_needs_number_and_phone(calls: Calls) -> None:
     number = ONE_ACTIVE.active_orders[0]
-    call = await calls.start(None, agent="guided")
+    call = await calls.start(None, agent=AgentMode.GUIDED)
     assert "номер заказа" in (await call.say("Где мой заказ?")).text
     assert "телефона" in (await call.say(number)).text
     readback = await call.say("Восемь девятьсот три один один один двадцать два тридцать три")
@@ -324,7 +325,7 @@ async def test_guided_s12_withheld_new_order_reads_the_phone_back(
     calls: Calls, store_api: StoreApiServer
 ) -> None:
     phone = "+79857770012"
-    call = await calls.start(None, agent="guided")
+    call = await calls.start(None, agent=AgentMode.GUIDED)
     asked = await talk(call, "Хочу заказать гречку продел", "Одну", "Всё")
     assert asked.stage == "LISTENING" and "телефона" in asked.text, "no draft without a phone"
     readback = await call.say("8 985 777 00 12")
@@ -357,7 +358,7 @@ async def test_guided_s13_prompt_injection_changes_nothing(
 
 
 async def test_guided_s14_operator_on_request(calls: Calls) -> None:
-    call = await calls.start(ONE_ACTIVE.phone, agent="guided")
+    call = await calls.start(ONE_ACTIVE.phone, agent=AgentMode.GUIDED)
     reply = await call.say("Соедините меня с оператором")
     assert reply.action == "transfer" and reply.stage == "TRANSFERRED"
     assert await call.result() == "transferred"
@@ -366,7 +367,7 @@ async def test_guided_s14_operator_on_request(calls: Calls) -> None:
 
 
 async def test_guided_operator_after_repeated_misunderstandings(calls: Calls) -> None:
-    call = await calls.start(ONE_ACTIVE.phone, agent="guided")
+    call = await calls.start(ONE_ACTIVE.phone, agent=AgentMode.GUIDED)
     first = await call.say("Абырвалг")  # searched as a product, found nothing
     assert "Не нашла" in first.text and first.action == "continue"
     assert (await call.say("Ну это самое")).action == "continue"
@@ -386,7 +387,7 @@ async def test_guided_s15_price_change_reads_back_the_new_total(
 async def test_guided_memory_carries_over_continue_as_new(
     calls: Calls, store_api: StoreApiServer
 ) -> None:
-    call = await calls.start(NO_ORDERS.phone, agent="guided", turns_per_run=2)
+    call = await calls.start(NO_ORDERS.phone, agent=AgentMode.GUIDED, turns_per_run=2)
     lines_said = [
         "Хочу заказать гречку продел",
         "Одну",
@@ -468,7 +469,7 @@ ORDER_VARIANTS = {
 async def test_guided_orders_as_callers_phrase_them(
     calls: Calls, store_api: StoreApiServer, name: str
 ) -> None:
-    call = await calls.start(NO_ORDERS.phone, agent="guided")
+    call = await calls.start(NO_ORDERS.phone, agent=AgentMode.GUIDED)
     reply = await talk(call, *ORDER_VARIANTS[name])
     assert reply.stage == "CONFIRMED", reply
     await call.hang_up()
@@ -483,7 +484,7 @@ async def test_llm_failing_after_a_tool_in_the_same_turn_leaves_the_guided_agent
     call = await calls.start(
         NO_ORDERS.phone,
         [search("гречка продел"), LlmReply.fail(503), LlmReply.fail(503)],
-        agent="auto",
+        agent=AgentMode.AUTO,
     )
     reply = await call.say("Хочу заказать гречку продел")
     assert reply.sentences[0] == lines.SWITCHED
@@ -505,7 +506,7 @@ async def test_llm_failing_after_a_tool_in_the_same_turn_leaves_the_guided_agent
 async def test_guided_asking_for_more_than_the_stock(
     calls: Calls, store_api: StoreApiServer
 ) -> None:
-    call = await calls.start(NO_ORDERS.phone, agent="guided")
+    call = await calls.start(NO_ORDERS.phone, agent=AgentMode.GUIDED)
     await call.say("Хочу заказать гречку продел")
     state = await call.handle.query("state", result_type=CallState)
     assert state.guided.chosen is not None
@@ -525,7 +526,7 @@ async def test_guided_asking_for_more_than_the_stock(
 
 
 async def test_guided_silence_repeats_the_pending_question(calls: Calls) -> None:
-    call = await calls.start(NO_ORDERS.phone, agent="guided")
+    call = await calls.start(NO_ORDERS.phone, agent=AgentMode.GUIDED)
     asked = await call.say("Хочу заказать гречку продел")
     again = await call.silence()
     assert again.sentences[0] == "Вы меня слышите?" and "Сколько штук?" in again.text, again

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from core.vocabulary import AgentMode
 from store_api.seed.personas import NO_ORDERS
 from tests.support.fake_llm import Reply
 from tests.workflows.conftest import Calls
@@ -45,7 +46,7 @@ async def test_an_order_spanning_several_runs_completes(calls: Calls) -> None:
 async def test_turns_sent_back_to_back_across_hand_overs_all_get_replies(calls: Calls) -> None:
     """A turn that arrives while a run hands over is answered (by the old run or the new
     one), never failed with 'workflow completed before the update'."""
-    call = await calls.start(NO_ORDERS.phone, agent="guided", turns_per_run=1)
+    call = await calls.start(NO_ORDERS.phone, agent=AgentMode.GUIDED, turns_per_run=1)
     lines = ["Хочу заказать гречку продел", "Повторите", "Одну", "Повторите", "Всё", "Курьером"]
     for line in lines + ["Повторите"] * 4:
         reply = await call.say(line)

@@ -7,12 +7,12 @@ from collections import deque
 
 import pytest
 
+from core.vocabulary import Stage, ToolName
 from prompts.tools import TOOL_MODELS
 from workflows.stages import (
     ALLOWED_TOOLS,
     TRANSITIONS,
     Event,
-    Stage,
     TransitionError,
     allowed_tools,
     can,
@@ -105,6 +105,8 @@ BEFORE_CONFIRMING_WITH_DRAFT = [S.DRAFTING, S.DELIVERY, S.AWAITING_CONFIRMATION]
 # every caller update waits until identification is done).
 LIVE = [stage for stage in S if stage not in {S.IDENTIFYING, S.TRANSFERRED, S.ENDED}]
 ALL_PAIRS = [(stage, event) for stage in S for event in E]
+
+T = ToolName
 
 
 def test_the_table_is_exactly_the_diagram() -> None:
@@ -271,19 +273,19 @@ CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 
 @pytest.mark.parametrize("stage", list(S))
 @pytest.mark.parametrize("tool", sorted(TOOL_MODELS))
-def test_refusal_is_russian(tool: str, stage: Stage) -> None:
+def test_refusal_is_russian(tool: ToolName, stage: Stage) -> None:
     text = refusal(tool, stage)
     assert text.strip()
     assert len(CYRILLIC.findall(text)) >= 10, text
 
 
 def test_specific_refusals() -> None:
-    assert "доставк" in refusal("confirm_order", S.DRAFTING)
-    assert "черновик" in refusal("update_order_delivery", S.LISTENING).lower()
-    assert "оператор" in refusal("cancel_order", S.CONFIRMED)
-    assert "оператор" in refusal("cancel_order", S.SMS_SENT)
+    assert "доставк" in refusal(T.CONFIRM_ORDER, S.DRAFTING)
+    assert "черновик" in refusal(T.UPDATE_ORDER_DELIVERY, S.LISTENING).lower()
+    assert "оператор" in refusal(T.CANCEL_ORDER, S.CONFIRMED)
+    assert "оператор" in refusal(T.CANCEL_ORDER, S.SMS_SENT)
 
 
 def test_generic_refusal_names_tool_and_stage() -> None:
-    text = refusal("set_contact_phone", S.CONFIRMING)
+    text = refusal(T.SET_CONTACT_PHONE, S.CONFIRMING)
     assert "set_contact_phone" in text and "CONFIRMING" in text

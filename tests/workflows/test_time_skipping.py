@@ -23,7 +23,7 @@ from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
 from tests.workflows.scripts import COURIER_TVERSKAYA, pick_product, say, search
 from workers.worker import activity_set, build_worker
-from workflows.call_records import ATTENTION
+from workflows.models import ATTENTION
 from workflows.state import CallState
 
 

@@ -1,35 +1,32 @@
-"""The call's bookkeeping: stage moves, Attention, current details, audit and call log."""
+"""`CallRecords`: the call's bookkeeping — stage moves, Attention, current details, idempotency
+keys, audit records, the call log — and the background activities that write them."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
-    from activities.audit import AuditEvent, AuditRecord
-    from activities.call_log import ToolCallLog, TurnRecord, TurnTimings
+    from activities.interfaces.audit import AuditActivities, AuditEvent, AuditRecord
+    from activities.interfaces.call_log import (
+        CallLogActivities,
+        ToolCallLog,
+        TurnRecord,
+        TurnTimings,
+    )
     from core.phones import mask_phone
-    from store_api.contract import (
-        STORE_TZ,
-    )
-    from workflows.models import (
-        CallInput,
-        Reply,
-    )
-    from workflows.stages import (
-        Event,
-        next_stage,
-    )
-    from workflows.state import (
-        CallState,
-    )
+    from core.vocabulary import AgentMode, Attention, CallOutcome
+    from store_api.contract import STORE_TZ
+    from workflows.models import ATTENTION, CALL_STAGE, CallInput, Reply
+    from workflows.stages import Event, next_stage
+    from workflows.state import CallState
 
 from workflows.activity_options import DURABLE
 
@@ -39,67 +36,64 @@ OPERATOR_LAYER = "operator-layer-1"
 # Patch id of the guided agent (its activity, the switch from the LLM, the agent memo).
 GUIDED_AGENT = "guided-agent-1"
 
-CALL_STAGE = SearchAttributeKey.for_keyword("CallStage")
-CALLER_PHONE = SearchAttributeKey.for_keyword("CallerPhone")
-ORDER_NUMBER = SearchAttributeKey.for_keyword("OrderNumber")
-CALL_OUTCOME = SearchAttributeKey.for_keyword("CallOutcome")
-ATTENTION = SearchAttributeKey.for_keyword("Attention")
+A = TypeVar("A")
 
 
 @dataclass
 class TurnLog:
+    """Where one caller turn's time went, for the call log."""
+
     tools: list[ToolCallLog] = field(default_factory=list)
     agent_ms: float = 0.0
     tools_ms: float = 0.0
 
 
 class CallRecords:
-    """State, stage moves and everything the call writes down: search attributes, current
-    details, audit records, the call log, and the background activities that carry them."""
+    """Everything the call writes down. Its own state: the background writes still running
+    and the audit counter; the call's state (`CallState`) it shares with the other parts."""
 
-    call: CallInput
-    s: CallState
-    _background: list[asyncio.Task[Any]]
-    _audit_no: int
-    _caller_text: str
-    _dtmf: str
-    _attention_after: timedelta
-    _last_input: dt.datetime
-    _first_turn_of_run: int
-    _wake: bool  # an operator asked to retry now
+    def __init__(self, call: CallInput, s: CallState) -> None:
+        self.call = call
+        self.s = s
+        self._background: list[asyncio.Task[Any]] = []
+        self._audit_no = 0 if call.resume is None else s.step * 100
+        self.attention_after = timedelta(seconds=call.attention_after_s)
 
-    def _move(self, event: Event) -> None:
+    # --- the stage and what operators see ------------------------------------------------
+
+    def move(self, event: Event) -> None:
         stage = next_stage(self.s.stage, event)
         if stage is not self.s.stage:
             self.s.stage = stage
             workflow.upsert_search_attributes([CALL_STAGE.value_set(stage.value)])
-        self._details()
+        self.details()
 
-    def _set_attention(self, value: str) -> None:
+    def set_attention(self, value: Attention) -> None:
         if value == self.s.attention:
             return
         previous, self.s.attention = self.s.attention, value
-        workflow.upsert_search_attributes([ATTENTION.value_set(value)])
+        workflow.upsert_search_attributes([ATTENTION.value_set(value.value)])
         if workflow.patched(OPERATOR_LAYER):
             # The list of calls (and `voiceorder ops list`) shows memos without a worker.
             job = self.s.confirm_job
             workflow.upsert_memo(
                 {
-                    "attention": value,
+                    "attention": value.value,
                     "last_error": (job.last_error if job else "") or self.s.last_error,
                     "since": workflow.now().isoformat(),
                 }
             )
-        self._audit(
+        self.audit(
             AuditEvent.ATTENTION_SET if value else AuditEvent.ATTENTION_CLEARED,
             order_number=self.s.order_number
             or (self.s.confirm_job.number if self.s.confirm_job else None),
-            details={"attention": value, "previous": previous},
+            details={"attention": value.value, "previous": previous.value},
             actor="system",
         )
-        self._details()
+        self.details()
 
-    def _details(self) -> None:
+    def details(self) -> None:
+        """The Web UI's Current Details: the stage, the order, what is wrong, in one glance."""
         job = self.s.confirm_job
         lines = [f"**{self.s.stage.value}**"]
         if job is not None:
@@ -112,7 +106,7 @@ class CallRecords:
         lines.append(
             f"- caller: {mask_phone(phone) if phone else 'withheld'}, turns: {self.s.turn_no}"
         )
-        if self.s.agent_mode == "guided":
+        if self.s.agent_mode is AgentMode.GUIDED:
             switched = self.s.agent_switch_reason
             lines.append(
                 f"- agent: guided (switched from the LLM: `{switched}`)"
@@ -120,7 +114,7 @@ class CallRecords:
                 else "- agent: guided"
             )
         if self.s.attention:
-            lines.append(f"- ⚠ attention: `{self.s.attention}`")
+            lines.append(f"- ⚠ attention: `{self.s.attention.value}`")
         if self.s.last_error:
             lines.append(f"- last error: `{self.s.last_error}`")
         if self.s.hung_up:
@@ -129,15 +123,17 @@ class CallRecords:
         headline, *facts = lines
         workflow.set_current_details("\n\n".join([headline, "\n".join(facts)]))
 
-    def _key(self, what: str) -> str:
+    # --- keys, audit, call log ------------------------------------------------------------
+
+    def key(self, what: str) -> str:
         """Idempotency keys from the workflow id, the run and a per-call step counter (tools.md
         rule 6). The run id keeps a key from ever naming another call's request: a retried
-        activity reuses its key, while a second run of the same call id (refused since the
-        reused-call-id fix, but recorded in old histories) can never replay the first's order."""
+        activity reuses its key, while another run under the same call id (refused since the
+        reused-call-id fix, but recorded in old histories) can never replay this run's order."""
         self.s.step += 1
         return f"{self.s.call_id}:{workflow.info().run_id}:{what}:{self.s.step}"
 
-    def _audit(
+    def audit(
         self,
         event: AuditEvent,
         *,
@@ -159,17 +155,17 @@ class CallRecords:
             details=json.loads(json.dumps(details or {}, default=str)),
             at=workflow.now(),
         )
-        self._start_background("write_audit", record, summary=f"audit {event.value}")
+        self.in_background(AuditActivities.write_audit, record, summary=f"audit {event.value}")
 
-    def _log_turn(self, text: str, reply: Reply, log: TurnLog, started: float) -> None:
-        self._start_background(
-            "record_turn",
+    def log_turn(self, text: str, reply: Reply, log: TurnLog, started: float) -> None:
+        self.in_background(
+            CallLogActivities.record_turn,
             TurnRecord(
                 call_id=self.s.call_id,
                 turn_no=self.s.turn_no,
                 caller_text=text,
                 reply_text=reply.text,
-                action=reply.action,
+                action=reply.action.value,
                 stage=self.s.stage.value,
                 tools=log.tools,
                 timings=TurnTimings(
@@ -182,19 +178,24 @@ class CallRecords:
             summary=f"call log: turn {self.s.turn_no}",
         )
 
-    def _start_background(self, activity: str, arg: Any, *, summary: str) -> None:
+    def in_background(
+        self, activity: Callable[[Any, A], Awaitable[Any]], arg: A, *, summary: str
+    ) -> None:
         """Off the reply path: the update returns while this runs; the run loop waits for it."""
-        handle = workflow.start_activity(activity, arg, summary=summary, **DURABLE)
+        handle = workflow.start_activity_method(activity, arg, summary=summary, **DURABLE)
         self._background.append(handle)
 
-    async def _drain_background(self) -> None:
+    async def drain(self) -> None:
         while self._background:
             pending, self._background = self._background, []
             await asyncio.gather(*pending)
 
-    def _today(self) -> dt.date:
+    # --- small facts --------------------------------------------------------------------
+
+    def today(self) -> dt.date:
         return workflow.now().astimezone(STORE_TZ).date()
 
-    def _finish(self, outcome: str) -> None:
+    def finish(self, outcome: CallOutcome) -> None:
+        """The bot ends the call (goodbye, silence); post-call work follows."""
         self.s.ended = True
         self.s.outcome = self.s.outcome or outcome

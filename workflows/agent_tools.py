@@ -1,32 +1,31 @@
-"""The agent's tools as the workflow runs them (tools.md: rules enforced in code)."""
+"""`AgentTools`: the agent's tools as the workflow runs them (tools.md, rules enforced in
+code). Each call is checked against the stage table, gets what the agent must not decide
+filled in (the caller's phone, idempotency keys), and runs its Store API activities;
+`confirm_order` is the confirmation's (workflows/confirmation.py)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.agent import ToolCall
-    from activities.audit import AuditEvent
-    from activities.call_log import ToolCallLog
-    from activities.store import (
+    from activities.interfaces.agent import ToolCall
+    from activities.interfaces.audit import AuditEvent
+    from activities.interfaces.call_log import ToolCallLog
+    from activities.interfaces.store import (
         CancelRequest,
-        ConfirmRequest,
         DeliveryRequest,
         DraftRequest,
-        OrderRequest,
-        OrdersFound,
         OrdersQuery,
-        PickupPointsFound,
         PickupQuery,
         ProductQuery,
         ProductRequest,
-        ProductsFound,
+        StoreActivities,
     )
     from core.phones import InvalidPhone, mask_phone, normalise_phone
+    from core.vocabulary import Action, CallOutcome, ErrorType, ToolName
     from prompts.tools import (
         CancelOrder,
         CreateOrderDraft,
@@ -39,78 +38,52 @@ with workflow.unsafe.imports_passed_through():
         TransferToOperator,
         UpdateOrderDelivery,
         parse_arguments,
+        tool_named,
     )
     from russian.readback import status_sentence
-    from russian.sms import confirmation_sms
+    from russian.understanding.yes_words import is_plain_yes
     from store_api.contract import (
         Address,
         CourierDeliveryIn,
         CreateOrder,
         CustomerRef,
-        Order,
+        ErrorCode,
         OrderItemIn,
         PickupDeliveryIn,
-        Product,
     )
     from workflows import phrases
-    from workflows.confirmation import ReadbackGuard, is_plain_yes
-    from workflows.models import (
-        Action,
-    )
-    from workflows.stages import (
-        Event,
-        Stage,
-        allowed_tools,
-        refusal,
-    )
-    from workflows.state import (
-        ConfirmedOrder,
-        ConfirmJob,
-        DraftState,
-        ReadbackState,
-    )
+    from workflows.models import ORDER_NUMBER
+    from workflows.stages import Event, allowed_tools, refusal
+    from workflows.state import CallState, DraftState
 
-from workflows.activity_options import ACTIVITY_FAILED, IN_CALL, error_details, error_type
-from workflows.call_records import (
-    ORDER_NUMBER,
-    CallRecords,
-    TurnLog,
-)
+from workflows.activity_options import ACTIVITY_FAILED, error_type, in_call
+from workflows.confirmation import Confirmation, Heard, fingerprint
+from workflows.records import CallRecords, TurnLog
+from workflows.tool_outcome import ToolOutcome, store_error
+
+T = ToolName
 
 
-@dataclass
-class ToolOutcome:
-    """What a tool call produced: a result for the LLM, and maybe words the bot says itself."""
+class AgentTools:
+    """The agent's tools. Its own state: none beyond what it shares — the call's state, its
+    records, and the confirmation that owns `confirm_order`."""
 
-    payload: dict[str, Any]
-    error: bool = False
-    denied: bool = False
-    speech: list[str] | None = None
-    action: Action = "continue"
-    ends_turn: bool = False
+    def __init__(self, s: CallState, records: CallRecords, confirmation: Confirmation) -> None:
+        self.s = s
+        self.records = records
+        self.confirmation = confirmation
 
-
-def fingerprint(order: Order) -> str:
-    items = ",".join(f"{i.product_id}x{i.quantity}@{i.unit_price}" for i in order.items)
-    delivery = order.delivery.model_dump_json() if order.delivery else "-"
-    return f"{order.total}|{items}|{delivery}"
-
-
-class CallTools(CallRecords):
-    """The agent's tools: each checks the stage, fills in what the LLM must not decide and
-    runs its activities; confirmation speaks the workflow's own read-back."""
-
-    async def _run_tool(self, call: ToolCall, log: TurnLog) -> ToolOutcome:
+    async def run(self, call: ToolCall, heard: Heard, log: TurnLog) -> ToolOutcome:
         started = workflow.time()
         args = parse_arguments(call.name, call.arguments)
-        if isinstance(args, ToolArgumentError):
-            outcome = ToolOutcome({"error": args.message}, error=True)
-        elif call.name not in allowed_tools(self.s.stage, withheld=self.s.withheld):
-            outcome = ToolOutcome(
-                {"error": refusal(call.name, self.s.stage)}, error=True, denied=True
-            )
+        tool = tool_named(call.name)
+        if isinstance(args, ToolArgumentError) or tool is None:
+            message = args.message if isinstance(args, ToolArgumentError) else "Нет инструмента."
+            outcome = ToolOutcome({"error": message}, error=True)
+        elif tool not in allowed_tools(self.s.stage, withheld=self.s.withheld):
+            outcome = ToolOutcome({"error": refusal(tool, self.s.stage)}, error=True, denied=True)
         else:
-            outcome = await self._dispatch(call.name, args)
+            outcome = await self._dispatch(tool, args, heard)
         ms = (workflow.time() - started) * 1000
         log.tools_ms += ms
         log.tools.append(
@@ -124,67 +97,42 @@ class CallTools(CallRecords):
         )
         return outcome
 
-    async def _dispatch(self, name: str, args: ToolArgs) -> ToolOutcome:
-        match name, args:
-            case "search_products", SearchProducts():
+    async def _dispatch(self, tool: ToolName, args: ToolArgs, heard: Heard) -> ToolOutcome:
+        match tool, args:
+            case T.SEARCH_PRODUCTS, SearchProducts():
                 return await self._search_products(args)
-            case "get_product", GetProduct():
+            case T.GET_PRODUCT, GetProduct():
                 return await self._get_product(args)
-            case "get_order_status", GetOrderStatus():
+            case T.GET_ORDER_STATUS, GetOrderStatus():
                 return await self._order_status(args)
-            case "create_order_draft", CreateOrderDraft():
+            case T.CREATE_ORDER_DRAFT, CreateOrderDraft():
                 return await self._create_draft(args)
-            case "update_order_delivery", UpdateOrderDelivery():
+            case T.UPDATE_ORDER_DELIVERY, UpdateOrderDelivery():
                 return await self._set_delivery(args)
-            case "confirm_order", _:
-                return await self._confirm()
-            case "cancel_order", CancelOrder():
-                outcome = await self._cancel(args)
-                return outcome
-            case "transfer_to_operator", TransferToOperator():
-                return await self._transfer(args)
-            case "end_call", _:
-                self._finish("completed")
+            case T.CONFIRM_ORDER, _:
+                return await self.confirmation.confirm(heard)
+            case T.CANCEL_ORDER, CancelOrder():
+                return await self.cancel(args)
+            case T.TRANSFER_TO_OPERATOR, TransferToOperator():
+                return await self.transfer(args)
+            case T.END_CALL, _:
+                self.records.finish(CallOutcome.COMPLETED)
                 return ToolOutcome(
-                    {"ok": True}, speech=phrases.goodbye(), action="hangup", ends_turn=True
+                    {"ok": True}, speech=phrases.goodbye(), action=Action.HANGUP, ends_turn=True
                 )
-            case "set_contact_phone", SetContactPhone():
+            case T.SET_CONTACT_PHONE, SetContactPhone():
                 return self._set_contact_phone(args)
-        return ToolOutcome({"error": f"Инструмент {name} не поддерживается."}, error=True)
-
-    async def _store(self, activity: str, arg: Any, result_type: type[Any], summary: str) -> Any:
-        return await workflow.execute_local_activity(
-            activity,
-            arg,
-            result_type=result_type,
-            summary=summary,
-            **IN_CALL,
-        )
-
-    def _store_error(self, exc: BaseException, what: str) -> ToolOutcome:
-        kind = error_type(exc)
-        self.s.last_error = kind
-        if kind == "StoreUnavailable":
-            return ToolOutcome(
-                {
-                    "error": "Сервис магазина недоступен. Извинитесь и предложите оператора.",
-                    "code": kind,
-                },
-                error=True,
-            )
-        details = error_details(exc)
-        return ToolOutcome({"error": f"{what}: {kind}", "code": kind, **details}, error=True)
+        return ToolOutcome({"error": f"Инструмент {tool} не поддерживается."}, error=True)
 
     async def _search_products(self, args: SearchProducts) -> ToolOutcome:
         try:
-            found: ProductsFound = await self._store(
-                "search_products",
+            found = await in_call(
+                StoreActivities.search_products,
                 ProductQuery(query=args.query, limit=args.limit or 3),
-                ProductsFound,
-                f"search products «{args.query}»",
+                summary=f"search products «{args.query}»",
             )
         except ACTIVITY_FAILED as exc:
-            return self._store_error(exc, "Поиск не удался")
+            return store_error(self.s, exc, "Поиск не удался")
         items = [
             {
                 "product_id": p.id,
@@ -200,14 +148,13 @@ class CallTools(CallRecords):
 
     async def _get_product(self, args: GetProduct) -> ToolOutcome:
         try:
-            product: Product = await self._store(
-                "get_product",
+            product = await in_call(
+                StoreActivities.get_product,
                 ProductRequest(product_id=args.product_id),
-                Product,
-                f"product {args.product_id[:8]}",
+                summary=f"product {args.product_id[:8]}",
             )
         except ACTIVITY_FAILED as exc:
-            return self._store_error(exc, "Товар не найден")
+            return store_error(self.s, exc, "Товар не найден")
         return ToolOutcome(
             {
                 "product_id": product.id,
@@ -230,18 +177,17 @@ class CallTools(CallRecords):
             )
         assert phone is not None
         try:
-            found: OrdersFound = await self._store(
-                "find_orders",
+            found = await in_call(
+                StoreActivities.find_orders,
                 OrdersQuery(phone=phone, number=args.order_number),
-                OrdersFound,
-                f"orders of {mask_phone(phone)}"
+                summary=f"orders of {mask_phone(phone)}"
                 + (f" №{args.order_number}" if args.order_number else ""),
             )
         except ACTIVITY_FAILED as exc:
-            return self._store_error(exc, "Не удалось узнать статус")
-        today = self._today()
+            return store_error(self.s, exc, "Не удалось узнать статус")
+        today = self.records.today()
         if args.order_number is not None and found.order is None:
-            self._audit(
+            self.records.audit(
                 AuditEvent.ORDER_LOOKUP_DENIED,
                 order_number=args.order_number,
                 details={"reason": "foreign" if found.foreign else "unknown"},
@@ -251,7 +197,7 @@ class CallTools(CallRecords):
             )
         if found.order is not None:
             order = found.order
-            self._audit(
+            self.records.audit(
                 AuditEvent.ORDER_STATUS_VIEWED, order_id=order.id, order_number=order.number
             )
             return ToolOutcome(
@@ -266,7 +212,7 @@ class CallTools(CallRecords):
             )
         active = [o for o in found.orders if o.status.is_active]
         for summary in active[:3]:
-            self._audit(
+            self.records.audit(
                 AuditEvent.ORDER_STATUS_VIEWED, order_id=summary.id, order_number=summary.number
             )
         return ToolOutcome(
@@ -292,16 +238,16 @@ class CallTools(CallRecords):
             )
         previous = self.s.draft
         if previous is not None:
-            cancelled = await self._cancel_draft(previous, reason="replaced by a new draft")
+            cancelled = await self.cancel_draft(previous, reason="replaced by a new draft")
             if not cancelled:
                 return ToolOutcome(
-                    {"error": "Не удалось заменить черновик.", "code": "StoreUnavailable"},
+                    {"error": "Не удалось заменить черновик.", "code": ErrorType.STORE_UNAVAILABLE},
                     error=True,
                 )
-        key = self._key("draft")
+        key = self.records.key("draft")
         try:
-            order: Order = await self._store(
-                "create_draft",
+            order = await in_call(
+                StoreActivities.create_draft,
                 DraftRequest(
                     order=CreateOrder(
                         customer=CustomerRef(
@@ -316,13 +262,12 @@ class CallTools(CallRecords):
                     ),
                     idempotency_key=key,
                 ),
-                Order,
-                f"create draft ({len(args.items)} items)",
+                summary=f"create draft ({len(args.items)} items)",
             )
         except ACTIVITY_FAILED as exc:
             if previous is not None:
-                self._move(Event.CANCELLED)
-            return self._store_error(exc, "Черновик не создан")
+                self.records.move(Event.CANCELLED)
+            return store_error(self.s, exc, "Черновик не создан")
         self.s.draft = DraftState(
             order_id=order.id,
             number=order.number,
@@ -331,9 +276,9 @@ class CallTools(CallRecords):
         )
         self.s.readback = None
         self.s.last_order = order
-        self._move(Event.DRAFT_CREATED)
+        self.records.move(Event.DRAFT_CREATED)
         workflow.upsert_search_attributes([ORDER_NUMBER.value_set(order.number)])
-        self._audit(
+        self.records.audit(
             AuditEvent.ORDER_DRAFT_REPLACED if previous else AuditEvent.ORDER_DRAFT_CREATED,
             order_id=order.id,
             order_number=order.number,
@@ -387,17 +332,19 @@ class CallTools(CallRecords):
                         {"error": "Нужен пункт выдачи: его id или описание."}, error=True
                     )
                 try:
-                    found: PickupPointsFound = await self._store(
-                        "find_pickup_points",
+                    found = await in_call(
+                        StoreActivities.find_pickup_points,
                         PickupQuery(city=args.city, query=args.pickup_query),
-                        PickupPointsFound,
-                        f"pickup points «{args.pickup_query or args.city}»",
+                        summary=f"pickup points «{args.pickup_query or args.city}»",
                     )
                 except ACTIVITY_FAILED as exc:
-                    return self._store_error(exc, "Пункты выдачи недоступны")
+                    return store_error(self.s, exc, "Пункты выдачи недоступны")
                 if not found.items:
                     return ToolOutcome(
-                        {"error": "Не нашла такой пункт выдачи.", "code": "PICKUP_POINT_NOT_FOUND"},
+                        {
+                            "error": "Не нашла такой пункт выдачи.",
+                            "code": ErrorCode.PICKUP_POINT_NOT_FOUND,
+                        },
                         error=True,
                     )
                 if len(found.items) > 1:
@@ -419,19 +366,18 @@ class CallTools(CallRecords):
         if draft is None:
             return ToolOutcome({"error": "Нет черновика."}, error=True)
         try:
-            order: Order = await self._store(
-                "set_delivery",
+            order = await in_call(
+                StoreActivities.set_delivery,
                 DeliveryRequest(order_id=draft.order_id, delivery=delivery),
-                Order,
-                f"delivery for order {draft.number}: {delivery.type}",
+                summary=f"delivery for order {draft.number}: {delivery.type}",
             )
         except ACTIVITY_FAILED as exc:
-            return self._store_error(exc, "Доставка не установлена")
+            return store_error(self.s, exc, "Доставка не установлена")
         draft.delivery, draft.has_delivery = delivery, True
         draft.total, draft.fingerprint = order.total, fingerprint(order)
         self.s.last_order, self.s.readback = order, None
-        self._move(Event.DELIVERY_SET)
-        self._audit(
+        self.records.move(Event.DELIVERY_SET)
+        self.records.audit(
             AuditEvent.ORDER_DELIVERY_SET,
             order_id=order.id,
             order_number=order.number,
@@ -443,148 +389,34 @@ class CallTools(CallRecords):
         )
         return ToolOutcome({**self._draft_payload(), "estimated_date": str(order.estimated_date)})
 
-    async def _confirm(self) -> ToolOutcome:
-        draft = self.s.draft
-        if draft is None or not draft.has_delivery:
-            return ToolOutcome({"error": "Сначала нужна доставка."}, error=True)
-        if self.s.stage is Stage.DELIVERY:
-            return await self._speak_readback(draft, prefix=[])
-        verdict = ReadbackGuard.check(
-            self.s.readback,
-            current_fingerprint=draft.fingerprint,
-            caller_text=self._caller_text,
-            dtmf=self._dtmf,
-        )
-        if not verdict.ok:
-            if self.s.readback is None or self.s.readback.played_to_end is not True:
-                self._move(Event.READBACK_VOIDED)
-            return ToolOutcome({"error": verdict.missing}, error=True)
-        assert self.s.readback is not None
-        self._move(Event.CONFIRM_STARTED)
-        job = ConfirmJob(
-            order_id=draft.order_id,
-            number=draft.number,
-            expected_total=self.s.readback.total,
-            idempotency_key=self._key("confirm"),
-        )
-        try:
-            order: Order = await self._store(
-                "confirm_order",
-                ConfirmRequest(
-                    order_id=job.order_id,
-                    expected_total=job.expected_total,
-                    idempotency_key=job.idempotency_key,
-                ),
-                Order,
-                f"confirm order {job.number}",
-            )
-        except ACTIVITY_FAILED as exc:
-            return await self._confirm_failed(exc, job, draft)
-        self._on_confirmed(order)
-        return ToolOutcome(
-            {"confirmed": True, "order_number": order.number},
-            speech=phrases.confirmed(order, sms=True),
-            ends_turn=True,
-        )
-
-    async def _speak_readback(self, draft: DraftState, prefix: list[str]) -> ToolOutcome:
-        try:
-            order: Order = await self._store(
-                "get_order",
-                OrderRequest(order_id=draft.order_id),
-                Order,
-                f"read order {draft.number}",
-            )
-        except ACTIVITY_FAILED as exc:
-            return self._store_error(exc, "Не удалось прочитать заказ")
-        draft.total, draft.fingerprint = order.total, fingerprint(order)
-        self.s.last_order = order
-        sentences = prefix + phrases.order_readback(order, self._today())
-        self.s.readback = ReadbackState(
-            reply_id=self.s.reply_id + 1,
-            order_id=order.id,
-            fingerprint=draft.fingerprint,
-            total=order.total,
-        )
-        if self.s.stage is not Stage.AWAITING_CONFIRMATION:
-            self._move(Event.READBACK_SPOKEN)
-        self._audit(
-            AuditEvent.ORDER_READBACK_SPOKEN,
-            order_id=order.id,
-            order_number=order.number,
-            details={"total": order.total, "text": " ".join(sentences)},
-        )
-        return ToolOutcome({"readback": "зачитано, ждём ответа"}, speech=sentences, ends_turn=True)
-
-    async def _confirm_failed(
-        self, exc: BaseException, job: ConfirmJob, draft: DraftState
-    ) -> ToolOutcome:
-        kind = error_type(exc)
-        self.s.last_error = kind
-        self._audit(
-            AuditEvent.ORDER_CONFIRM_FAILED,
-            order_id=job.order_id,
-            order_number=job.number,
-            details={"error": kind, **error_details(exc)},
-        )
-        if kind == "StoreUnavailable":
-            self.s.confirm_job = job  # the run loop retries it, during and after the call
-            return ToolOutcome(
-                {"postponed": True}, speech=phrases.confirm_postponed(), ends_turn=True
-            )
-        self._move(Event.READBACK_VOIDED)
-        self.s.readback = None
-        if kind == "TotalMismatch":
-            return await self._speak_readback(draft, prefix=[phrases.price_changed()])
-        return self._store_error(exc, "Заказ не подтверждён")
-
-    def _on_confirmed(self, order: Order) -> None:
-        self._move(Event.CONFIRMED)
-        self.s.draft, self.s.readback, self.s.confirm_job = None, None, None
-        self.s.last_order = order
-        self.s.confirmed.append(
-            ConfirmedOrder(
-                order_id=order.id,
-                number=order.number,
-                total=order.total,
-                sms_text=confirmation_sms(order),
-                sms_key=f"{self.s.call_id}:sms:{order.number}",
-            )
-        )
-        self._set_attention("")
-        self._audit(
-            AuditEvent.ORDER_CONFIRMED,
-            order_id=order.id,
-            order_number=order.number,
-            details={"total": order.total},
-        )
-
-    async def _cancel(self, args: CancelOrder) -> ToolOutcome:
+    async def cancel(self, args: CancelOrder) -> ToolOutcome:
         draft = self.s.draft
         if draft is None:
             return ToolOutcome({"error": "Нет заказа, который можно отменить."}, error=True)
-        if not await self._cancel_draft(draft, reason=args.reason):
+        if not await self.cancel_draft(draft, reason=args.reason):
             return ToolOutcome(
-                {"error": "Не удалось отменить заказ.", "code": "StoreUnavailable"}, error=True
+                {"error": "Не удалось отменить заказ.", "code": ErrorType.STORE_UNAVAILABLE},
+                error=True,
             )
-        self._move(Event.CANCELLED)
+        self.records.move(Event.CANCELLED)
         return ToolOutcome({"cancelled": True, "order_number": draft.number})
 
-    async def _cancel_draft(self, draft: DraftState, *, reason: str) -> bool:
+    async def cancel_draft(self, draft: DraftState, *, reason: str) -> bool:
         try:
-            await self._store(
-                "cancel_order",
+            await in_call(
+                StoreActivities.cancel_order,
                 CancelRequest(
-                    order_id=draft.order_id, reason=reason, idempotency_key=self._key("cancel")
+                    order_id=draft.order_id,
+                    reason=reason,
+                    idempotency_key=self.records.key("cancel"),
                 ),
-                Order,
-                f"cancel order {draft.number}",
+                summary=f"cancel order {draft.number}",
             )
         except ACTIVITY_FAILED as exc:
             self.s.last_error = error_type(exc)
             return False
         self.s.draft, self.s.readback = None, None
-        self._audit(
+        self.records.audit(
             AuditEvent.ORDER_CANCELLED,
             order_id=draft.order_id,
             order_number=draft.number,
@@ -592,16 +424,16 @@ class CallTools(CallRecords):
         )
         return True
 
-    async def _transfer(self, args: TransferToOperator) -> ToolOutcome:
-        self._audit(
+    async def transfer(self, args: TransferToOperator) -> ToolOutcome:
+        self.records.audit(
             AuditEvent.CALL_TRANSFERRED,
             order_number=self.s.order_number or None,
             details={"reason": args.reason},
         )
-        self._move(Event.TRANSFERRED)
-        self.s.ended, self.s.outcome = True, "transferred"
+        self.records.move(Event.TRANSFERRED)
+        self.s.ended, self.s.outcome = True, CallOutcome.TRANSFERRED
         return ToolOutcome(
-            {"ok": True}, speech=phrases.transfer(), action="transfer", ends_turn=True
+            {"ok": True}, speech=phrases.transfer(), action=Action.TRANSFER, ends_turn=True
         )
 
     def _set_contact_phone(self, args: SetContactPhone) -> ToolOutcome:
@@ -616,7 +448,7 @@ class CallTools(CallRecords):
             {"readback": "номер зачитан"}, speech=phrases.phone_readback(phone), ends_turn=True
         )
 
-    def _settle_contact_phone(self, text: str) -> None:
+    def settle_contact_phone(self, text: str) -> None:
         phone, self.s.pending_contact_phone = self.s.pending_contact_phone, None
         if is_plain_yes(text):
             self.s.contact_phone = phone
