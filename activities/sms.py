@@ -29,8 +29,8 @@ from activities.db import bare, is_unavailable
 from activities.interfaces.base import implements
 from activities.interfaces.sms import SmsActivities, SmsReceipt, SmsRequest
 from core.phones import mask_phone, mask_phones_in
-from core.settings import Settings, SmsProvider
-from core.vocabulary import ErrorType
+from core.settings import Settings
+from core.vocabulary import ErrorType, SmsProvider
 
 log = structlog.get_logger(__name__)
 

@@ -47,7 +47,7 @@ from audiosocket.speech import (
 from core.vocabulary import AgentMode
 from russian.text import normalise_for_tts
 from workflows.client import CallIdInUse, CallSession
-from workflows.models import CallInput, Reply
+from workflows.models import CallStart, Reply
 
 log = structlog.get_logger("audiosocket.session")
 
@@ -418,7 +418,7 @@ class EdgeCallSession:
             self.workflow = await CallSession.start(
                 self.deps.client,
                 self.deps.task_queue,
-                CallInput(
+                CallStart(
                     caller_number=self.caller_number,
                     channel_id=self.channel_id,
                     audiosocket_id=str(self.call.id),

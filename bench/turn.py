@@ -64,14 +64,15 @@ async def run(turns: int, warmup: int) -> dict[str, Any]:
     import tempfile
 
     from bench.noop import NoopWorkflow
-    from core.settings import Settings, SmsProvider, StoreApiMode
+    from core.settings import Settings, StoreApiMode
     from core.temporal import DATA_CONVERTER
+    from core.vocabulary import SmsProvider
     from tests.support.fake_llm import FakeLLM, Reply
     from tests.support.servers import postgres_database, store_api_server
     from tests.support.temporal import temporal_dev_server
     from workers.worker import activity_set, build_worker
     from workflows.client import CallSession
-    from workflows.models import CallInput
+    from workflows.models import CallStart
 
     with tempfile.TemporaryDirectory(prefix="vo-bench-") as tmp:
         async with (
@@ -114,7 +115,7 @@ async def run(turns: int, warmup: int) -> dict[str, Any]:
                         call = await CallSession.start(
                             env.client,
                             "bench",
-                            CallInput(caller_number="+79857778899"),
+                            CallStart(caller_number="+79857778899"),
                             call_id=call_id,
                         )
                         samples = await _timed(TURNS_PER_CALL, partial(call.say, "Есть гречка?"))

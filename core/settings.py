@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.vocabulary import AgentMode
+from core.vocabulary import AgentMode, SmsProvider
 
 # The fixed token of local development. Documented in the README; refused in prod mode.
 DEV_STORE_API_TOKEN = "voiceorder-dev-token"
@@ -28,11 +28,6 @@ class StoreApiMode(StrEnum):
     DEV = "dev"
     TEST = "test"
     PROD = "prod"
-
-
-class SmsProvider(StrEnum):
-    DATABASE = "database"
-    HTTP = "http"
 
 
 class TtsProvider(StrEnum):

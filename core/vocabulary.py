@@ -157,3 +157,10 @@ class HangupReason(StrEnum):
     SERVER_CLOSED = "server_closed"  # the edge shut down
     EDGE_LOST = "edge_lost"  # the workflow heard nothing from the edge for too long
     CHAT_ENDED = "chat ended"  # `voiceorder chat` ran out of lines
+
+
+class SmsProvider(StrEnum):
+    """Who sends the SMS (the SMS_PROVIDER setting; also named in every receipt)."""
+
+    DATABASE = "database"  # dev: the message is stored in bot.sms_messages
+    HTTP = "http"

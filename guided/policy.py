@@ -33,7 +33,6 @@ from russian.understanding import (
     parse_quantity,
 )
 from russian.understanding.products import product_query
-from russian.understanding.yes_words import is_plain_yes
 from russian.understanding.requests import (
     Request,
     change_target,
@@ -45,6 +44,7 @@ from russian.understanding.requests import (
     says_more,
     wants_soonest,
 )
+from russian.yes_words import is_plain_yes
 from store_api.contract import ErrorCode
 
 # Misunderstandings in a row before the caller is handed to a person (the re-prompt budget).

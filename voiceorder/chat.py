@@ -23,7 +23,7 @@ from core.service_cli import connect_or_explain
 from core.settings import get_settings
 from core.temporal import ui_link
 from workflows.client import CallIdInUse, CallSession, agent_for
-from workflows.models import CallInput, Reply
+from workflows.models import CallStart, Reply
 
 AGENT_NAMES = {
     "llm": "LLM",
@@ -60,7 +60,7 @@ async def run_chat(phone: str | None, script: list[str] | None, call_id: str | N
         session = await CallSession.start(
             client,
             settings.temporal_task_queue,
-            CallInput(
+            CallStart(
                 caller_number=phone,
                 source="chat",
                 attention_after_s=settings.call_attention_after_s,

@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         tool_named,
     )
     from russian.readback import status_sentence
-    from russian.understanding.yes_words import is_plain_yes
+    from russian.yes_words import is_plain_yes
     from store_api.contract import (
         Address,
         CourierDeliveryIn,

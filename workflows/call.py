@@ -37,7 +37,6 @@ with workflow.unsafe.imports_passed_through():
         STATE_QUERY,
         WORKFLOW_NAME,
         CallerTurn,
-        CallInput,
         CallSignal,
         CallUpdate,
         DtmfTurn,
@@ -49,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
         Reply,
     )
     from workflows.stages import Event
-    from workflows.state import CallState
+    from workflows.state import CallInput, CallState
 
 from workflows.activity_options import ACTIVITY_FAILED, IN_CALL, Rounds, error_type
 from workflows.agent_tools import AgentTools

@@ -31,8 +31,8 @@ from workflows.models import (
     CALLER_PHONE,
     WORKFLOW_NAME,
     CallerTurn,
-    CallInput,
     CallSignal,
+    CallStart,
     CallUpdate,
     DtmfTurn,
     HangUp,
@@ -42,7 +42,7 @@ from workflows.models import (
 
 
 def agent_for(settings: Settings) -> AgentMode:
-    """Who leads a new call (`CallInput.agent`): AGENT=guided, or AGENT=auto with no LLM
+    """Who leads a new call (`CallStart.agent`): AGENT=guided, or AGENT=auto with no LLM
     configured, is a guided call from the first word; AGENT=auto with an LLM starts with the
     LLM and goes guided when it fails; AGENT=llm never switches."""
     if settings.agent is AgentMode.AUTO and not settings.llm_configured:
@@ -90,7 +90,7 @@ class CallSession:
         cls,
         client: Client,
         task_queue: str,
-        call: CallInput,
+        call: CallStart,
         *,
         call_id: str | None = None,
         auto_played: bool = True,

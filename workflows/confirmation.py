@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.interfaces.store import ConfirmRequest, OrderRequest, StoreActivities
     from core.vocabulary import Attention, ErrorType, Stage
     from russian.sms import confirmation_sms
-    from russian.understanding.yes_words import is_plain_yes
+    from russian.yes_words import is_plain_yes
     from store_api.contract import Order
     from workflows import phrases
     from workflows.stages import Event

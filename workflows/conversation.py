@@ -33,9 +33,9 @@ with workflow.unsafe.imports_passed_through():
     from russian.text import normalise_for_tts, split_sentences
     from workflows import phrases
     from workflows.expectations import expectation_of
-    from workflows.models import CallInput, Reply
+    from workflows.models import Reply
     from workflows.stages import allowed_tools
-    from workflows.state import CallState
+    from workflows.state import CallInput, CallState
 
 from workflows.activity_options import ACTIVITY_FAILED, AGENT, IN_CALL, error_type
 from workflows.agent_tools import AgentTools

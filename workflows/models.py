@@ -1,4 +1,9 @@
-"""What goes in and out of CallWorkflow: its input, turns, replies, and the state query."""
+"""What goes in and out of CallWorkflow, as its callers see it: its name, updates, signals and
+search attributes, how a call starts, the turns and the replies.
+
+Callers (the edge, the CLI) import this module and `workflows.client` only — never the
+workflow's implementation, its state or anything it runs.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.common import SearchAttributeKey
 
 from core.vocabulary import Action, AgentMode, Expectation, Stage
-from workflows.state import CallState
 
 MAX_UTTERANCE_CHARS = 1000  # SEC6: a caller turn longer than this is refused
 WORKFLOW_NAME = "CallWorkflow"
@@ -46,7 +50,7 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CallInput(Model):
+class CallStart(Model):
     """How the edge (or the text softphone) starts a call."""
 
     caller_number: str | None = Field(
@@ -64,8 +68,6 @@ class CallInput(Model):
     # "auto" (the LLM, and guided when it fails). None: calls started before the guided
     # agent existed, which behave as "llm".
     agent: AgentMode | None = None
-    # Set only by continue-as-new: the state of the call so far.
-    resume: CallState | None = None
 
 
 class PlaybackReport(Model):

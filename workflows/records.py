@@ -24,9 +24,9 @@ with workflow.unsafe.imports_passed_through():
     from core.phones import mask_phone
     from core.vocabulary import AgentMode, Attention, CallOutcome
     from store_api.contract import STORE_TZ
-    from workflows.models import ATTENTION, CALL_STAGE, CallInput, Reply
+    from workflows.models import ATTENTION, CALL_STAGE, Reply
     from workflows.stages import Event, next_stage
-    from workflows.state import CallState
+    from workflows.state import CallInput, CallState
 
 from workflows.activity_options import DURABLE
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.vocabulary import AgentMode, Attention, CallOutcome, Stage
 from guided.memory import GuidedMemory
 from store_api.contract import CourierDeliveryIn, Order, OrderSummary, PickupDeliveryIn
+from workflows.models import CallStart
 
 
 class StateModel(BaseModel):
@@ -106,3 +107,10 @@ class CallState(StateModel):
         if self.confirmed:
             return self.confirmed[-1].number
         return ""
+
+
+class CallInput(CallStart):
+    """The workflow's input: how the call started, plus — set only by continue-as-new — the
+    state of the call so far (the same JSON as a start without it)."""
+
+    resume: CallState | None = None

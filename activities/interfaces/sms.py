@@ -13,7 +13,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 
-from core.settings import SmsProvider
+from core.vocabulary import SmsProvider
 
 
 class SmsRequest(BaseModel):

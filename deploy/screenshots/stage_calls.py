@@ -42,7 +42,7 @@ from core.temporal import connect  # noqa: E402
 from store_api.seed.personas import MANY_ACTIVE, NO_ACTIVE, NO_ORDERS, ONE_ACTIVE  # noqa: E402
 from tests.support.fake_llm import FakeLLM, Reply, last_tool_result  # noqa: E402
 from workflows.client import CallSession, new_call_id  # noqa: E402
-from workflows.models import CallInput  # noqa: E402
+from workflows.models import CallStart  # noqa: E402
 
 COURIER = {
     "type": "courier",
@@ -127,7 +127,7 @@ async def stage(llm: FakeLLM, settings: Settings, client: Client) -> dict[str, A
     done_id = new_call_id()
     llm.script(done_id, [*order_script("гречка", 2), Reply.tool("confirm_order")])
     done = await CallSession.start(
-        client, queue, CallInput(caller_number=NO_ORDERS.phone, source="chat"), call_id=done_id
+        client, queue, CallStart(caller_number=NO_ORDERS.phone, source="chat"), call_id=done_id
     )
     expect(
         (await done.say("Гречку, две пачки, курьером на Тверскую семь")).stage,
@@ -140,7 +140,7 @@ async def stage(llm: FakeLLM, settings: Settings, client: Client) -> dict[str, A
 
     # 2. A transferred call (S14): DTMF 0, no LLM involved.
     transfer = await CallSession.start(
-        client, queue, CallInput(caller_number=NO_ACTIVE.phone, source="chat")
+        client, queue, CallStart(caller_number=NO_ACTIVE.phone, source="chat")
     )
     expect((await transfer.press("0")).stage, "TRANSFERRED", "transfer")
     await transfer.result()
@@ -151,7 +151,7 @@ async def stage(llm: FakeLLM, settings: Settings, client: Client) -> dict[str, A
     stuck = await CallSession.start(
         client,
         queue,
-        CallInput(caller_number=MANY_ACTIVE.phone, source="chat", attention_after_s=0),
+        CallStart(caller_number=MANY_ACTIVE.phone, source="chat", attention_after_s=0),
         call_id=stuck_id,
     )
     expect(
@@ -165,7 +165,7 @@ async def stage(llm: FakeLLM, settings: Settings, client: Client) -> dict[str, A
 
     # 4. A live call in LISTENING: running, nothing wrong (the stuck-call query leaves it out).
     live = await CallSession.start(
-        client, queue, CallInput(caller_number=ONE_ACTIVE.phone, source="chat")
+        client, queue, CallStart(caller_number=ONE_ACTIVE.phone, source="chat")
     )
     expect(live.last_reply.stage if live.last_reply else "?", "LISTENING", "live call")
 

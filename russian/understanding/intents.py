@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 
 from russian.understanding._text import Token, tokens
-from russian.understanding.yes_words import YES_PHRASES, YES_WORDS
+from russian.yes_words import YES_PHRASES, YES_WORDS
 
 Pattern = tuple[str, ...]
 

@@ -30,7 +30,7 @@ from activities.interfaces.call_log import (
 )
 from activities.interfaces.sms import SmsReceipt, SmsRequest
 from activities.sms import GatewaySmsActivities, HttpSmsGateway
-from core.settings import SmsProvider
+from core.vocabulary import SmsProvider
 from tests.activities.fake_sms_gateway import FakeSmsGateway, fake_sms_gateway
 from tests.activities.retry_workflows import SendSmsWorkflow, WriteAuditWorkflow
 from tests.activities.tcp_proxy import TcpProxy, proxied_database

@@ -18,7 +18,8 @@ from activities.sms import (
     SmsMessage,
     gateway_from_settings,
 )
-from core.settings import Settings, SmsProvider
+from core.settings import Settings
+from core.vocabulary import SmsProvider
 
 PHONE = "+79161234567"
 TEXT = "Заказ 100245 принят: 3 товара, 2599 ₽. Курьер 30.11, ул. Тверская 7. Спасибо!"

@@ -13,7 +13,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.interfaces.sms import SmsRequest
 from activities.sms import GatewaySmsActivities, HttpSmsGateway
-from core.settings import SmsProvider
+from core.vocabulary import SmsProvider
 from tests.activities.fake_sms_gateway import FakeSmsGateway, fake_sms_gateway
 from tests.support.servers import free_port
 

@@ -15,12 +15,11 @@ from core.settings import (
     ConfigurationError,
     LogFormat,
     Settings,
-    SmsProvider,
     StoreApiMode,
     TtsProvider,
     get_settings,
 )
-from core.vocabulary import AgentMode
+from core.vocabulary import AgentMode, SmsProvider
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 FIELDS = set(Settings.model_fields)

@@ -14,7 +14,7 @@ from core.vocabulary import Stage, ToolName
 from guided.memory import GuidedMemory, Item, Question
 from guided.policy import Turn, Use, decide
 from russian.understanding import warm_up
-from russian.understanding.yes_words import PLAIN_FILLERS, YES_WORDS
+from russian.yes_words import PLAIN_FILLERS, YES_WORDS
 from tests.russian.understanding.phrases import PHRASES
 from workflows.confirmation import Heard, ReadbackGuard
 from workflows.stages import allowed_tools

@@ -11,15 +11,15 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from core.settings import Settings, SmsProvider, StoreApiMode
+from core.settings import Settings, StoreApiMode
 from core.temporal import DATA_CONVERTER
-from core.vocabulary import AgentMode
+from core.vocabulary import AgentMode, SmsProvider
 from tests.support.fake_llm import FakeLLM
 from tests.support.servers import StoreApiServer
 from tests.support.temporal import temporal_dev_server
 from workers.worker import activity_set, build_worker
 from workflows.client import CallSession
-from workflows.models import CallInput
+from workflows.models import CallStart
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +89,7 @@ class Calls:
         return await CallSession.start(
             self.client,
             self.settings.temporal_task_queue,
-            CallInput(
+            CallStart(
                 caller_number=phone,
                 source="test",
                 attention_after_s=attention_after_s,

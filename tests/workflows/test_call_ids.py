@@ -16,7 +16,7 @@ from tests.workflows.conftest import Calls
 from tests.workflows.test_guided_cli import SCRIPT, chat, no_llm_queue
 from tests.workflows.test_order_scenarios import orders_of_call
 from workflows.client import CallIdInUse, CallSession
-from workflows.models import CallInput
+from workflows.models import CallStart
 
 __all__ = ["no_llm_queue"]  # the module-scoped worker without an LLM, shared with the CLI tests
 
@@ -49,7 +49,7 @@ async def test_a_used_call_id_is_refused_and_the_first_order_stays_confirmed(
         await CallSession.start(
             calls.client,
             calls.settings.temporal_task_queue,
-            CallInput(caller_number=NO_ORDERS.phone, source="test", agent=AgentMode.GUIDED),
+            CallStart(caller_number=NO_ORDERS.phone, source="test", agent=AgentMode.GUIDED),
             call_id=live.call_id,
         )
     await live.hang_up()

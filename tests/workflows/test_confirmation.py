@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from russian.understanding.yes_words import MAX_YES_WORDS, is_plain_yes, words
+from russian.yes_words import MAX_YES_WORDS, is_plain_yes, words
 from workflows.confirmation import Heard, ReadbackGuard, Verdict
 from workflows.state import ReadbackState
 

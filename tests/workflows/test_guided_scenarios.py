@@ -8,7 +8,7 @@ import asyncio
 import httpx
 import pytest
 
-from core.vocabulary import AgentMode
+from core.vocabulary import AgentMode, Expectation
 from guided import lines
 from russian.order_numbers import say_order_number
 from store_api.seed.personas import FOREIGN_ORDER_NUMBER, MANY_ACTIVE, NO_ORDERS, ONE_ACTIVE
@@ -51,6 +51,7 @@ async def test_guided_s4_courier_order(calls: Calls, store_api: StoreApiServer) 
     readback = replies[-1]
     assert readback.stage == "AWAITING_CONFIRMATION", readback
     assert "Тверск" in readback.text and "Всё верно?" in readback.text
+    assert readback.expects is Expectation.YES_NO  # the edge may end the caller's turn soon
     confirmed = await call.say("Да, всё верно")
     assert confirmed.stage == "CONFIRMED" and "оформлен" in confirmed.text
     goodbye = await call.say("Нет, спасибо")
@@ -309,10 +310,12 @@ async def test_guided_s11_sold_out_item_gets_alternatives(
 async def test_guided_s12_withheld_status_needs_number_and_phone(calls: Calls) -> None:
     number = ONE_ACTIVE.active_orders[0]
     call = await calls.start(None, agent=AgentMode.GUIDED)
-    assert "номер заказа" in (await call.say("Где мой заказ?")).text
-    assert "телефона" in (await call.say(number)).text
+    asked = await call.say("Где мой заказ?")
+    assert "номер заказа" in asked.text and asked.expects is Expectation.DIGITS
+    asked = await call.say(number)
+    assert "телефона" in asked.text and asked.expects is Expectation.DIGITS
     readback = await call.say("Восемь девятьсот три один один один двадцать два тридцать три")
-    assert readback.sentences[-1] == "Верно?"
+    assert readback.sentences[-1] == "Верно?" and readback.expects is Expectation.YES_NO
     status = await call.say("Да")
     assert "передан в доставку" in status.text, status
     await call.hang_up()

@@ -1,8 +1,8 @@
 """The one list of words that say "yes", and the plain-yes check the confirmation guard uses.
 
 Both the confirmation guard (workflows/confirmation.py, in workflow code) and the guided
-agent's reply classifier (`intents.classify_reply`, in an activity) read `YES_WORDS`, so the
-agent never proposes a confirmation on a word the guard would refuse, nor the reverse.
+agent's reply classifier (`russian.understanding.intents`, in an activity) read `YES_WORDS`,
+so the agent never proposes a confirmation on a word the guard would refuse, nor the reverse.
 
 Surface forms, ё written as е, no dictionaries: this module runs inside the workflow, where
 a dictionary update between two releases must not change what a replayed call decided.
