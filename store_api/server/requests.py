@@ -28,10 +28,23 @@ async def read_body(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise _too_large()
     body = bytearray()
-    async for chunk in request.content.iter_chunked(16 * 1024):
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise _too_large()
+    try:
+        async for chunk in request.content.iter_chunked(16 * 1024):
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise _too_large()
+    except web.RequestPayloadError:
+        # Broken chunked framing or Content-Encoding: the client's bytes, not our failure.
+        # The exception's text is not passed on: it may quote the body.
+        raise ApiError(
+            ErrorCode.MALFORMED_REQUEST,
+            "The request body could not be read (broken chunked framing or content encoding).",
+        ) from None
+    except ConnectionResetError:
+        # The client left mid-body; without this it would pass for a database outage (503).
+        raise ApiError(
+            ErrorCode.MALFORMED_REQUEST, "The connection closed before the whole body arrived."
+        ) from None
     if body and request.content_type not in ("application/json", "application/octet-stream"):
         # aiohttp reports a missing Content-Type as application/octet-stream: accept that.
         raise ApiError(

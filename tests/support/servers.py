@@ -131,8 +131,14 @@ class StoreApiServer:
 
 
 @asynccontextmanager
-async def store_api_server(database_url: str) -> AsyncIterator[StoreApiServer]:
-    """Migrate and seed `database_url`, then run `voiceorder store-api serve` against it."""
+async def store_api_server(
+    database_url: str, *, log: Path | None = None
+) -> AsyncIterator[StoreApiServer]:
+    """Migrate and seed `database_url`, then run `voiceorder store-api serve` against it.
+
+    With `log`, the server's output (stdout and stderr) goes to that file, for tests that
+    read what it logged; else to the test session's.
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -149,15 +155,22 @@ async def store_api_server(database_url: str) -> AsyncIterator[StoreApiServer]:
     )
     if await seed.wait() != 0:
         raise RuntimeError("voiceorder store-api seed failed (output above)")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voiceorder",
-        "store-api",
-        "serve",
-        env=env,
-        preexec_fn=die_with_parent(),
-    )
+    output = log.open("ab") if log is not None else None
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "voiceorder",
+            "store-api",
+            "serve",
+            env=env,
+            preexec_fn=die_with_parent(),
+            stdout=output,
+            stderr=output,
+        )
+    finally:
+        if output is not None:
+            output.close()  # the child has its own copy
     base_url = f"http://127.0.0.1:{port}/api/v1"
     try:
         await _wait_healthy(base_url, process)
