@@ -12,9 +12,10 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,19 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server_data_dir(prefix: str) -> Iterator[Path]:
+    """A temporary folder for what a server keeps while it runs, outside pytest's basetemp.
+
+    As root, embedded PostgreSQL runs as another user, who reaches its data through o+x on
+    the folders above it (see voiceorder/stack/postgres.py). pytest makes
+    /tmp/pytest-of-<user> private (0700) again whenever any test session starts, which cut a
+    running server off its data mid-session ("PANIC: could not open file pg_control").
+    """
+    with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as path:
+        yield Path(path)
 
 
 def with_database(server_url: str, database: str) -> str:
