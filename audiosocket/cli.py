@@ -17,8 +17,8 @@ from core.settings import get_settings
     "--metrics-port",
     type=click.IntRange(0, 65535),
     default=None,
-    help="Serve GET /metrics (Prometheus text) and GET /health on this port "
-    "(AUDIOSOCKET_HOST); 0 picks a free one. Off by default.",
+    help="Serve GET /metrics (Prometheus text) and GET /health on this port of METRICS_HOST "
+    "(default 127.0.0.1: no authentication); 0 picks a free one. Off by default.",
 )
 def edge_command(metrics_port: int | None) -> None:
     """Answer calls: AudioSocket on AUDIOSOCKET_HOST:AUDIOSOCKET_PORT, ARI when ARI_URL is set."""

@@ -89,6 +89,7 @@ class Edge:
         external_host: str | None = None,
         operator_context: str = "operators",
         metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
         timings: SessionTimings | None = None,
         endpointer: Callable[[int], Endpointer] = default_endpointer,
         dialplan_rate: int = DIALPLAN_RATE,
@@ -106,6 +107,9 @@ class Edge:
         self._external_host = external_host
         self._operator_context = operator_context
         self._metrics_port = metrics_port
+        # Not the AudioSocket address: /metrics has no authentication, and an edge listening
+        # for Asterisk on 0.0.0.0 must not publish it there by accident (METRICS_HOST).
+        self._metrics_host = metrics_host
         self._metrics_runner: web.AppRunner | None = None
         self.router: AriCallRouter | None = None
         self._router_task: asyncio.Task[None] | None = None
@@ -160,6 +164,7 @@ class Edge:
             external_host=settings.audiosocket_external_host,
             operator_context=settings.operator_context,
             metrics_port=metrics_port,
+            metrics_host=settings.metrics_host,
             media_format=settings.ari_media_format,
             agent=agent_for(settings),
         )
@@ -169,14 +174,21 @@ class Edge:
         return self.server.port
 
     @property
-    def metrics_port(self) -> int | None:
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) the metrics server listens on, once started."""
         if self._metrics_runner is None:
             return None
         for site in self._metrics_runner.sites:
             server = getattr(site, "_server", None)
             if server is not None and server.sockets:
-                return int(server.sockets[0].getsockname()[1])
+                host, port = server.sockets[0].getsockname()[:2]
+                return str(host), int(port)
         return None
+
+    @property
+    def metrics_port(self) -> int | None:
+        address = self.metrics_address
+        return address[1] if address else None
 
     @property
     def listening(self) -> bool:
@@ -217,13 +229,14 @@ class Edge:
                 metrics_app(self.metrics, lambda: self.listening), access_log=None
             )
             await self._metrics_runner.setup()
-            site = web.TCPSite(self._metrics_runner, self.server.host, self._metrics_port)
+            site = web.TCPSite(self._metrics_runner, self._metrics_host, self._metrics_port)
             await site.start()
         log.info(
             "edge_listening",
             audiosocket=f"{self.server.host}:{self.port}",
             ari="on" if self.router else "off (dialplan AudioSocket() path)",
             stt="on" if self.deps.transcriber else "off",
+            metrics_host=self._metrics_host if self._metrics_port is not None else None,
             metrics_port=self.metrics_port,
         )
 

@@ -6,6 +6,8 @@ in step (tests/test_settings.py checks that the README names every variable).
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -41,6 +43,7 @@ class LogFormat(StrEnum):
 
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
 class Settings(BaseSettings):
@@ -112,6 +115,10 @@ class Settings(BaseSettings):
     # --- edge ---------------------------------------------------------------------------------
     audiosocket_host: str = "127.0.0.1"
     audiosocket_port: Port = 9092
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Listen address of the edge's /metrics and /health (no authentication).",
+    )
     audiosocket_external_host: str | None = Field(
         default=None,
         description="`host:port` Asterisk dials for externalMedia. Unset: the listen address.",
@@ -158,6 +165,18 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/") if value else value
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _listen_address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if _HOST_NAME.fullmatch(value) is None or value.replace(".", "").isdigit():
+                raise ValueError(
+                    "must be an IP address or a host name, e.g. 127.0.0.1 (loopback) or 0.0.0.0"
+                ) from None
+        return value
 
     @field_validator("audiosocket_external_host")
     @classmethod

@@ -8,11 +8,24 @@ exactly what the server sends and are what the OpenAPI document is generated fro
 from __future__ import annotations
 
 import datetime as dt
+import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    ValidationInfo,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 API_PREFIX = "/api/v1"
 # The shop's clock: "today", delivery dates and the offsets of times in responses.
@@ -130,6 +143,61 @@ def _integral(value: Any) -> Any:
 
 
 JsonInt = Annotated[int, BeforeValidator(_integral)]
+
+# Validation context under which the server reads a request. Text rules that protect the
+# server's storage apply only there: the workflow builds these models from an LLM's tool
+# arguments, and a validation error raised in workflow code would fail the workflow task
+# (retried forever) instead of coming back as the server's 422.
+INBOUND: dict[str, Any] = {"inbound": True}
+
+
+# Control characters a request's text may not hold, as regex classes that read the same in
+# Python and in ECMA-262 (the OpenAPI pattern dialect). PostgreSQL text cannot hold NUL, and
+# no field has a use for the other C0 controls or DEL; free text (a name, a comment, a
+# reason) may still hold tab, newline and carriage return.
+ONE_LINE_CONTROLS = r"\u0000-\u001f\u007f"
+FREE_TEXT_CONTROLS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f"
+ONE_LINE_PROBLEM = "must not contain control characters (U+0000–U+001F, U+007F)"
+FREE_TEXT_PROBLEM = (
+    "must not contain control characters (U+0000–U+001F, U+007F) other than tab, newline "
+    "and carriage return"
+)
+
+
+@dataclass(frozen=True)
+class NoControlCharacters:
+    """Refuse control characters in a request's text field (422 naming the field) and
+    publish the rule in the JSON Schema as a pattern and a description."""
+
+    controls: str
+    problem: str  # the 422's text; the JSON Schema description says the same
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        found = re.compile(f"[{self.controls}]")
+        problem = self.problem
+
+        def check(value: str, info: ValidationInfo) -> str:
+            if info.context is not None and info.context.get("inbound") and found.search(value):
+                raise PydanticCustomError("control_character", problem)
+            return value
+
+        return core_schema.with_info_after_validator_function(check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = f"^[^{self.controls}]*$"
+        json_schema["description"] = f"Text that {self.problem}; else 422."
+        return json_schema
+
+
+# Text of one line (ids, phones, address parts) and free text (names, comments, reasons).
+OneLine = NoControlCharacters(ONE_LINE_CONTROLS, ONE_LINE_PROBLEM)
+FreeText = NoControlCharacters(FREE_TEXT_CONTROLS, FREE_TEXT_PROBLEM)
+
 Money = Annotated[int, Field(description="Kopecks: 259900 is 2 599,00 ₽")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -192,12 +260,14 @@ class Customer(ResponseModel):
 
 
 class CustomerRef(RequestModel):
-    phone: Annotated[str, StringConstraints(min_length=1, max_length=32)]
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    phone: Annotated[str, StringConstraints(min_length=1, max_length=32), OneLine]
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), FreeText] | None
+    ) = None
 
 
 class OrderItemIn(RequestModel):
-    product_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    product_id: Annotated[str, StringConstraints(min_length=1, max_length=64), OneLine]
     quantity: Annotated[JsonInt, Field(ge=1, le=MAX_QUANTITY)]
 
 
@@ -205,16 +275,24 @@ class CreateOrder(RequestModel):
     customer: CustomerRef
     items: Annotated[list[OrderItemIn], Field(min_length=1, max_length=MAX_ITEMS_PER_ORDER)]
     channel: Literal["voice", "web", "phone_operator"] = "voice"
-    call_id: Annotated[str, StringConstraints(max_length=128)] | None = None
-    comment: Annotated[str, StringConstraints(max_length=500)] | None = None
+    call_id: Annotated[str, StringConstraints(max_length=128), OneLine] | None = None
+    comment: Annotated[str, StringConstraints(max_length=500), FreeText] | None = None
 
 
 class Address(RequestModel):
-    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    street: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    house: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
-    apartment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
-    comment: Annotated[str, StringConstraints(max_length=300)] | None = None
+    city: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), OneLine
+    ]
+    street: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), OneLine
+    ]
+    house: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), OneLine
+    ]
+    apartment: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=20), OneLine] | None
+    ) = None
+    comment: Annotated[str, StringConstraints(max_length=300), FreeText] | None = None
 
 
 class CourierDeliveryIn(RequestModel):
@@ -225,7 +303,7 @@ class CourierDeliveryIn(RequestModel):
 
 class PickupDeliveryIn(RequestModel):
     type: Literal["pickup"]
-    pickup_point_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    pickup_point_id: Annotated[str, StringConstraints(min_length=1, max_length=64), OneLine]
 
 
 DeliveryIn = Annotated[CourierDeliveryIn | PickupDeliveryIn, Field(discriminator="type")]
@@ -236,7 +314,7 @@ class ConfirmOrder(RequestModel):
 
 
 class CancelOrder(RequestModel):
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reason: Annotated[str, StringConstraints(max_length=500), FreeText] | None = None
 
 
 class PickupPoint(ResponseModel):

@@ -6,14 +6,20 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.support.servers import StoreApiServer, postgres_database, store_api_server
+from tests.support.servers import (
+    StoreApiServer,
+    postgres_database,
+    server_data_dir,
+    store_api_server,
+)
 
 
 @pytest.fixture(scope="session")
-async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+async def database_url() -> AsyncIterator[str]:
     """A fresh database on a real PostgreSQL for this test session."""
-    async with postgres_database(tmp_path_factory.mktemp("postgres")) as url:
-        yield url
+    with server_data_dir("voiceorder-test-pg-") as workdir:
+        async with postgres_database(workdir) as url:
+            yield url
 
 
 @pytest.fixture(scope="session")

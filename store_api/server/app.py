@@ -17,6 +17,7 @@ from store_api.server.faults import FaultConfig
 from store_api.server.idempotency import purge_expired
 from store_api.server.middleware import guard, request_context
 from store_api.server.openapi import build_openapi
+from store_api.server.protocol import StoreApiRunner
 from store_api.server.routes import admin, catalogue, orders
 from store_api.server.state import STATE, ServerState
 
@@ -97,7 +98,7 @@ async def serve(settings: Settings) -> None:
         state = ServerState.create(
             pool, token, settings.store_api_mode, faults, settings.store_api_rate_limit_rps
         )
-        runner = web.AppRunner(create_app(state), access_log=None)
+        runner = StoreApiRunner(create_app(state), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.store_api_host, settings.store_api_port)
         await site.start()

@@ -84,8 +84,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = state_of(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
+    # aiohttp decodes header bytes that are not UTF-8 as surrogates: compare the bytes sent.
     if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.strip().encode(), state.token.encode()
+        token.strip().encode("utf-8", "surrogateescape"), state.token.encode()
     ):
         raise ApiError(
             ErrorCode.UNAUTHORIZED,

@@ -16,6 +16,8 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from store_api.contract import (
     API_PREFIX,
     IDEMPOTENCY_KEY_HEADER,
+    ONE_LINE_CONTROLS,
+    ONE_LINE_PROBLEM,
     SEARCH_LIMIT_MAX,
     CancelOrder,
     ConfirmOrder,
@@ -61,7 +63,14 @@ class Operation:
 
 
 def _str(min_length: int = 0, max_length: int = 200) -> dict[str, Any]:
-    return {"type": "string", "minLength": min_length, "maxLength": max_length}
+    """A text query parameter: one line, as the server's query_str reads it."""
+    return {
+        "type": "string",
+        "minLength": min_length,
+        "maxLength": max_length,
+        "pattern": f"^[^{ONE_LINE_CONTROLS}]*$",
+        "description": f"Text that {ONE_LINE_PROBLEM}; else 422.",
+    }
 
 
 UUID_PATH = {"type": "string", "maxLength": 64}

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from store_api.contract import MAX_BODY_BYTES, ErrorCode
+from store_api.contract import (
+    INBOUND,
+    MAX_BODY_BYTES,
+    ONE_LINE_CONTROLS,
+    ONE_LINE_PROBLEM,
+    ErrorCode,
+)
 from store_api.server.errors import ApiError, validation_error
 
 M = TypeVar("M", bound=BaseModel)
+# Every query parameter is one line of text: the same rule as the bodies' one-line fields.
+_CONTROL = re.compile(f"[{ONE_LINE_CONTROLS}]")
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -19,10 +28,23 @@ async def read_body(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise _too_large()
     body = bytearray()
-    async for chunk in request.content.iter_chunked(16 * 1024):
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise _too_large()
+    try:
+        async for chunk in request.content.iter_chunked(16 * 1024):
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise _too_large()
+    except web.RequestPayloadError:
+        # Broken chunked framing or Content-Encoding: the client's bytes, not our failure.
+        # The exception's text is not passed on: it may quote the body.
+        raise ApiError(
+            ErrorCode.MALFORMED_REQUEST,
+            "The request body could not be read (broken chunked framing or content encoding).",
+        ) from None
+    except ConnectionResetError:
+        # The client left mid-body; without this it would pass for a database outage (503).
+        raise ApiError(
+            ErrorCode.MALFORMED_REQUEST, "The connection closed before the whole body arrived."
+        ) from None
     if body and request.content_type not in ("application/json", "application/octet-stream"):
         # aiohttp reports a missing Content-Type as application/octet-stream: accept that.
         raise ApiError(
@@ -36,7 +58,7 @@ def parse_body(body: bytes, model: type[M]) -> M:
     if not body.strip():
         raise ApiError(ErrorCode.MALFORMED_REQUEST, "The request needs a JSON body.")
     try:
-        return model.model_validate_json(body)
+        return model.model_validate_json(body, context=INBOUND)
     except ValidationError as exc:
         raise validation_error(exc) from None
 
@@ -66,6 +88,8 @@ def query_str(
     max_length: int = 200,
 ) -> str | None:
     raw = request.query.get(name)
+    if raw is not None and _CONTROL.search(raw):
+        raise _invalid_param(name, ONE_LINE_PROBLEM)
     if raw is None or raw.strip() == "":
         if required or (raw is not None and min_length > 0):
             raise _invalid_param(name, "is required" if raw is None else "must not be empty")
@@ -75,8 +99,6 @@ def query_str(
         raise _invalid_param(name, f"must be at least {min_length} characters")
     if len(value) > max_length:
         raise _invalid_param(name, f"must be at most {max_length} characters")
-    if "\x00" in value:
-        raise _invalid_param(name, "must not contain NUL characters")
     return value
 
 

@@ -44,6 +44,7 @@ def test_defaults() -> None:
     assert s.temporal_task_queue == "voiceorder-calls"
     assert s.audiosocket_host == "127.0.0.1"
     assert s.audiosocket_port == 9092
+    assert s.metrics_host == "127.0.0.1"
     assert s.store_api_url == "http://127.0.0.1:8080/api/v1"
     assert (s.store_api_host, s.store_api_port) == ("127.0.0.1", 8080)
     assert s.store_api_mode is StoreApiMode.DEV
@@ -89,6 +90,9 @@ def test_store_database_falls_back_to_database_url(monkeypatch: pytest.MonkeyPat
     [
         ("TEMPORAL_ADDRESS", "temporal:7233", "temporal_address", "temporal:7233"),
         ("AUDIOSOCKET_PORT", "9100", "audiosocket_port", 9100),
+        ("METRICS_HOST", "0.0.0.0", "metrics_host", "0.0.0.0"),
+        ("METRICS_HOST", "::1", "metrics_host", "::1"),
+        ("METRICS_HOST", "edge-metrics.internal", "metrics_host", "edge-metrics.internal"),
         (
             "STORE_API_URL",
             "https://store.example/api/v1/",
@@ -157,6 +161,10 @@ BAD_VALUES = [
     ("ARI_URL", "ws://127.0.0.1:8088"),
     ("STT_BASE_URL", "localhost:9000"),
     ("TTS_PROVIDER", "festival"),
+    ("METRICS_HOST", "0.0.0.0:9100"),  # a port belongs to --metrics-port
+    ("METRICS_HOST", "http://127.0.0.1"),
+    ("METRICS_HOST", ""),
+    ("METRICS_HOST", "1.2.3"),
 ]
 
 

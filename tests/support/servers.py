@@ -12,9 +12,10 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,19 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server_data_dir(prefix: str) -> Iterator[Path]:
+    """A temporary folder for what a server keeps while it runs, outside pytest's basetemp.
+
+    As root, embedded PostgreSQL runs as another user, who reaches its data through o+x on
+    the folders above it (see voiceorder/stack/postgres.py). pytest makes
+    /tmp/pytest-of-<user> private (0700) again whenever any test session starts, which cut a
+    running server off its data mid-session ("PANIC: could not open file pg_control").
+    """
+    with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as path:
+        yield Path(path)
 
 
 def with_database(server_url: str, database: str) -> str:
@@ -132,10 +146,13 @@ class StoreApiServer:
 
 @asynccontextmanager
 async def store_api_server(
-    database_url: str, log: Path | None = None
+    database_url: str, *, log: Path | None = None
 ) -> AsyncIterator[StoreApiServer]:
     """Migrate and seed `database_url`, then run `voiceorder store-api serve` against it.
-    `log`: a file for the server's output (a line per request), instead of this process's."""
+
+    With `log`, the server's output (stdout and stderr) goes to that file, for tests that
+    read what it logged; else to the test session's.
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -153,19 +170,21 @@ async def store_api_server(
     if await seed.wait() != 0:
         raise RuntimeError("voiceorder store-api seed failed (output above)")
     output = log.open("ab") if log is not None else None
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voiceorder",
-        "store-api",
-        "serve",
-        env=env,
-        stdout=output,
-        stderr=output,
-        preexec_fn=die_with_parent(),
-    )
-    if output is not None:
-        output.close()  # the child has its own copy
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "voiceorder",
+            "store-api",
+            "serve",
+            env=env,
+            preexec_fn=die_with_parent(),
+            stdout=output,
+            stderr=output,
+        )
+    finally:
+        if output is not None:
+            output.close()  # the child has its own copy
     base_url = f"http://127.0.0.1:{port}/api/v1"
     try:
         await _wait_healthy(base_url, process)

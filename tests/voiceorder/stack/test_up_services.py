@@ -12,15 +12,20 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
 from core.settings import Settings
-from tests.support.servers import free_port
+from tests.support.servers import free_port, server_data_dir
 from voiceorder.stack.supervisor import Supervisor
 from voiceorder.stack.temporal import CALL_SEARCH_ATTRIBUTES
 from voiceorder.stack.up import Stack, postgres_service, temporal_service
 
 
-async def test_embedded_postgres_and_temporal_start_and_stop(tmp_path: Path) -> None:
+async def test_embedded_postgres_and_temporal_start_and_stop() -> None:
+    with server_data_dir("voiceorder-test-up-") as data_dir:
+        await _start_and_stop(data_dir)
+
+
+async def _start_and_stop(data_dir: Path) -> None:
     settings = Settings(
-        data_dir=tmp_path / "data",
+        data_dir=data_dir,
         database_url=None,
         embedded_pg_port=free_port(),
         temporal_address=f"127.0.0.1:{free_port()}",
