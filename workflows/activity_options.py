@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 # Short Store API calls while the caller waits: local activities (one server round trip
-# fewer per call, see README "Turn latency"); the client retries inside.
+# fewer per call, see docs/call-workflow.md "Turn latency"); the client retries inside.
 class ActivityOptions(TypedDict):
     start_to_close_timeout: timedelta
     retry_policy: RetryPolicy
