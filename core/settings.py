@@ -1,7 +1,7 @@
 """One typed settings object for every process (12-factor: environment, then `.env`).
 
-Every field is listed with its default in the README's configuration table; keep the two
-in step (tests/test_settings.py checks that the README names every variable).
+Every field is listed with its default in docs/configuration.md; keep the two in step
+(test_settings.py checks that the page names every variable and its default).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.vocabulary import AgentMode, SmsProvider
 
-# The fixed token of local development. Documented in the README; refused in prod mode.
+# The fixed token of local development. Documented in docs/store-api.md; refused in prod mode.
 DEV_STORE_API_TOKEN = "voiceorder-dev-token"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

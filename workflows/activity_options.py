@@ -22,7 +22,7 @@ R = TypeVar("R")
 
 
 # Short Store API calls while the caller waits: local activities (one server round trip
-# fewer per call, see docs/call-workflow.md); the client retries inside.
+# fewer per call, see docs/call-workflow.md "Turn latency"); the client retries inside.
 class ActivityOptions(TypedDict):
     start_to_close_timeout: timedelta
     retry_policy: RetryPolicy

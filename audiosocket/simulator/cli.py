@@ -286,7 +286,7 @@ def report_and_record(
     "script_path",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Call script: one caller phrase or #directive per line (see the README).",
+    help="Call script: one caller phrase or #directive per line (see docs/simulator.md).",
 )
 @click.option("--host", help="Edge AudioSocket host (default: AUDIOSOCKET_HOST).")
 @click.option(

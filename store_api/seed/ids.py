@@ -1,6 +1,6 @@
 """Deterministic ids for the demo data, so a re-seed (or another machine) gives the same ids.
 
-Tests, the README and demo scripts can then refer to a product or an order by an id that is
+Tests, the docs and demo scripts can then refer to a product or an order by an id that is
 known before the database exists.
 """
 

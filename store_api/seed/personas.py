@@ -1,6 +1,6 @@
 """Demo customers, and the personas the dialog scenarios (S1–S3, S4/S5) are played with.
 
-A persona's order numbers are spelled out here, not derived, so tests, the README and demo
+A persona's order numbers are spelled out here, not derived, so tests, the docs and demo
 scripts can name them; `orders.py` holds the orders themselves and a test keeps the two in
 agreement.
 """

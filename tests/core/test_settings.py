@@ -1,4 +1,4 @@
-"""core/settings.py: defaults, environment and `.env`, readable errors, the README table."""
+"""core/settings.py: defaults, environment and `.env`, readable errors, the docs table."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from core.settings import (
 )
 from core.vocabulary import AgentMode, SmsProvider
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CONFIGURATION_PAGE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 FIELDS = set(Settings.model_fields)
 
 
@@ -218,31 +218,33 @@ def test_http_sms_needs_a_gateway_url(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (s.sms_provider, s.sms_gateway_url) == (SmsProvider.HTTP, "https://sms.example/send")
 
 
-# --- the README's configuration table ----------------------------------------------------
+# --- the settings table of docs/configuration.md ------------------------------------------
 
 
-def readme_table() -> dict[str, str]:
-    """`VARIABLE` → default cell, from the table under "## Configuration"."""
-    text = README.read_text("utf-8")
-    section = text.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+def settings_table() -> dict[str, str]:
+    """`VARIABLE` → default cell, from the tables under "## Variables"."""
+    text = CONFIGURATION_PAGE.read_text("utf-8")
+    section = text.split("\n## Variables\n", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `([A-Z0-9_]+)` \| ([^|]*) \|", section, flags=re.MULTILINE)
-    assert rows, "no configuration table in README.md"
+    assert rows, "no settings table in docs/configuration.md"
+    names = [name for name, _ in rows]
+    assert len(names) == len(set(names)), "a setting listed twice"
     return {name: default.strip() for name, default in rows}
 
 
-def test_readme_names_every_setting() -> None:
-    documented = set(readme_table())
+def test_docs_name_every_setting() -> None:
+    documented = set(settings_table())
     assert {field.upper() for field in FIELDS} - documented == set()
 
 
-def test_readme_names_no_setting_that_does_not_exist() -> None:
-    assert set(readme_table()) - {field.upper() for field in FIELDS} == set()
+def test_docs_name_no_setting_that_does_not_exist() -> None:
+    assert set(settings_table()) - {field.upper() for field in FIELDS} == set()
 
 
-def test_readme_defaults_match() -> None:
+def test_docs_defaults_match() -> None:
     defaults = Settings.model_construct()  # defaults only, no environment
     checked = 0
-    for variable, cell in readme_table().items():
+    for variable, cell in settings_table().items():
         value = getattr(defaults, variable.lower())
         literal = re.fullmatch(r"`([^`]+)`(?: \(.*\))?", cell)
         if cell.startswith("unset"):

@@ -1,7 +1,7 @@
 """Every recorded history in tests/histories/ still replays with today's workflow code.
 
 A change that would break running calls fails here (TMPRL1100 nondeterminism). Guard such
-changes with `workflow.patched(...)` — see the README's developer section.
+changes with `workflow.patched(...)` — see docs/call-workflow.md.
 """
 
 from __future__ import annotations

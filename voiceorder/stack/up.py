@@ -333,7 +333,7 @@ def banner(stack: Stack) -> str:
         "",
         "Place a test call (text softphone through the real workflow):",
         "  ./dev chat --phone +79161234567      (Анна Смирнова, three active orders)",
-        "Or a voice call into the edge (a script of caller phrases, see the README):",
+        "Or a voice call into the edge (a script of caller phrases, see docs/simulator.md):",
         f"  ./dev call --script call.txt --port {settings.audiosocket_port} --rate 8000",
         "",
         "Try the Store API:",
