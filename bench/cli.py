@@ -49,9 +49,7 @@ def edge_pacing_command(calls: int, baseline_seconds: float) -> None:
 @click.option("--streams", default=8, show_default=True, help="Concurrent streams.")
 @click.option("--turns", default=50, show_default=True, help="Workflow-update turns per channel.")
 @click.option("--gap-ms", default=20.0, show_default=True, help="Pause between sentences.")
-@click.option(
-    "--channel", "only", multiple=True, help="Measure only these channels (repeatable)."
-)
+@click.option("--channel", "only", multiple=True, help="Measure only these channels (repeatable).")
 def stream_channel_command(
     sentences: int, streams: int, turns: int, gap_ms: float, only: tuple[str, ...]
 ) -> None:

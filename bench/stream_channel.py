@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from bench.stream_workflow import SpeakTurn, StreamTurnWorkflow
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT_ROOT / "bench" / "results"
 TASK_QUEUE = "bench-stream"
@@ -266,6 +268,7 @@ class PgNotifyChannel:
         self._pool: Any = None
         self._listener: Any = None
         self._callbacks: dict[str, Any] = {}
+        self._listen_lock = asyncio.Lock()  # one asyncpg connection runs one command at a time
 
     async def start(self) -> None:
         import asyncpg
@@ -291,13 +294,15 @@ class PgNotifyChannel:
             self._inboxes.deliver(json.loads(payload))
 
         self._callbacks[stream] = on_notify
-        await self._listener.add_listener(self._pg_channel(stream), on_notify)
+        async with self._listen_lock:
+            await self._listener.add_listener(self._pg_channel(stream), on_notify)
         return inbox
 
     async def unsubscribe(self, stream: str) -> None:
         callback = self._callbacks.pop(stream, None)
         if callback is not None:
-            await self._listener.remove_listener(self._pg_channel(stream), callback)
+            async with self._listen_lock:
+                await self._listener.remove_listener(self._pg_channel(stream), callback)
         self._inboxes.by_stream.pop(stream, None)
 
     async def publish(self, stream: str, index: int, sent_at: float) -> None:
@@ -315,9 +320,7 @@ class PgNotifyChannel:
                     payload,
                 )
             else:
-                await conn.execute(
-                    "SELECT pg_notify($1, $2)", self._pg_channel(stream), payload
-                )
+                await conn.execute("SELECT pg_notify($1, $2)", self._pg_channel(stream), payload)
 
 
 # --- temporalio.contrib.workflow_streams -----------------------------------------------------
@@ -342,9 +345,11 @@ class WorkflowStreamsChannel:
 
         inbox: asyncio.Queue[Delivery] = asyncio.Queue()
         reader = WorkflowStreamClient.create(self._client, stream)
+        # A turn's subscriber starts where the call's stream is now, as the edge would.
+        offset = await reader.get_offset()
 
         async def read() -> None:
-            async for item in reader.subscribe("reply", poll_cooldown=_ZERO):
+            async for item in reader.subscribe("reply", offset, poll_cooldown=_ZERO):
                 received = _now()
                 inbox.put_nowait((item.data["index"], item.data["sent_at"], received))
 
@@ -491,8 +496,6 @@ async def _stream_run(
 
 @asynccontextmanager
 async def _hosting_workflows(client: Any, count: int) -> AsyncIterator[list[Any]]:
-    from bench.stream_workflow import StreamTurnWorkflow
-
     handles = [
         await client.start_workflow(
             StreamTurnWorkflow.run, id=f"bench-stream-{uuid.uuid4().hex}", task_queue=TASK_QUEUE
@@ -512,14 +515,15 @@ async def _measure_streams(
     channel: Channel, client: Any, result: ChannelResult, n: int, streams: int, gap_s: float
 ) -> None:
     hosted = isinstance(channel, WorkflowStreamsChannel)
-    async with _hosting_workflows(client, 1 + streams if hosted else 0) as handles:
-        ids = [h.id for h in handles] if hosted else [uuid.uuid4().hex for _ in range(1 + streams)]
-        await _stream_run(channel, ids[0], min(20, n), gap_s)  # warm-up
-        hops, waits = await _stream_run(channel, ids[0] + ("" if hosted else "-1"), n, gap_s)
+    count = 2 + streams  # warm-up, one stream, concurrent streams: each its own stream
+    async with _hosting_workflows(client, count if hosted else 0) as handles:
+        ids = [h.id for h in handles] if hosted else [uuid.uuid4().hex for _ in range(count)]
+        await _stream_run(channel, ids[0], min(20, n), gap_s)
+        hops, waits = await _stream_run(channel, ids[1], n, gap_s)
         result.one_stream, result.publisher_wait = stats(hops), stats(waits)
         per_stream = max(1, n // streams)
         concurrent = await asyncio.gather(
-            *(_stream_run(channel, stream, per_stream, gap_s) for stream in ids[1:])
+            *(_stream_run(channel, stream, per_stream, gap_s) for stream in ids[2:])
         )
         result.concurrent = stats([hop for hops, _ in concurrent for hop in hops])
 
@@ -528,8 +532,6 @@ async def _measure_activity(
     channel: Channel | None, client: Any, result: ChannelResult, turns: int
 ) -> None:
     """Update sent → first sentence received, the publisher being a real activity."""
-    from bench.stream_workflow import SpeakTurn, StreamTurnWorkflow
-
     name = channel.name if channel is not None else "none"
     firsts: list[float] = []
     hops: list[float] = []
@@ -563,8 +565,6 @@ async def _measure_activity(
 def _speak_activity(channels: dict[str, Channel]) -> Any:
     from temporalio import activity
 
-    from bench.stream_workflow import SpeakTurn
-
     @activity.defn(name="bench_speak")
     async def speak(request: SpeakTurn) -> int:
         if request.sentences == 0:
@@ -595,7 +595,6 @@ async def run(
 
     from temporalio.worker import Worker
 
-    from bench.stream_workflow import StreamTurnWorkflow
     from tests.support.servers import postgres_database
     from tests.support.temporal import temporal_dev_server
 
