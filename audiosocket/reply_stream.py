@@ -232,7 +232,7 @@ class ReplyStreamServer:
             return _json(404, {"verdict": Verdict.CLOSED, "reason": "no such turn"})
         result = subscription._offer(parsed)
         if result.verdict is Verdict.ACCEPTED:
-            self.counters.accepted += 1
+            self.counters.accepted += 1 if parsed.text else 0  # the final marker is no sentence
         elif result.verdict is Verdict.DUPLICATE:
             self.counters.duplicates += 1
         else:
