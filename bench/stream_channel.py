@@ -470,6 +470,7 @@ class ChannelResult:
     publisher_wait: dict[str, float] = field(default_factory=dict)
     activity_first_sentence: dict[str, float] = field(default_factory=dict)
     activity_hop: dict[str, float] = field(default_factory=dict)
+    history_events_per_sentence: float | None = None
 
 
 async def _stream_run(
@@ -521,6 +522,11 @@ async def _measure_streams(
         await _stream_run(channel, ids[0], min(20, n), gap_s)
         hops, waits = await _stream_run(channel, ids[1], n, gap_s)
         result.one_stream, result.publisher_wait = stats(hops), stats(waits)
+        if hosted:
+            # Every publish is a signal and every poll an update: both land in the call's
+            # history, which the CallWorkflow must keep small (continue-as-new).
+            events = [e async for e in handles[1].fetch_history_events()]
+            result.history_events_per_sentence = round(len(events) / n, 2)
         per_stream = max(1, n // streams)
         concurrent = await asyncio.gather(
             *(_stream_run(channel, stream, per_stream, gap_s) for stream in ids[2:])
@@ -676,6 +682,12 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {cell(r['activity_first_sentence'], 'p50_ms', 'p95_ms')} "
             f"| {cell(r['activity_hop'], 'p50_ms', 'p95_ms')} |"
         )
+    for name, r in result["channels"].items():
+        if r.get("history_events_per_sentence") is not None:
+            lines.append(
+                f"\n{name}: {r['history_events_per_sentence']} workflow history events per "
+                "sentence (signal + poll update + workflow tasks)"
+            )
     return "\n".join(lines)
 
 
