@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import Self, TypeVar
 
@@ -49,6 +50,9 @@ _R = TypeVar("_R", OpenResult, PublishResult)
 REQUEST_TIMEOUT_S = 0.3
 # finish() waits at most this long for queued sentences before the reply is returned anyway.
 DRAIN_TIMEOUT_S = 1.0
+# After an edge could not be reached, turns for it skip streaming this long instead of each
+# paying a timeout (a firewalled edge swallows packets: every open would wait it out).
+UNREACHABLE_BACKOFF_S = 10.0
 
 
 @dataclass
@@ -59,6 +63,7 @@ class PublisherCounters:
     refused: int = 0  # the edge said no (stale attempt, gap, conflict, turn over)
     failures: int = 0  # the edge could not be reached in time, or answered nonsense
     dropped: int = 0  # sentences not sent because streaming had stopped for their turn
+    skipped: int = 0  # turns not streamed because their edge was unreachable moments ago
 
 
 class ReplyPublisher:
@@ -70,12 +75,15 @@ class ReplyPublisher:
         *,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
         drain_timeout_s: float = DRAIN_TIMEOUT_S,
+        unreachable_backoff_s: float = UNREACHABLE_BACKOFF_S,
     ) -> None:
         if not secret:
             raise ValueError("the reply stream needs a shared secret")
         self._secret = secret
         self._request_timeout_s = request_timeout_s
         self._drain_timeout_s = drain_timeout_s
+        self._backoff_s = unreachable_backoff_s
+        self._unreachable_until: dict[str, float] = {}  # edge URL → monotonic time
         self._session: aiohttp.ClientSession | None = None
         self.counters = PublisherCounters()
 
@@ -98,9 +106,16 @@ class ReplyPublisher:
         """Start publishing a turn as (step, attempt), fencing off older publishers, and learn
         what the edge already holds. Waits at most one request timeout; never raises."""
         turn = TurnPublisher(self, target, step=step, attempt=attempt)
-        if target is not None:
-            await turn._open()
+        if target is None:
+            return turn
+        if time.monotonic() < self._unreachable_until.get(target.url, 0.0):
+            self.counters.skipped += 1
+            return turn
+        await turn._open()
         return turn
+
+    def _unreachable(self, url: str) -> None:
+        self._unreachable_until[url] = time.monotonic() + self._backoff_s
 
     async def _post(self, target: StreamTarget, path: str, body: str) -> tuple[int, str]:
         if self._session is None:
@@ -281,6 +296,7 @@ class TurnPublisher:
             status, text = await self._owner._post(self.target, path, body)
         except Exception as exc:  # any channel failure, never the turn's: see the docstring
             self._owner.counters.failures += 1
+            self._owner._unreachable(self.target.url)
             self._stop("unreachable", path=path, error=repr(exc))
             return None
         try:

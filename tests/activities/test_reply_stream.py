@@ -245,9 +245,15 @@ async def test_the_turn_goes_on_when_no_edge_listens(
         reply = await handle.execute_update(
             "turn", SpeakRequest(target=nobody, scripts=[FIRST]), result_type=list[str]
         )
-    assert reply == FIRST
-    assert publisher.counters.failures == 1  # the open; the sentences were not even tried
-    assert publisher.counters.dropped == len(FIRST)
+        assert reply == FIRST
+        assert publisher.counters.failures == 1  # the open; the sentences were not even tried
+        assert publisher.counters.dropped == len(FIRST)
+        # The next turn for that edge does not try again for a while: no cost at all.
+        again = await handle.execute_update(
+            "turn", SpeakRequest(target=nobody, scripts=[RETRY]), result_type=list[str]
+        )
+    assert again == RETRY
+    assert publisher.counters.failures == 1 and publisher.counters.skipped == 1
 
 
 async def test_an_edge_that_never_answers_costs_the_turn_one_timeout(client: Client) -> None:
