@@ -53,6 +53,7 @@ DRAIN_TIMEOUT_S = 1.0
 # After an edge could not be reached, turns for it skip streaming this long instead of each
 # paying a timeout (a firewalled edge swallows packets: every open would wait it out).
 UNREACHABLE_BACKOFF_S = 10.0
+SENDER_IDLE_S = 60.0
 
 
 @dataclass
@@ -178,7 +179,7 @@ class TurnPublisher:
         )
         self._next_index += 1
         self._queue.put_nowait(message)
-        if self._sender is None:
+        if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_all(), name="reply-stream-sender")
 
     async def flush(self) -> None:
@@ -262,7 +263,12 @@ class TurnPublisher:
 
     async def _send_all(self) -> None:
         while True:
-            message = await self._queue.get()
+            try:
+                # A turn left neither finished nor closed (a cancelled activity) must not
+                # keep its task forever; a later publish() starts a new one.
+                message = await asyncio.wait_for(self._queue.get(), SENDER_IDLE_S)
+            except TimeoutError:
+                return
             try:
                 if self._live:
                     await self._send(message)
