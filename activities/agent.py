@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from voiceorder.settings import Settings
-from workflows.tools import openai_tools
+from core.settings import Settings
+from prompts.tools import openai_tools
 
 log = structlog.get_logger("agent")
 

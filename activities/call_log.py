@@ -21,7 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 from temporalio import activity
 
 from activities.db import database_errors
-from voiceorder.phones import mask_phone
+from core.phones import mask_phone
 
 log = structlog.get_logger(__name__)
 

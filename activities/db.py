@@ -16,9 +16,9 @@ from pathlib import Path
 import asyncpg
 from temporalio.exceptions import ApplicationError
 
-from voiceorder.db import DbConn
-from voiceorder.db.migrate import apply_migrations
-from voiceorder.settings import Settings
+from core.db import DbConn
+from core.db.migrate import apply_migrations
+from core.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 COMPONENT = "bot"

@@ -1,4 +1,4 @@
-"""The guided agent turn: the directed dialog of `voiceorder.guided` behind the agent
+"""The guided agent turn: the directed dialog of `guided` behind the agent
 interface. It gets what `agent_turn` gets (the call's messages since the caller's last line,
 the tools offered, the stage) plus its memory, and answers like the LLM does — a line to say
 or a tool call to propose — with the updated memory.
@@ -19,10 +19,10 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
 from activities.agent import AgentReply, ToolCall
-from voiceorder.guided.memory import GuidedMemory
+from guided.memory import GuidedMemory
 
 if TYPE_CHECKING:
-    from voiceorder.guided.policy import Turn
+    from guided.policy import Turn
 
 log = structlog.get_logger("guided")
 
@@ -47,7 +47,7 @@ class GuidedReply(AgentReply):
 
 def turn_of(request: GuidedRequest) -> Turn:
     """The caller's last line and the tool results that followed it."""
-    from voiceorder.guided.policy import ToolResult, Turn
+    from guided.policy import ToolResult, Turn
 
     start = max((i for i, m in enumerate(request.messages) if m.get("role") == "user"), default=-1)
     caller_text = str(request.messages[start].get("content") or "") if start >= 0 else ""
@@ -79,7 +79,7 @@ def turn_of(request: GuidedRequest) -> Turn:
 def guided_step(request: GuidedRequest) -> GuidedReply:
     # Imported here: the parsers are the worker's business; the workflow module and the CLIs
     # that import it (ops, chat) need only the request and reply models.
-    from voiceorder.guided.policy import Say, decide
+    from guided.policy import Say, decide
 
     started = time.perf_counter()
     action, memory = decide(turn_of(request), request.memory)

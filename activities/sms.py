@@ -26,8 +26,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.db import bare, is_unavailable
-from voiceorder.phones import mask_phone, mask_phones_in
-from voiceorder.settings import Settings, SmsProvider
+from core.phones import mask_phone, mask_phones_in
+from core.settings import Settings, SmsProvider
 
 log = structlog.get_logger(__name__)
 

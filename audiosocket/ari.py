@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from voiceorder.phones import mask_phones_in
+from core.phones import mask_phones_in
 
 log = logging.getLogger(__name__)
 

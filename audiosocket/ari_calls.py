@@ -50,7 +50,7 @@ from audiosocket.ari import (
     StasisEnd,
     StasisStart,
 )
-from voiceorder.phones import mask_phone
+from core.phones import mask_phone
 
 log = logging.getLogger(__name__)
 

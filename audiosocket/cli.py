@@ -6,10 +6,10 @@ import asyncio
 
 import click
 
-from voiceorder.logging import configure_logging
-from voiceorder.process_exit import exit_now
-from voiceorder.service_cli import connect_or_explain, stop_on_signals
-from voiceorder.settings import get_settings
+from core.logging import configure_logging
+from core.process_exit import exit_now
+from core.service_cli import connect_or_explain, stop_on_signals
+from core.settings import get_settings
 
 
 @click.command("edge")

@@ -25,11 +25,12 @@ import structlog
 from aiohttp import web
 from temporalio.client import Client
 
+from audiosocket.admission import RefusedCall, UuidGuard
 from audiosocket.ari import AriClient
 from audiosocket.ari_calls import AriCallRouter
 from audiosocket.dtmf import DtmfSource
 from audiosocket.metrics import EdgeMetrics, metrics_app
-from audiosocket.server import AudioSocketServer, Call
+from audiosocket.server import AudioSocketServer, Call, CallHandler
 from audiosocket.session import (
     EdgeCallSession,
     FillerCache,
@@ -44,9 +45,9 @@ from audiosocket.speech import (
     build_synthesizer,
     build_transcriber,
 )
-from voiceorder.calls import AgentChoice, agent_for
-from voiceorder.russian import warm_up as russian_warm_up
-from voiceorder.settings import Settings
+from core.settings import Settings
+from russian import warm_up as russian_warm_up
+from workflows.client import AgentChoice, agent_for
 
 log = structlog.get_logger("audiosocket.edge")
 
@@ -127,6 +128,7 @@ class Edge:
         self._rate = dialplan_rate  # the usual rate: of Stasis legs once ARI is on
         self._watchers: set[asyncio.Task[None]] = set()
         self._vad_models = vad_models
+        self._uuids = UuidGuard()
 
     @classmethod
     def from_settings(
@@ -283,7 +285,12 @@ class Edge:
 
     # --- sessions ------------------------------------------------------------------------------
 
-    def _new_session(self, call: Call) -> EdgeCallSession:
+    def _new_session(self, call: Call) -> CallHandler:
+        refusal = self._uuids.check(call.id)
+        if refusal is not None:
+            log.warning("call_refused", reason=refusal.value, peer=call.peer)
+            self.metrics.call_refused(refusal.value)
+            return RefusedCall(call, self._rate_of(call))
         session = EdgeCallSession(call, self.deps, rate=self._rate_of(call))
         self.sessions[call.id] = session
         task = asyncio.create_task(self._forget_when_finished(session))

@@ -1,62 +1,51 @@
-"""In-process metrics of the edge, rendered in the Prometheus text format, and the per-turn
-latency record (VAD end → STT done → workflow reply → first TTS audio queued).
+"""The edge's metrics on `prometheus_client`, and the per-turn latency record (VAD end →
+STT done → workflow reply → first TTS audio queued).
 
-The edge has a handful of counters and four latency histograms; a small renderer is simpler
-than a client library and keeps the exposition under test.
+Every `EdgeMetrics` has a `CollectorRegistry` of its own rather than the library's global
+one: several edges in one process (the tests, a benchmark) would otherwise collide on the
+metric names, and one edge's numbers would leak into another's.
 """
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.aiohttp import make_aiohttp_handler
 
-# Milliseconds: a turn's stages range from ~1 ms (a cached reply) to seconds (a slow LLM).
-LATENCY_BUCKETS_MS: tuple[float, ...] = (
-    5,
-    10,
-    25,
-    50,
-    100,
-    250,
-    500,
-    1000,
-    2500,
-    5000,
-    10000,
+from audiosocket.admission import Refusal
+from audiosocket.server import HangupReason
+
+PREFIX = "voiceorder_edge"
+
+# Seconds (Prometheus' base unit). A turn's stages run from ~1 ms (a cached reply, a key
+# press) to seconds (a slow LLM, a long STT): fine steps where the voice-to-voice budget
+# lives (0.1–1.5 s), coarse ones beyond, where only "slow" matters.
+TURN_BUCKETS_S: tuple[float, ...] = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
 )
 
-
-PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-@dataclass
-class Histogram:
-    buckets: tuple[float, ...] = LATENCY_BUCKETS_MS
-    counts: list[int] = field(default_factory=list)
-    total: float = 0.0
-    count: int = 0
-
-    def __post_init__(self) -> None:
-        self.counts = [0] * len(self.buckets)
-
-    def observe(self, value: float) -> None:
-        index = bisect.bisect_left(self.buckets, value)
-        if index < len(self.counts):
-            self.counts[index] += 1
-        self.total += value
-        self.count += 1
-
-    def lines(self, name: str) -> Iterable[str]:
-        cumulative = 0
-        for bound, count in zip(self.buckets, self.counts, strict=True):
-            cumulative += count
-            yield f'{name}_bucket{{le="{_number(bound)}"}} {cumulative}'
-        yield f'{name}_bucket{{le="+Inf"}} {self.count}'
-        yield f"{name}_sum {_number(self.total)}"
-        yield f"{name}_count {self.count}"
+# Label values known up front are exported at 0 from the start, so that Prometheus'
+# rate()/increase() see a series' first increment instead of its first appearance.
+TURN_KINDS = ("speech", "dtmf", "silence")
+FAILURE_PARTS = ("ari", "session", "start", "stt", "tts", "workflow")
 
 
 @dataclass(frozen=True)
@@ -104,126 +93,150 @@ class TurnLatency:
         }
 
 
-@dataclass
 class EdgeMetrics:
-    calls_started: int = 0
-    calls_active: int = 0
-    calls_ended: dict[str, int] = field(default_factory=dict)
-    turns: dict[str, int] = field(default_factory=dict)
-    failures: dict[str, int] = field(default_factory=dict)
-    barge_ins: int = 0
-    fillers: int = 0
-    dtmf_duplicates: int = 0
-    stt_ms: Histogram = field(default_factory=Histogram)
-    update_ms: Histogram = field(default_factory=Histogram)
-    tts_first_ms: Histogram = field(default_factory=Histogram)
-    total_ms: Histogram = field(default_factory=Histogram)
+    """What one edge counts. The session calls the methods; tests and /health read the
+    properties, which read the registry back (one source of truth)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self._calls_started = Counter(f"{PREFIX}_calls_started", "Calls connected.", registry=r)
+        self._calls_active = Gauge(f"{PREFIX}_calls_active", "Calls in progress.", registry=r)
+        self._calls_ended = Counter(
+            f"{PREFIX}_calls_ended", "Calls ended, by reason.", ["reason"], registry=r
+        )
+        self._turns = Counter(f"{PREFIX}_turns", "Caller turns, by kind.", ["kind"], registry=r)
+        self._failures = Counter(f"{PREFIX}_failures", "Failures, by part.", ["part"], registry=r)
+        self._barge_ins = Counter(
+            f"{PREFIX}_barge_ins", "Bot speech cut by the caller.", registry=r
+        )
+        self._fillers = Counter(
+            f"{PREFIX}_fillers", "Fillers played during slow turns.", registry=r
+        )
+        self._dtmf_duplicates = Counter(
+            f"{PREFIX}_dtmf_duplicates", "Keys reported twice, kept once.", registry=r
+        )
+        self._calls_refused = Counter(
+            f"{PREFIX}_calls_refused",
+            "Connections refused before a call started, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        for reason in HangupReason:
+            self._calls_ended.labels(reason.value)
+        for kind in TURN_KINDS:
+            self._turns.labels(kind)
+        for part in FAILURE_PARTS:
+            self._failures.labels(part)
+        for refusal in Refusal:
+            self._calls_refused.labels(refusal.value)
+
+        def stage(name: str, help_text: str) -> Histogram:
+            return Histogram(
+                f"{PREFIX}_{name}_seconds", help_text, buckets=TURN_BUCKETS_S, registry=r
+            )
+
+        self._stt = stage("stt", "VAD end to transcript.")
+        self._update = stage("update", "Transcript (or key/pause) to workflow reply.")
+        self._tts_first = stage("tts_first_audio", "Reply to first TTS audio queued.")
+        self._turn = stage("turn", "VAD end to first TTS audio queued.")
+
+    # --- what the session reports ----------------------------------------------------------
 
     def call_started(self) -> None:
-        self.calls_started += 1
-        self.calls_active += 1
+        self._calls_started.inc()
+        self._calls_active.inc()
 
     def call_ended(self, reason: str) -> None:
-        self.calls_active -= 1
-        self.calls_ended[reason] = self.calls_ended.get(reason, 0) + 1
+        self._calls_active.dec()
+        self._calls_ended.labels(reason).inc()
 
     def failure(self, what: str) -> None:
-        """`what`: stt, tts, workflow, start, ari."""
-        self.failures[what] = self.failures.get(what, 0) + 1
+        """`what`: one of FAILURE_PARTS."""
+        self._failures.labels(what).inc()
+
+    def barge_in(self) -> None:
+        self._barge_ins.inc()
+
+    def filler(self) -> None:
+        self._fillers.inc()
+
+    def call_refused(self, reason: str) -> None:
+        """A connection that did not become a call (audiosocket.admission.Refusal)."""
+        self._calls_refused.labels(reason).inc()
+
+    def dtmf_duplicate(self) -> None:
+        self._dtmf_duplicates.inc()
 
     def turn(self, latency: TurnLatency) -> None:
-        self.turns[latency.kind] = self.turns.get(latency.kind, 0) + 1
-        for histogram, value in (
-            (self.stt_ms, latency.stt_ms),
-            (self.update_ms, latency.update_ms),
-            (self.tts_first_ms, latency.tts_first_ms),
-            (self.total_ms, latency.total_ms),
+        self._turns.labels(latency.kind).inc()
+        for histogram, ms in (
+            (self._stt, latency.stt_ms),
+            (self._update, latency.update_ms),
+            (self._tts_first, latency.tts_first_ms),
+            (self._turn, latency.total_ms),
         ):
-            if value is not None:
-                histogram.observe(value)
+            if ms is not None:
+                histogram.observe(ms / 1000)
+
+    # --- reading back ----------------------------------------------------------------------
+
+    def _value(self, name: str, **labels: str) -> int:
+        return int(self.registry.get_sample_value(f"{PREFIX}_{name}", labels) or 0)
+
+    def _by_label(self, counter: Counter, label: str) -> dict[str, int]:
+        return {
+            sample.labels[label]: int(sample.value)
+            for family in counter.collect()
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        }
+
+    @property
+    def calls_started(self) -> int:
+        return self._value("calls_started_total")
+
+    @property
+    def calls_active(self) -> int:
+        return self._value("calls_active")
+
+    @property
+    def barge_ins(self) -> int:
+        return self._value("barge_ins_total")
+
+    @property
+    def fillers(self) -> int:
+        return self._value("fillers_total")
+
+    @property
+    def dtmf_duplicates(self) -> int:
+        return self._value("dtmf_duplicates_total")
+
+    @property
+    def calls_ended(self) -> dict[str, int]:
+        return self._by_label(self._calls_ended, "reason")
+
+    @property
+    def turns(self) -> dict[str, int]:
+        return self._by_label(self._turns, "kind")
+
+    @property
+    def failures(self) -> dict[str, int]:
+        return self._by_label(self._failures, "part")
+
+    @property
+    def refused(self) -> dict[str, int]:
+        return self._by_label(self._calls_refused, "reason")
 
     def render(self) -> str:
-        """The Prometheus text exposition format (version 0.0.4)."""
-        out: list[str] = []
-
-        def metric(name: str, kind: str, help_text: str, lines: Iterable[str]) -> None:
-            out.append(f"# HELP {name} {help_text}")
-            out.append(f"# TYPE {name} {kind}")
-            out.extend(lines)
-
-        def labelled(name: str, label: str, values: dict[str, int]) -> list[str]:
-            return [f'{name}{{{label}="{key}"}} {value}' for key, value in sorted(values.items())]
-
-        p = "voiceorder_edge"
-        metric(
-            f"{p}_calls_started_total",
-            "counter",
-            "Calls connected.",
-            [f"{p}_calls_started_total {self.calls_started}"],
-        )
-        metric(
-            f"{p}_calls_active",
-            "gauge",
-            "Calls in progress.",
-            [f"{p}_calls_active {self.calls_active}"],
-        )
-        metric(
-            f"{p}_calls_ended_total",
-            "counter",
-            "Calls ended, by reason.",
-            labelled(f"{p}_calls_ended_total", "reason", self.calls_ended),
-        )
-        metric(
-            f"{p}_turns_total",
-            "counter",
-            "Caller turns, by kind.",
-            labelled(f"{p}_turns_total", "kind", self.turns),
-        )
-        metric(
-            f"{p}_failures_total",
-            "counter",
-            "Failures, by part.",
-            labelled(f"{p}_failures_total", "part", self.failures),
-        )
-        metric(
-            f"{p}_barge_ins_total",
-            "counter",
-            "Bot speech cut by the caller.",
-            [f"{p}_barge_ins_total {self.barge_ins}"],
-        )
-        metric(
-            f"{p}_fillers_total",
-            "counter",
-            "Fillers played during slow turns.",
-            [f"{p}_fillers_total {self.fillers}"],
-        )
-        metric(
-            f"{p}_dtmf_duplicates_total",
-            "counter",
-            "Keys reported twice, kept once.",
-            [f"{p}_dtmf_duplicates_total {self.dtmf_duplicates}"],
-        )
-        for name, histogram, help_text in (
-            ("stt_ms", self.stt_ms, "VAD end to transcript, ms."),
-            ("update_ms", self.update_ms, "Transcript to workflow reply, ms."),
-            ("tts_first_audio_ms", self.tts_first_ms, "Reply to first TTS audio queued, ms."),
-            ("turn_ms", self.total_ms, "VAD end to first TTS audio queued, ms."),
-        ):
-            metric(f"{p}_{name}", "histogram", help_text, histogram.lines(f"{p}_{name}"))
-        return "\n".join(out) + "\n"
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(round(value, 3))
+        """The Prometheus text exposition (what GET /metrics serves without content
+        negotiation)."""
+        return generate_latest(self.registry).decode()
 
 
 def metrics_app(metrics: EdgeMetrics, healthy: Callable[[], bool]) -> web.Application:
-    """`GET /metrics` (Prometheus text) and `GET /health` (200 while the edge listens)."""
-
-    async def get_metrics(_: web.Request) -> web.Response:
-        return web.Response(
-            body=metrics.render().encode(), headers={"Content-Type": PROMETHEUS_CONTENT_TYPE}
-        )
+    """`GET /metrics` (Prometheus text, or OpenMetrics when the scraper asks for it) and
+    `GET /health` (200 while the edge listens)."""
 
     async def get_health(_: web.Request) -> web.Response:
         if healthy():
@@ -231,6 +244,6 @@ def metrics_app(metrics: EdgeMetrics, healthy: Callable[[], bool]) -> web.Applic
         return web.json_response({"status": "starting"}, status=503)
 
     app = web.Application()
-    app.router.add_get("/metrics", get_metrics)
+    app.router.add_get("/metrics", make_aiohttp_handler(metrics.registry))
     app.router.add_get("/health", get_health)
     return app

@@ -31,6 +31,7 @@ from typing import Protocol
 import structlog
 from temporalio.client import Client
 
+from audiosocket.admission import CallRefused, Refusal
 from audiosocket.dtmf import DigitCollector, DtmfDeduper, DtmfSource
 from audiosocket.metrics import EdgeMetrics, TurnLatency
 from audiosocket.playout import PlayoutSource
@@ -43,8 +44,8 @@ from audiosocket.speech import (
     Transcriber,
     resample,
 )
-from voiceorder.calls import AgentChoice, CallSession
-from voiceorder.russian.text import normalise_for_tts
+from russian.text import normalise_for_tts
+from workflows.client import AgentChoice, CallIdInUse, CallSession
 from workflows.models import CallInput, Reply
 
 log = structlog.get_logger("audiosocket.session")
@@ -145,7 +146,7 @@ class SessionDeps:
     timings: SessionTimings = field(default_factory=SessionTimings)
     endpointer: Callable[[int], Endpointer] = default_endpointer
     fillers: FillerCache | None = None
-    # Who leads the dialog (voiceorder.calls.agent_for): with `auto` a call whose LLM fails
+    # Who leads the dialog (workflows.client.agent_for): with `auto` a call whose LLM fails
     # goes on with the guided agent.
     agent: AgentChoice = "auto"
 
@@ -269,7 +270,7 @@ class EdgeCallSession:
             return
         now = self._loop.time()
         if not self._deduper.accept(digit, source, now):
-            self.deps.metrics.dtmf_duplicates += 1
+            self.deps.metrics.dtmf_duplicate()
             self._log.debug("dtmf_duplicate", source=source.value)
             return
         # Not the digit: a caller may key in a phone number (SEC4: none in logs).
@@ -334,7 +335,7 @@ class EdgeCallSession:
         if reply is not None and self.workflow is not None:
             self.workflow.report_playback(False, played_ms)
             self._reply_playing = None
-        self.deps.metrics.barge_ins += 1
+        self.deps.metrics.barge_in()
         self._log.info("barge_in", why=why, played_ms=played_ms, reply_id=reply and reply.reply_id)
 
     @property
@@ -381,6 +382,11 @@ class EdgeCallSession:
     async def _converse(self) -> None:
         try:
             greeting = await asyncio.shield(self._start_task)
+        except CallRefused as refused:
+            self.deps.metrics.call_refused(refused.reason.value)
+            self._log.warning("call_refused", reason=refused.reason.value, peer=self.call.peer)
+            self.call.hangup()
+            return
         except Exception as exc:
             self.deps.metrics.failure("start")
             self._log.error("call_start_failed", error=repr(exc))
@@ -403,23 +409,27 @@ class EdgeCallSession:
                 self.call.id, self.timings.ari_wait_s
             )
             if line is None:
-                # The dialplan AudioSocket() path, or ARI lost the race: the number is unknown.
-                self._log.warning("no_ari_call", audiosocket_id=str(self.call.id))
-            else:
-                self.caller_number, self.channel_id = line.caller_number, line.caller_channel_id
-        self.workflow = await CallSession.start(
-            self.deps.client,
-            self.deps.task_queue,
-            CallInput(
-                caller_number=self.caller_number,
-                channel_id=self.channel_id,
-                audiosocket_id=str(self.call.id),
-                source="edge",
-                agent=self.deps.agent,
-            ),
-            call_id=self.call_id,
-            auto_played=False,
-        )
+                # Neither a Stasis call nor a dialplan channel carrying this UUID: not a call
+                # Asterisk placed for us (issue: an unauthenticated port takes any UUID).
+                raise CallRefused(Refusal.UNKNOWN_UUID)
+            self.caller_number, self.channel_id = line.caller_number, line.caller_channel_id
+        try:
+            self.workflow = await CallSession.start(
+                self.deps.client,
+                self.deps.task_queue,
+                CallInput(
+                    caller_number=self.caller_number,
+                    channel_id=self.channel_id,
+                    audiosocket_id=str(self.call.id),
+                    source="edge",
+                    agent=self.deps.agent,
+                ),
+                call_id=self.call_id,
+                auto_played=False,
+            )
+        except CallIdInUse:
+            # Served before, by another edge or before a restart (Temporal remembers).
+            raise CallRefused(Refusal.UUID_REUSED) from None
         assert self.workflow.last_reply is not None
         self._log.info(
             "call_started",
@@ -495,7 +505,7 @@ class EdgeCallSession:
         pcm = await self.deps.fillers.get(self.outbound.rate)
         if pcm and not self._speaking:
             self.outbound.enqueue(pcm)
-            self.deps.metrics.fillers += 1
+            self.deps.metrics.filler()
             self._log.info("filler")
 
     async def _say(self, spoken: _Spoken, *, latency: _LatencyClock | None) -> None:

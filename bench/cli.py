@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import click
 
-from voiceorder.process_exit import exit_now
+from core.process_exit import exit_now
 
 
 @click.group("bench")
@@ -42,6 +43,41 @@ def edge_pacing_command(calls: int, baseline_seconds: float) -> None:
     click.echo(markdown(result))
     click.echo(f"\nJSON: {save(result)}")
     exit_now(0)
+
+
+@bench_group.command("store")
+@click.option("--clients", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--orders", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--retry-rate",
+    default=0.2,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of keyed requests (create, confirm) sent again with the same key.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where the JSON goes [default: bench/results/store.json].",
+)
+def store_command(clients: int, orders: int, retry_rate: float, output: Path | None) -> None:
+    """B5: Store API throughput and latency under concurrent, retrying clients; duplicate
+    orders counted in PostgreSQL. Exits 1 when idempotency broke or orders failed."""
+    from bench.store import DEFAULT_OUTPUT, markdown, run, save
+
+    path = output or DEFAULT_OUTPUT
+    log = path.with_name("store_api.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
+    click.echo(
+        f"B5: starting PostgreSQL and the Store API; {clients} clients, {orders} orders,"
+        f" {retry_rate:.0%} resent (server log: {log})…"
+    )
+    result = asyncio.run(run(clients, orders, retry_rate, log))
+    click.echo(markdown(result))
+    click.echo(f"\nJSON: {save(result, path)}")
+    exit_now(1 if result["problems"] else 0)
 
 
 @bench_group.command("stream-channel")

@@ -64,13 +64,13 @@ async def run(turns: int, warmup: int) -> dict[str, Any]:
     import tempfile
 
     from bench.noop import NoopWorkflow
+    from core.settings import Settings, SmsProvider, StoreApiMode
+    from core.temporal import DATA_CONVERTER
     from tests.support.fake_llm import FakeLLM, Reply
     from tests.support.servers import postgres_database, store_api_server
     from tests.support.temporal import temporal_dev_server
-    from voiceorder.calls import CallSession
-    from voiceorder.settings import Settings, SmsProvider, StoreApiMode
-    from voiceorder.temporal import DATA_CONVERTER
     from workers.worker import activity_set, build_worker
+    from workflows.client import CallSession
     from workflows.models import CallInput
 
     with tempfile.TemporaryDirectory(prefix="vo-bench-") as tmp:

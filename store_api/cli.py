@@ -10,8 +10,8 @@ import sys
 import asyncpg
 import click
 
-from voiceorder.logging import configure_logging
-from voiceorder.settings import get_settings
+from core.logging import configure_logging
+from core.settings import get_settings
 
 
 @click.group("store-api")
@@ -49,10 +49,10 @@ def serve_command() -> None:
 @store_api_group.command("seed")
 def seed_command() -> None:
     """Apply migrations and load the demo data (only into an empty catalogue)."""
+    from core.db.migrate import apply_migrations
     from store_api.seed.loader import seed_store
     from store_api.server.app import MIGRATIONS, ConfigurationError, store_database_url
     from store_api.server.state import ServerState
-    from voiceorder.db.migrate import apply_migrations
 
     settings = get_settings()
     configure_logging(settings)

@@ -10,6 +10,7 @@ start with `/` are actions instead of speech:
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
@@ -17,11 +18,11 @@ import click
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from voiceorder.calls import CallSession, agent_for
-from voiceorder.process_exit import exit_now
-from voiceorder.service_cli import connect_or_explain
-from voiceorder.settings import get_settings
-from voiceorder.temporal import ui_link
+from core.process_exit import exit_now
+from core.service_cli import connect_or_explain
+from core.settings import get_settings
+from core.temporal import ui_link
+from workflows.client import CallIdInUse, CallSession, agent_for
 from workflows.models import CallInput, Reply
 
 AGENT_NAMES = {
@@ -55,48 +56,69 @@ async def run_chat(phone: str | None, script: list[str] | None, call_id: str | N
     settings = get_settings()
     client = await connect_or_explain(settings)
     agent = agent_for(settings)
-    session = await CallSession.start(
-        client,
-        settings.temporal_task_queue,
-        CallInput(
-            caller_number=phone,
-            source="chat",
-            attention_after_s=settings.call_attention_after_s,
-            agent=agent,
-        ),
-        call_id=call_id,
-    )
+    try:
+        session = await CallSession.start(
+            client,
+            settings.temporal_task_queue,
+            CallInput(
+                caller_number=phone,
+                source="chat",
+                attention_after_s=settings.call_attention_after_s,
+                agent=agent,
+            ),
+            call_id=call_id,
+        )
+    except CallIdInUse as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"звонок {session.call_id}: {ui_link(settings, session.call_id)}")
     click.echo(f"агент: {AGENT_NAMES[agent]}")
     if session.last_reply is not None:
         _show(session.last_reply)
     lines = _lines_from(script) if script is not None else _lines_from_terminal()
-    async for raw in lines:
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if script:
-            click.echo(f"вы> {line}")
-        try:
-            reply = await _act(session, line)
-        except (WorkflowUpdateFailedError, RPCError) as exc:
-            click.echo(f"(звонок не принял реплику: {exc})", err=True)
-            continue
-        if reply is None:
-            break
-        _show(reply)
-        if reply.action != "continue":
-            break
-    else:
-        await session.hang_up("chat ended")
+    ended = False
+    try:
+        async for raw in lines:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if script:
+                click.echo(f"вы> {line}")
+            try:
+                reply = await _act(session, line)
+            except (WorkflowUpdateFailedError, RPCError) as exc:
+                click.echo(f"(звонок не принял реплику: {exc})", err=True)
+                continue
+            except BadAction as exc:
+                click.echo(f"({exc})", err=True)
+                continue
+            if reply is None or reply.action != "continue":
+                ended = True
+                if reply is not None:
+                    _show(reply)
+                break
+            _show(reply)
+    finally:
+        if not ended:
+            # Also on Ctrl-C or a failure: a call left open would wait ten minutes for input.
+            await session.hang_up("chat ended")
     outcome = await session.result()
     click.echo(f"итог звонка: {outcome} — {ui_link(settings, session.call_id)}")
     return 0
 
 
+class BadAction(ValueError):
+    """A `/` line the softphone cannot send; the message says what it accepts."""
+
+
+KEYS = re.compile(r"[0-9*#]{1,20}")
+
+
 async def _act(session: CallSession, line: str) -> Reply | None:
     if line.startswith("/press"):
-        return await session.press(line.removeprefix("/press").strip())
+        keys = line.removeprefix("/press").strip()
+        if not KEYS.fullmatch(keys):
+            raise BadAction("/press takes 1–20 keys from 0–9, * and #, e.g. /press 102045#")
+        return await session.press(keys)
     if line == "/silence":
         return await session.silence()
     if line == "/cut":
@@ -108,6 +130,19 @@ async def _act(session: CallSession, line: str) -> Reply | None:
     return await session.say(line)
 
 
+# Becomes part of idempotency and audit keys (at most 255 characters in the Store API).
+CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+
+
+def _valid_call_id(value: str | None) -> str | None:
+    if value is not None and not CALL_ID.fullmatch(value):
+        raise click.BadParameter(
+            "1–100 characters: letters, digits, '.', '_', ':' or '-', starting with a letter"
+            " or digit"
+        )
+    return value
+
+
 @click.command("chat")
 @click.option("--phone", help="Caller number as CallerID would give it, e.g. +79161234567.")
 @click.option("--withheld", is_flag=True, help="Call with a withheld CallerID.")
@@ -116,7 +151,11 @@ async def _act(session: CallSession, line: str) -> Reply | None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Caller lines from a file instead of the terminal.",
 )
-@click.option("--call-id", help="Workflow id to use (default: call-<new uuid>).")
+@click.option(
+    "--call-id",
+    callback=lambda _ctx, _param, value: _valid_call_id(value),
+    help="Workflow id to use, never used before (default: call-<new uuid>).",
+)
 def chat_command(
     phone: str | None, withheld: bool, script: Path | None, call_id: str | None
 ) -> None:

@@ -9,11 +9,11 @@ import click
 from audiosocket.cli import edge_command
 from audiosocket.simulator.cli import call_command
 from bench.cli import bench_group
+from core.settings import ConfigurationError
 from store_api.cli import store_api_group
 from voiceorder.chat import chat_command
 from voiceorder.history import history_group
 from voiceorder.ops import ops_group
-from voiceorder.settings import ConfigurationError
 from voiceorder.stack.up import up_command
 from workers.cli import worker_command
 

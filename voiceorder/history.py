@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 from temporalio.service import RPCError
 
-from voiceorder.process_exit import exit_now
-from voiceorder.service_cli import connect_or_explain
-from voiceorder.settings import get_settings
+from core.process_exit import exit_now
+from core.service_cli import connect_or_explain
+from core.settings import get_settings
 
 
 async def export_history(workflow_id: str, run_id: str | None) -> str:

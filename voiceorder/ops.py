@@ -19,12 +19,12 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from activities.audit import AuditEntry, audit_trail
-from voiceorder.process_exit import exit_now
-from voiceorder.service_cli import connect_or_explain
-from voiceorder.settings import Settings, get_settings
+from core.process_exit import exit_now
+from core.service_cli import connect_or_explain
+from core.settings import Settings, get_settings
+from core.temporal import ui_link
 from voiceorder.stack.postgres import EmbeddedPostgres
 from voiceorder.stack.up import DATABASE
-from voiceorder.temporal import ui_link
 from workflows.call_records import ATTENTION, CALL_STAGE, CALLER_PHONE, ORDER_NUMBER
 from workflows.models import OperatorCancel, OperatorResend, OperatorRetry
 from workflows.state import CallState
@@ -171,7 +171,7 @@ def _run(coroutine: Any) -> None:
     """Run one ops coroutine, print its text, turn expected failures into one line.
 
     Every path leaves through `exit_now`: the process used a Temporal client (see
-    voiceorder.process_exit).
+    core.process_exit).
     """
     try:
         click.echo(asyncio.run(coroutine))

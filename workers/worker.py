@@ -20,10 +20,10 @@ from activities.db import migrate_bot_schema, pool_from_settings
 from activities.guided import guided_turn
 from activities.sms import SmsActivities, gateway_from_settings
 from activities.store import StoreActivities
+from core.settings import Settings
+from russian._morph import warm_up
+from russian.understanding import warm_up as warm_up_understanding
 from store_api.client import StoreApiClient
-from voiceorder.russian._morph import warm_up
-from voiceorder.settings import Settings
-from voiceorder.understanding import warm_up as warm_up_understanding
 from workflows.call import CallWorkflow
 
 log = structlog.get_logger("worker")
@@ -42,6 +42,9 @@ PASS_THROUGH = (
     "activities",
     "prompts",
     "store_api",
+    "core",
+    "russian",
+    "guided",
     "voiceorder",
     "structlog",
     "httpx",

@@ -23,14 +23,18 @@ with workflow.unsafe.imports_passed_through():
     from activities.call_log import CallStarted
     from activities.guided import GuidedReply, GuidedRequest
     from activities.store import CancelRequest, IdentifyRequest, Identity
+    from core.phones import InvalidPhone, mask_phone, normalise_phone
+    from guided import lines as guided_lines
+    from guided.memory import GuidedMemory
+    from guided.memory import Item as GuidedItem
     from prompts import CallerContext, render_system_prompt
+    from prompts.tools import (
+        CancelOrder,
+        TransferToOperator,
+    )
+    from russian.readback import status_sentence
+    from russian.text import normalise_for_tts, split_sentences
     from store_api.contract import Order
-    from voiceorder.guided import lines as guided_lines
-    from voiceorder.guided.memory import GuidedMemory
-    from voiceorder.guided.memory import Item as GuidedItem
-    from voiceorder.phones import InvalidPhone, mask_phone, normalise_phone
-    from voiceorder.russian.readback import status_sentence
-    from voiceorder.russian.text import normalise_for_tts, split_sentences
     from workflows import phrases
     from workflows.models import (
         MAX_UTTERANCE_CHARS,
@@ -48,10 +52,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.stages import DRAFT_STAGES, Event, Stage, allowed_tools, can
     from workflows.state import (
         CallState,
-    )
-    from workflows.tools import (
-        CancelOrder,
-        TransferToOperator,
     )
 
 from workflows.activity_options import ACTIVITY_FAILED, AGENT, IN_CALL, ROUND, error_type

@@ -15,10 +15,10 @@ from temporalio.common import SearchAttributeKey
 with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditEvent, AuditRecord
     from activities.call_log import ToolCallLog, TurnRecord, TurnTimings
+    from core.phones import mask_phone
     from store_api.contract import (
         STORE_TZ,
     )
-    from voiceorder.phones import mask_phone
     from workflows.models import (
         CallInput,
         Reply,
@@ -130,9 +130,12 @@ class CallRecords:
         workflow.set_current_details("\n\n".join([headline, "\n".join(facts)]))
 
     def _key(self, what: str) -> str:
-        """Idempotency keys from the workflow id and a per-call step counter (tools.md rule 6)."""
+        """Idempotency keys from the workflow id, the run and a per-call step counter (tools.md
+        rule 6). The run id keeps a key from ever naming another call's request: a retried
+        activity reuses its key, while a second run of the same call id (refused since the
+        reused-call-id fix, but recorded in old histories) can never replay the first's order."""
         self.s.step += 1
-        return f"{self.s.call_id}:{what}:{self.s.step}"
+        return f"{self.s.call_id}:{workflow.info().run_id}:{what}:{self.s.step}"
 
     def _audit(
         self,
@@ -145,7 +148,7 @@ class CallRecords:
     ) -> None:
         self._audit_no += 1
         record = AuditRecord(
-            event_key=f"{self.s.call_id}:audit:{workflow.info().run_id[:8]}:{self._audit_no}",
+            event_key=f"{self.s.call_id}:audit:{workflow.info().run_id}:{self._audit_no}",
             call_id=self.s.call_id,
             workflow_id=workflow.info().workflow_id,
             event=event,

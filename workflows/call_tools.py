@@ -26,6 +26,22 @@ with workflow.unsafe.imports_passed_through():
         ProductRequest,
         ProductsFound,
     )
+    from core.phones import InvalidPhone, mask_phone, normalise_phone
+    from prompts.tools import (
+        CancelOrder,
+        CreateOrderDraft,
+        GetOrderStatus,
+        GetProduct,
+        SearchProducts,
+        SetContactPhone,
+        ToolArgs,
+        ToolArgumentError,
+        TransferToOperator,
+        UpdateOrderDelivery,
+        parse_arguments,
+    )
+    from russian.readback import status_sentence
+    from russian.sms import confirmation_sms
     from store_api.contract import (
         Address,
         CourierDeliveryIn,
@@ -36,9 +52,6 @@ with workflow.unsafe.imports_passed_through():
         PickupDeliveryIn,
         Product,
     )
-    from voiceorder.phones import InvalidPhone, mask_phone, normalise_phone
-    from voiceorder.russian.readback import status_sentence
-    from voiceorder.russian.sms import confirmation_sms
     from workflows import phrases
     from workflows.confirmation import ReadbackGuard, is_plain_yes
     from workflows.models import (
@@ -55,19 +68,6 @@ with workflow.unsafe.imports_passed_through():
         ConfirmJob,
         DraftState,
         ReadbackState,
-    )
-    from workflows.tools import (
-        CancelOrder,
-        CreateOrderDraft,
-        GetOrderStatus,
-        GetProduct,
-        SearchProducts,
-        SetContactPhone,
-        ToolArgs,
-        ToolArgumentError,
-        TransferToOperator,
-        UpdateOrderDelivery,
-        parse_arguments,
     )
 
 from workflows.activity_options import ACTIVITY_FAILED, IN_CALL, error_details, error_type

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from russian.order_numbers import say_order_number
+from russian.phones import say_phone
+from russian.readback import orders_overview, readback, status_sentence
 from store_api.contract import Order, OrderSummary
-from voiceorder.russian.order_numbers import say_order_number
-from voiceorder.russian.phones import say_phone
-from voiceorder.russian.readback import orders_overview, readback, status_sentence
 
 SHOP = "Продуктовая лавка"
 

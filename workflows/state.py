@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from guided.memory import GuidedMemory
 from store_api.contract import CourierDeliveryIn, Order, OrderSummary, PickupDeliveryIn
-from voiceorder.guided.memory import GuidedMemory
 from workflows.stages import Stage
 
 

@@ -34,7 +34,7 @@ from audiosocket.simulator.peer import (
     EdgeUnreachable,
 )
 from audiosocket.simulator.script import ScriptError, Step, load_script
-from voiceorder.settings import get_settings
+from core.settings import get_settings
 
 DEFAULT_CALLER = "+79161234567"  # Анна Смирнова from the demo data
 # The edge opens the AudioSocket leg within milliseconds of answering; seconds mean trouble.

@@ -7,7 +7,7 @@ from audiosocket.speech.cache import CachingSynthesizer
 from audiosocket.speech.stt import OpenAiTranscriber
 from audiosocket.speech.tts_espeak import EspeakSynthesizer
 from audiosocket.speech.tts_openai import OpenAiSynthesizer
-from voiceorder.settings import Settings, TtsProvider
+from core.settings import Settings, TtsProvider
 
 
 def build_transcriber(settings: Settings) -> Transcriber | None:

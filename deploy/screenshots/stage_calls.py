@@ -37,11 +37,11 @@ from temporalio.client import Client
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from core.settings import Settings, get_settings  # noqa: E402
+from core.temporal import connect  # noqa: E402
 from store_api.seed.personas import MANY_ACTIVE, NO_ACTIVE, NO_ORDERS, ONE_ACTIVE  # noqa: E402
 from tests.support.fake_llm import FakeLLM, Reply, last_tool_result  # noqa: E402
-from voiceorder.calls import CallSession, new_call_id  # noqa: E402
-from voiceorder.settings import Settings, get_settings  # noqa: E402
-from voiceorder.temporal import connect  # noqa: E402
+from workflows.client import CallSession, new_call_id  # noqa: E402
 from workflows.models import CallInput  # noqa: E402
 
 COURIER = {

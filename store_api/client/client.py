@@ -27,6 +27,7 @@ import httpx
 import structlog
 from pydantic import BaseModel, ValidationError
 
+from core.settings import Settings
 from store_api.client.breaker import CircuitBreaker, breaker_for
 from store_api.client.errors import (
     StoreConnectionError,
@@ -58,7 +59,6 @@ from store_api.contract import (
     ProductList,
     ProductSummary,
 )
-from voiceorder.settings import Settings
 
 log = structlog.get_logger(__name__)
 

@@ -10,6 +10,8 @@ import asyncpg
 import structlog
 from aiohttp import web
 
+from core.db.migrate import apply_migrations
+from core.settings import Settings, StoreApiMode
 from store_api.contract import API_PREFIX, MAX_BODY_BYTES
 from store_api.server.faults import FaultConfig
 from store_api.server.idempotency import purge_expired
@@ -17,8 +19,6 @@ from store_api.server.middleware import guard, request_context
 from store_api.server.openapi import build_openapi
 from store_api.server.routes import admin, catalogue, orders
 from store_api.server.state import STATE, ServerState
-from voiceorder.db.migrate import apply_migrations
-from voiceorder.settings import Settings, StoreApiMode
 
 log = structlog.get_logger("store_api")
 

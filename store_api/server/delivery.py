@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from core.db import DbConn
 from store_api.contract import (
     AddressOut,
     CourierDelivery,
@@ -18,7 +19,6 @@ from store_api.contract import (
     PickupPoint,
 )
 from store_api.server.errors import ApiError
-from voiceorder.db import DbConn
 
 _CITY_PREFIX = re.compile(r"^(г\.|гор\.|город)\s*", re.IGNORECASE)
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import asyncpg
 from aiohttp import web
 
+from core.db import DbConn
 from store_api.contract import IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, ErrorCode
 from store_api.server.errors import ApiError
 from store_api.server.state import ServerState
-from voiceorder.db import DbConn
 
 RETENTION = "48 hours"  # the contract promises at least 24 h
 MAX_KEY_LENGTH = 255

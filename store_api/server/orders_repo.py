@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from core.db import DbConn
 from store_api.contract import (
     STORE_TZ,
     Customer,
@@ -19,7 +20,6 @@ from store_api.contract import (
     OrderSummary,
     StatusChange,
 )
-from voiceorder.db import DbConn
 
 _ORDER_COLUMNS = """
     o.id, o.number, o.status, o.items_total, o.delivery_cost, o.total, o.delivery,

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 import asyncpg
 from aiohttp import web
 
+from core.settings import StoreApiMode
 from store_api.contract import STORE_TZ
 from store_api.server.faults import FaultConfig, FaultInjector
 from store_api.server.ratelimit import TokenBucket
-from voiceorder.settings import StoreApiMode
 
 
 @dataclass

@@ -22,11 +22,11 @@ from activities.audit import AuditActivities, AuditEntry, AuditEvent, AuditRecor
 from activities.call_log import CallEnded, CallStarted, ToolCallLog, TurnRecord, TurnTimings
 from activities.db import create_bot_pool
 from activities.sms import HttpSmsGateway, SmsActivities, SmsReceipt, SmsRequest
+from core.settings import SmsProvider
 from tests.activities.fake_sms_gateway import FakeSmsGateway, fake_sms_gateway
 from tests.activities.retry_workflows import SendSmsWorkflow, WriteAuditWorkflow
 from tests.activities.tcp_proxy import TcpProxy, proxied_database
 from tests.support.temporal import temporal_dev_server
-from voiceorder.settings import SmsProvider
 
 PHONE = "+79161234567"
 TOKEN = "sms-test-token"

@@ -18,7 +18,7 @@ from activities.sms import (
     SmsRequest,
     gateway_from_settings,
 )
-from voiceorder.settings import Settings, SmsProvider
+from core.settings import Settings, SmsProvider
 
 PHONE = "+79161234567"
 TEXT = "Заказ 100245 принят: 3 товара, 2599 ₽. Курьер 30.11, ул. Тверская 7. Спасибо!"

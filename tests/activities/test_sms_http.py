@@ -12,9 +12,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.sms import HttpSmsGateway, SmsActivities, SmsRequest
+from core.settings import SmsProvider
 from tests.activities.fake_sms_gateway import FakeSmsGateway, fake_sms_gateway
 from tests.support.servers import free_port
-from voiceorder.settings import SmsProvider
 
 PHONE = "+79161234567"
 TEXT = "Заказ 100245 принят: 3 товара, 2599 ₽. Самовывоз 30.11, ПВЗ Тверская 7. Спасибо!"

@@ -27,11 +27,11 @@ from audiosocket.speech import (
     OpenAiTranscriber,
     synthesize_to_pcm,
 )
+from core.settings import Settings
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.fake_openai_audio import FakeSpeech
 from tests.workflows import conftest as workflow_stack
-from voiceorder.calls import AgentChoice
-from voiceorder.settings import Settings
+from workflows.client import AgentChoice
 
 # The real call stack, built exactly as for the workflow tests (pytest registers a fixture
 # under the name of the attribute that holds it).

@@ -25,6 +25,7 @@ from audiosocket.protocol import Uuid, encode
 from audiosocket.session import EdgeCallSession
 from audiosocket.simulator.fake_ari import FakeAri, FakeChannel
 from audiosocket.simulator.peer import AudioSocketPeer
+from core.settings import Settings
 from store_api.seed.personas import NO_ORDERS
 from tests.audiosocket.conftest import (
     EdgeCalls,
@@ -37,7 +38,6 @@ from tests.support.fake_openai_audio import FakeSpeech
 from tests.support.servers import StoreApiServer
 from tests.workflows.history import keep_history
 from tests.workflows.scripts import COURIER_TVERSKAYA, pick_product, say, search
-from voiceorder.settings import Settings
 from workflows.state import CallState
 
 QUIET_MS = 500  # the bot has finished its reply (espeak's sentence pauses are shorter)

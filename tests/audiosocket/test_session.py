@@ -9,14 +9,16 @@ import asyncio
 import uuid
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 
 from audiosocket.edge import Edge
-from audiosocket.metrics import EdgeMetrics, Histogram, TurnLatency
+from audiosocket.metrics import EdgeMetrics, TurnLatency
 from audiosocket.pacing import frame_bytes
 from audiosocket.playout import PlayoutSource
 from audiosocket.session import NO_STT, SessionTimings
 from audiosocket.simulator.peer import AudioSocketPeer
+from core.settings import Settings
 from store_api.seed.personas import NO_ORDERS
 from tests.audiosocket import test_edge_e2e as e2e
 from tests.audiosocket.conftest import (
@@ -35,7 +37,6 @@ from tests.audiosocket.test_edge_e2e import (
 from tests.support.fake_llm import FakeLLM
 from tests.support.fake_openai_audio import FakeSpeech
 from tests.workflows.scripts import say
-from voiceorder.settings import Settings
 
 FRAME = frame_bytes(8000)
 
@@ -68,29 +69,42 @@ def test_a_short_tail_is_padded_and_counted_by_its_real_length() -> None:
     assert out.played_ms_since(mark) == 25 and out.drained.is_set()
 
 
-def test_histogram_and_prometheus_text() -> None:
-    histogram = Histogram(buckets=(10, 100))
-    for value in (5, 10, 50, 500):
-        histogram.observe(value)
-    assert list(histogram.lines("x")) == [
-        'x_bucket{le="10"} 2',
-        'x_bucket{le="100"} 3',
-        'x_bucket{le="+Inf"} 4',
-        "x_sum 565",
-        "x_count 4",
-    ]
+def test_prometheus_exposition() -> None:
     metrics = EdgeMetrics()
     metrics.call_started()
     metrics.turn(TurnLatency("call-1", "speech", 10.0, 10.2, 10.25, 10.26))
     metrics.turn(TurnLatency("call-1", "dtmf", 11.0, None, 11.05, None))
     metrics.failure("stt")
-    text = metrics.render()
-    assert "voiceorder_edge_calls_active 1" in text
-    assert 'voiceorder_edge_turns_total{kind="dtmf"} 1' in text
-    assert 'voiceorder_edge_failures_total{part="stt"} 1' in text
-    assert "voiceorder_edge_turn_ms_count 1" in text  # the DTMF turn never played audio
-    assert "voiceorder_edge_update_ms_count 2" in text
-    assert "# TYPE voiceorder_edge_stt_ms histogram" in text
+    metrics.barge_in()
+    families = list(text_string_to_metric_families(metrics.render()))
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples
+    }
+
+    def value(name: str, **labels: str) -> float:
+        return samples[name, tuple(sorted(labels.items()))]
+
+    assert value("voiceorder_edge_calls_active") == 1
+    assert value("voiceorder_edge_turns_total", kind="dtmf") == 1
+    assert value("voiceorder_edge_turns_total", kind="silence") == 0  # exported from the start
+    assert value("voiceorder_edge_failures_total", part="stt") == 1
+    assert value("voiceorder_edge_barge_ins_total") == 1
+    assert value("voiceorder_edge_turn_seconds_count") == 1  # the DTMF turn never played audio
+    assert value("voiceorder_edge_update_seconds_count") == 2
+    assert {f.name: f.type for f in families}["voiceorder_edge_stt_seconds"] == "histogram"
+    # seconds, not ms: the speech turn's 200 ms STT falls in the 0.2 s bucket, not below
+    assert value("voiceorder_edge_stt_seconds_bucket", le="0.15") == 0
+    assert value("voiceorder_edge_stt_seconds_bucket", le="0.2") == 1
+    assert metrics.failures["stt"] == 1 and metrics.turns == {"speech": 1, "dtmf": 1, "silence": 0}
+
+
+def test_two_edges_in_one_process_count_apart() -> None:
+    first, second = EdgeMetrics(), EdgeMetrics()
+    first.filler()
+    first.dtmf_duplicate()
+    assert (first.fillers, first.dtmf_duplicates) == (1, 1)
+    assert (second.fillers, second.dtmf_duplicates) == (0, 0)
+    assert "voiceorder_edge_fillers_total 0.0" in second.render()
 
 
 def test_turn_latency_stages() -> None:
@@ -145,13 +159,17 @@ ari_rig = e2e.ari_rig  # the FakeAri + ARI edge fixture, shared with the e2e tes
 
 async def test_a_dialplan_connection_under_ari_is_answered_at_8_khz(ari_rig: e2e.AriRig) -> None:
     """AudioSocket() in the dialplan (no Stasis leg registered for the UUID) is always 8 kHz,
-    even when the edge runs with ARI and its Stasis legs are slin16."""
-    peer = await AudioSocketPeer.connect("127.0.0.1", ari_rig.edge.port, uuid.uuid4(), rate=8000)
+    even when the edge runs with ARI and its Stasis legs are slin16. ARI still vouches for
+    the UUID: the dialplan set VOICEORDER_UUID on the caller's channel."""
+    ari_rig.ari.channelvars = ["VOICEORDER_UUID"]
+    audiosocket_id = uuid.uuid4()
+    ari_rig.ari.dialplan_call(NO_ORDERS.phone, {"VOICEORDER_UUID": str(audiosocket_id)})
+    peer = await AudioSocketPeer.connect("127.0.0.1", ari_rig.edge.port, audiosocket_id, rate=8000)
     ari_rig.peers[peer.call_id] = peer
     session = await ari_rig.edge.session(peer.call_id)
     await peer.wait_for_bot_speech(timeout_s=TURN_TIMEOUT_S)
     assert peer.bot_rate == 8000 and session.outbound.rate == 8000
-    assert session.caller_number is None  # FakeAri knows no channel with this UUID
+    assert session.caller_number == NO_ORDERS.phone  # found by its variable over ARI
 
 
 async def test_edge_shutdown_hands_its_callers_to_the_operators(ari_rig: e2e.AriRig) -> None:

@@ -110,6 +110,6 @@ def test_estimated_tokens() -> None:
 
 
 def test_status_sentences_are_not_given_a_second_full_stop() -> None:
-    sentence = ORDERS[0] + "."  # as voiceorder.russian.readback.status_sentence returns it
+    sentence = ORDERS[0] + "."  # as russian.readback.status_sentence returns it
     prompt = render_system_prompt(CallerContext(name="Анна", known=True, active_orders=[sentence]))
     assert ".." not in prompt

@@ -131,8 +131,11 @@ class StoreApiServer:
 
 
 @asynccontextmanager
-async def store_api_server(database_url: str) -> AsyncIterator[StoreApiServer]:
-    """Migrate and seed `database_url`, then run `voiceorder store-api serve` against it."""
+async def store_api_server(
+    database_url: str, log: Path | None = None
+) -> AsyncIterator[StoreApiServer]:
+    """Migrate and seed `database_url`, then run `voiceorder store-api serve` against it.
+    `log`: a file for the server's output (a line per request), instead of this process's."""
     port = free_port()
     env = {
         **os.environ,
@@ -149,6 +152,7 @@ async def store_api_server(database_url: str) -> AsyncIterator[StoreApiServer]:
     )
     if await seed.wait() != 0:
         raise RuntimeError("voiceorder store-api seed failed (output above)")
+    output = log.open("ab") if log is not None else None
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -156,8 +160,12 @@ async def store_api_server(database_url: str) -> AsyncIterator[StoreApiServer]:
         "store-api",
         "serve",
         env=env,
+        stdout=output,
+        stderr=output,
         preexec_fn=die_with_parent(),
     )
+    if output is not None:
+        output.close()  # the child has its own copy
     base_url = f"http://127.0.0.1:{port}/api/v1"
     try:
         await _wait_healthy(base_url, process)

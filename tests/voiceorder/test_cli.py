@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from core.settings import Settings, get_settings
 from voiceorder.cli import main
-from voiceorder.settings import Settings, get_settings
 
 COMMANDS = ["up", "store-api", "worker", "edge", "chat", "call", "history", "bench", "ops"]
 # If the configuration check ever stopped working, these make the commands fail fast instead

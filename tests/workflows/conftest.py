@@ -12,13 +12,13 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from core.settings import Settings, SmsProvider, StoreApiMode
+from core.temporal import DATA_CONVERTER
 from tests.support.fake_llm import FakeLLM
 from tests.support.servers import StoreApiServer
 from tests.support.temporal import temporal_dev_server
-from voiceorder.calls import CallSession
-from voiceorder.settings import Settings, SmsProvider, StoreApiMode
-from voiceorder.temporal import DATA_CONVERTER
 from workers.worker import activity_set, build_worker
+from workflows.client import CallSession
 from workflows.models import CallInput
 
 

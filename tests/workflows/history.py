@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from voiceorder.calls import CallSession
+from workflows.client import CallSession
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 

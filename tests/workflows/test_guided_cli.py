@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from core.settings import AgentMode, Settings
 from store_api.seed.personas import NO_ORDERS, ONE_ACTIVE
 from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls
 from tests.workflows.test_cli_tools import cli_env
 from tests.workflows.test_order_scenarios import orders_of_call
-from voiceorder.calls import agent_for
-from voiceorder.settings import AgentMode, Settings
 from workers.worker import activity_set, build_worker
+from workflows.client import agent_for
 
 SCRIPT = """\
 # a whole order by guided dialog: no LLM anywhere

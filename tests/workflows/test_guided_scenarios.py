@@ -8,6 +8,8 @@ import asyncio
 import httpx
 import pytest
 
+from guided import lines
+from russian.order_numbers import say_order_number
 from store_api.seed.personas import FOREIGN_ORDER_NUMBER, MANY_ACTIVE, NO_ORDERS, ONE_ACTIVE
 from tests.support.fake_llm import Reply as LlmReply
 from tests.support.servers import StoreApiServer
@@ -21,9 +23,7 @@ from tests.workflows.test_order_scenarios import (
     price_change_reads_back_the_new_total,
 )
 from tests.workflows.test_outage_scenarios import wait_listed
-from voiceorder.calls import CallSession
-from voiceorder.guided import lines
-from voiceorder.russian.order_numbers import say_order_number
+from workflows.client import CallSession
 from workflows.models import Reply
 from workflows.state import CallState
 

@@ -13,7 +13,7 @@ from tests.workflows.history import keep_history
 from tests.workflows.test_cli_tools import voiceorder
 from tests.workflows.test_order_scenarios import draft_and_readback, orders_of_call
 from tests.workflows.test_outage_scenarios import wait_listed
-from voiceorder.calls import CallSession
+from workflows.client import CallSession
 from workflows.state import CallState
 
 STUCK = 'WorkflowId = "{}" AND CallStage = "CONFIRMING" AND Attention = "store_unavailable"'

@@ -12,7 +12,7 @@ from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
 from tests.workflows.scripts import COURIER_TVERSKAYA, choose_pickup, pick_product, say, search
-from voiceorder.calls import CallSession
+from workflows.client import CallSession
 
 
 async def orders_of_call(

@@ -12,6 +12,8 @@ from typing import IO
 import asyncpg
 from temporalio.client import Client
 
+from core.phones import mask_phone
+from core.settings import Settings
 from store_api.seed.personas import NO_ORDERS
 from tests.support.fake_llm import Reply
 from tests.support.servers import StoreApiServer
@@ -19,8 +21,6 @@ from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
 from tests.workflows.scripts import pick_product, say, search
 from tests.workflows.test_order_scenarios import draft_and_readback, orders_of_call
-from voiceorder.phones import mask_phone
-from voiceorder.settings import Settings
 from voiceorder.stack.process import die_with_parent
 
 

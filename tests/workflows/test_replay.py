@@ -10,8 +10,8 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from core.temporal import DATA_CONVERTER
 from tests.workflows.history import HISTORIES
-from voiceorder.temporal import DATA_CONVERTER
 from workers.worker import WORKFLOWS, workflow_runner
 
 RECORDED = sorted(HISTORIES.glob("*.json"))

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from core.settings import Settings
+from core.temporal import DATA_CONVERTER
 from store_api.seed.personas import NO_ORDERS
 from tests.support.fake_llm import FakeLLM
 from tests.support.servers import free_port
 from tests.workflows.conftest import Calls
 from tests.workflows.scripts import pick_product, say, search
-from voiceorder.settings import Settings
 from voiceorder.stack.temporal import TemporalDevServer, start_dev_server, stop_dev_server
-from voiceorder.temporal import DATA_CONVERTER
 from workers.worker import activity_set, build_worker
 
 QUIET = {"stdout": asyncio.subprocess.DEVNULL, "stderr": asyncio.subprocess.DEVNULL}

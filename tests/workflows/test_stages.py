@@ -7,6 +7,7 @@ from collections import deque
 
 import pytest
 
+from prompts.tools import TOOL_MODELS
 from workflows.stages import (
     ALLOWED_TOOLS,
     TRANSITIONS,
@@ -18,7 +19,6 @@ from workflows.stages import (
     next_stage,
     refusal,
 )
-from workflows.tools import TOOL_MODELS
 
 S, E = Stage, Event
 

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.client import Client
 
+from core.settings import Settings
+from core.temporal import DATA_CONVERTER
 from store_api.seed.personas import NO_ORDERS
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.servers import StoreApiServer
@@ -20,8 +22,6 @@ from tests.support.temporal import temporal_time_skipping_server
 from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
 from tests.workflows.scripts import COURIER_TVERSKAYA, pick_product, say, search
-from voiceorder.settings import Settings
-from voiceorder.temporal import DATA_CONVERTER
 from workers.worker import activity_set, build_worker
 from workflows.call_records import ATTENTION
 from workflows.state import CallState

@@ -26,7 +26,8 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
-from voiceorder.settings import Settings, get_settings
+from core.settings import Settings, get_settings
+from core.temporal import connect
 from voiceorder.stack.postgres import (
     EmbeddedPostgres,
     EmbeddedPostgresError,
@@ -34,7 +35,6 @@ from voiceorder.stack.postgres import (
 )
 from voiceorder.stack.supervisor import ReadyCheck, Say, ServiceSpec, Supervisor
 from voiceorder.stack.temporal import TemporalDevServer, TemporalDevServerError, split_address
-from voiceorder.temporal import connect
 
 DATABASE = "voiceorder"
 # Written into DATA_DIR so that `--reset` never deletes a folder that is not ours.

@@ -8,6 +8,8 @@ import asyncpg
 from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
 
+from core.db import DbConn
+from core.phones import InvalidPhone, normalise_phone
 from store_api.contract import (
     SEARCH_LIMIT_MAX,
     CancelOrder,
@@ -38,8 +40,6 @@ from store_api.server.requests import (
     read_body,
 )
 from store_api.server.state import state_of
-from voiceorder.db import DbConn
-from voiceorder.phones import InvalidPhone, normalise_phone
 
 routes = web.RouteTableDef()
 

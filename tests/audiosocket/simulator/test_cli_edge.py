@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from audiosocket.ari import AriClient
 from audiosocket.session import SessionTimings
+from core.settings import Settings
 from store_api.seed.personas import NO_ORDERS
 from tests.audiosocket.conftest import EdgeCalls, running_edge
 from tests.audiosocket.simulator.test_cli import (
@@ -26,7 +27,6 @@ from tests.audiosocket.simulator.test_cli import (
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.fake_openai_audio import FakeSpeech
 from tests.workflows.scripts import say, search
-from voiceorder.settings import Settings
 
 
 async def test_a_scripted_call_through_the_real_edge_and_workflow(

@@ -13,10 +13,10 @@ from audiosocket.speech import (
     build_synthesizer,
     build_transcriber,
 )
+from core.settings import Settings, TtsProvider
 from tests.audiosocket.speech.audio import speech
 from tests.audiosocket.speech.conftest import API_KEY
 from tests.support.fake_openai_audio import FakeSpeech
-from voiceorder.settings import Settings, TtsProvider
 
 
 def settings(**values: object) -> Settings:

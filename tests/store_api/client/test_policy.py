@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from core.settings import Settings
 from store_api.client import (
     CircuitBreaker,
     RetryPolicy,
@@ -17,7 +18,6 @@ from store_api.client import (
 from store_api.client import errors as e
 from store_api.client.client import request_id_of
 from store_api.client.retry import Deadline, should_retry
-from voiceorder.settings import Settings
 
 
 @pytest.mark.parametrize(

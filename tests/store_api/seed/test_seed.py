@@ -19,6 +19,7 @@ import asyncpg
 import pytest
 from pydantic import TypeAdapter
 
+from core.db.migrate import apply_migrations
 from store_api.contract import STORE_TZ, CourierDelivery, OrderStatus, PickupDelivery
 from store_api.seed import MANY_ACTIVE, PERSONAS, SeedReport, product_id, seed_store
 from store_api.seed.catalogue import CATEGORIES, by_name, products
@@ -26,7 +27,6 @@ from store_api.seed.delivery import PICKUP_POINTS, ZONES
 from store_api.seed.order_book import ORDERS
 from store_api.seed.personas import CUSTOMERS
 from tests.support.servers import with_database
-from voiceorder.db.migrate import apply_migrations
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "store_api" / "migrations"
 SEEDED_NUMBERS = [spec.number for spec in ORDERS]

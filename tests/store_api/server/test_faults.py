@@ -9,10 +9,10 @@ import sys
 import httpx
 import pytest
 
+from core.settings import Settings, StoreApiMode
 from store_api.server.app import ConfigurationError, fault_config, server_token
 from tests.store_api.server.conftest import in_stock_product
 from tests.support.servers import StoreApiServer, free_port
-from voiceorder.settings import Settings, StoreApiMode
 
 
 async def test_injected_errors_and_latency(

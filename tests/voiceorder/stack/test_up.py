@@ -25,8 +25,8 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
 from audiosocket.simulator.peer import AudioSocketPeer
+from core.settings import DEV_STORE_API_TOKEN
 from tests.support.servers import free_port, scratch_database
-from voiceorder.settings import DEV_STORE_API_TOKEN
 from voiceorder.stack.temporal import CALL_SEARCH_ATTRIBUTES
 
 pytestmark = pytest.mark.slow

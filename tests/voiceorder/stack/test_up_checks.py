@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from core.settings import DEV_STORE_API_TOKEN, Settings, get_settings
 from tests.support.servers import free_port
-from voiceorder.settings import DEV_STORE_API_TOKEN, Settings, get_settings
 from voiceorder.stack import up
 from voiceorder.stack.up import MARKER, Stack, banner, up_command, without_password
 

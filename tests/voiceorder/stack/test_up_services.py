@@ -11,8 +11,8 @@ import asyncpg
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
+from core.settings import Settings
 from tests.support.servers import free_port
-from voiceorder.settings import Settings
 from voiceorder.stack.supervisor import Supervisor
 from voiceorder.stack.temporal import CALL_SEARCH_ATTRIBUTES
 from voiceorder.stack.up import Stack, postgres_service, temporal_service

@@ -1,0 +1,89 @@
+"""The last pass before TTS: any text (the LLM's too) → plain Russian words and punctuation.
+
+`split_sentences` cuts a reply into sentences to stream one by one; `normalise_for_tts` then
+makes each of them speakable: no digits, symbols, markdown or emoji.
+"""
+
+from __future__ import annotations
+
+import re
+
+from russian.abbreviations import expand_after_numbers, expand_before_numbers
+from russian.markup import strip_emoji, strip_markdown, strip_symbols, tidy
+from russian.numbers import cardinal
+from russian.spoken_numbers import verbalise_numbers
+
+_DIGITS = re.compile(r"\d+")
+
+
+def normalise_for_tts(text: str) -> str:
+    """ "**Итого:** 2 599 ₽, доставка 30.11 по адресу ул. Тверская, д. 7 🚚" → "Итого: две тысячи
+    пятьсот девяносто девять рублей, доставка тридцатого ноября по адресу улица Тверская, дом
+    семь".
+
+    Numbers take their case from a preposition before them ("до двадцати процентов") and their
+    gender from the noun after them ("две упаковки"); abbreviations expand to the nominative
+    ("ул." → "улица", even after "на").
+    """
+    text = strip_markdown(strip_emoji(text))
+    text = expand_before_numbers(text)
+    text = verbalise_numbers(text)
+    text = expand_after_numbers(text)
+    text = strip_symbols(text)
+    # Every pass above should have taken its digits; this one makes "no digits" a guarantee.
+    text = _DIGITS.sub(lambda m: cardinal(int(m.group())), text)
+    return tidy(text)
+
+
+# A dot after these is an abbreviation inside the sentence: a name or a number follows.
+_NEVER_ENDS = frozenset(
+    {
+        "ул", "д", "кв", "г", "пр", "просп", "пер", "наб", "пл", "корп", "к", "стр", "эт",
+        "под", "мкр", "мкрн", "обл", "пос", "им", "тел", "ст", "м", "св", "см", "рис", "ш",
+        "т.е", "т.к", "проф", "акад", "бул",
+    }
+)  # fmt: skip
+# A dot after these ends the sentence only when a capital letter follows ("5 руб. Спасибо").
+_MAY_END = frozenset(
+    {"руб", "коп", "шт", "тыс", "млн", "млрд", "мин", "сек", "т.д", "т.п", "уп", "др"}
+)
+_BOUNDARY = re.compile(r"([.!?…]+)([»\"”’')\]]*)\s+")
+_LAST_WORD = re.compile(r"[A-Za-zА-Яа-яЁё]+$")
+_DOTTED_PAIR = re.compile(r"[A-Za-zА-Яа-яЁё]\.\s?[A-Za-zА-Яа-яЁё]$")  # "т.е", "т. д"
+
+
+def _ends_sentence(line: str, match: re.Match[str]) -> bool:
+    punctuation = match.group(1)
+    following = line[match.end() : match.end() + 1]
+    if "!" in punctuation or "?" in punctuation:
+        return True
+    if punctuation != ".":
+        return following.isupper()  # "…" and "..." also trail off mid-sentence
+    before = line[: match.start()]
+    word = _LAST_WORD.search(before)
+    pair = _DOTTED_PAIR.search(before)
+    token = word.group().lower() if word else ""
+    dotted = pair.group().lower().replace(" ", "") if pair else ""
+    if dotted in _MAY_END:
+        return following.isupper()
+    if token in _NEVER_ENDS or dotted in _NEVER_ENDS:
+        return False
+    if len(token) == 1 and word is not None and word.group().isupper():
+        return False  # an initial: "А. С. Пушкин"
+    if token in _MAY_END:
+        return following.isupper()
+    return not following.islower()
+
+
+def split_sentences(text: str) -> list[str]:
+    """ "Доставим на ул. Тверская, д. 7. Всё верно?" → ["Доставим на ул. Тверская, д. 7.",
+    "Всё верно?"]. Line breaks always end a sentence."""
+    sentences: list[str] = []
+    for line in text.splitlines():
+        start = 0
+        for match in _BOUNDARY.finditer(line):
+            if _ends_sentence(line, match):
+                sentences.append(line[start : match.end()].strip())
+                start = match.end()
+        sentences.append(line[start:].strip())
+    return [sentence for sentence in sentences if sentence]

@@ -1,0 +1,273 @@
+"""core/settings.py: defaults, environment and `.env`, readable errors, the README table."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.settings import (
+    DEV_STORE_API_TOKEN,
+    PROJECT_ROOT,
+    AgentMode,
+    ConfigurationError,
+    LogFormat,
+    Settings,
+    SmsProvider,
+    StoreApiMode,
+    TtsProvider,
+    get_settings,
+)
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+FIELDS = set(Settings.model_fields)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """No settings from the outside world: no variables, no `.env`, a fresh cache."""
+    for name in list(os.environ):
+        if name.lower() in FIELDS:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_defaults() -> None:
+    s = Settings()
+    assert s.temporal_address == "127.0.0.1:7233"
+    assert s.temporal_namespace == "default"
+    assert s.temporal_task_queue == "voiceorder-calls"
+    assert s.audiosocket_host == "127.0.0.1"
+    assert s.audiosocket_port == 9092
+    assert s.store_api_url == "http://127.0.0.1:8080/api/v1"
+    assert (s.store_api_host, s.store_api_port) == ("127.0.0.1", 8080)
+    assert s.store_api_mode is StoreApiMode.DEV
+    assert s.store_api_token is None
+    assert s.database_url is None and s.effective_store_database_url is None
+    assert s.data_dir == PROJECT_ROOT / ".data"
+    assert s.embedded_pg_port == 54329
+    assert s.sms_provider is SmsProvider.DATABASE
+    assert s.llm_model == "gpt-4o-mini"
+    assert s.openai_base_url is None and s.openai_api_key is None
+    assert (s.log_level, s.log_format) == ("INFO", LogFormat.CONSOLE)
+
+
+@pytest.mark.parametrize("mode", ["dev", "test"])
+def test_dev_token_outside_prod(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    monkeypatch.setenv("STORE_API_MODE", mode)
+    assert Settings().effective_store_api_token == DEV_STORE_API_TOKEN == "voiceorder-dev-token"
+
+
+def test_no_token_in_prod(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORE_API_MODE", "prod")
+    s = Settings()
+    assert s.store_api_mode is StoreApiMode.PROD
+    assert s.effective_store_api_token is None
+
+
+@pytest.mark.parametrize("mode", ["dev", "prod"])
+def test_configured_token_wins(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    monkeypatch.setenv("STORE_API_MODE", mode)
+    monkeypatch.setenv("STORE_API_TOKEN", "s3cret")
+    assert Settings().effective_store_api_token == "s3cret"
+
+
+def test_store_database_falls_back_to_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot@db/bot")
+    assert Settings().effective_store_database_url == "postgresql://bot@db/bot"
+    monkeypatch.setenv("STORE_DATABASE_URL", "postgresql://store@db/store")
+    assert Settings().effective_store_database_url == "postgresql://store@db/store"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "field", "expected"),
+    [
+        ("TEMPORAL_ADDRESS", "temporal:7233", "temporal_address", "temporal:7233"),
+        ("AUDIOSOCKET_PORT", "9100", "audiosocket_port", 9100),
+        (
+            "STORE_API_URL",
+            "https://store.example/api/v1/",
+            "store_api_url",
+            "https://store.example/api/v1",
+        ),
+        ("STORE_API_PORT", "18080", "store_api_port", 18080),
+        ("STORE_API_TIMEOUT_S", "2.5", "store_api_timeout_s", 2.5),
+        ("STORE_API_FAULT_ERROR_RATE", "0.25", "store_api_fault_error_rate", 0.25),
+        ("LOG_LEVEL", "debug", "log_level", "DEBUG"),
+        ("LOG_FORMAT", "json", "log_format", LogFormat.JSON),
+        ("DATA_DIR", "/var/lib/voiceorder", "data_dir", Path("/var/lib/voiceorder")),
+        ("temporal_namespace", "calls", "temporal_namespace", "calls"),  # case-insensitive
+    ],
+)
+def test_environment_overrides(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, field: str, expected: object
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert getattr(Settings(), field) == expected
+    assert getattr(get_settings(), field) == expected
+
+
+def test_dotenv_in_the_working_directory(monkeypatch: pytest.MonkeyPatch, clean_env: Path) -> None:
+    (clean_env / ".env").write_text(
+        "TEMPORAL_ADDRESS=from-dotenv:7233\nAUDIOSOCKET_PORT=9200\n", encoding="utf-8"
+    )
+    assert get_settings().temporal_address == "from-dotenv:7233"
+    get_settings.cache_clear()
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "from-env:7233")
+    s = get_settings()
+    assert (s.temporal_address, s.audiosocket_port) == ("from-env:7233", 9200)
+
+
+def test_get_settings_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = get_settings()
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "elsewhere:7233")
+    assert get_settings() is first
+    get_settings.cache_clear()
+    assert get_settings().temporal_address == "elsewhere:7233"
+
+
+BAD_VALUES = [
+    ("STORE_API_PORT", "abc"),
+    ("STORE_API_PORT", "0"),
+    ("STORE_API_PORT", "70000"),
+    ("AUDIOSOCKET_PORT", "-1"),
+    ("EMBEDDED_PG_PORT", "pg"),
+    ("TEMPORAL_UI_PORT", "65536"),
+    ("STORE_API_MODE", "staging"),
+    ("STORE_API_URL", "ftp://store.example"),
+    ("STORE_API_URL", "127.0.0.1:8080"),
+    ("STORE_API_TIMEOUT_S", "0"),
+    ("STORE_API_RETRIES", "11"),
+    ("STORE_API_FAULT_ERROR_RATE", "2"),
+    ("STORE_API_FAULT_LATENCY_MS", "-5"),
+    ("STORE_API_BREAKER_THRESHOLD", "0"),
+    ("STORE_API_RATE_LIMIT_RPS", "-1"),
+    ("SMS_PROVIDER", "carrier-pigeon"),
+    ("LOG_LEVEL", "verbose"),
+    ("LOG_FORMAT", "xml"),
+    ("store_api_port", "abc"),  # named in upper case whatever the spelling
+    ("AGENT", "gpt"),
+    ("AUDIOSOCKET_EXTERNAL_HOST", "asterisk-box"),  # no port
+    ("AUDIOSOCKET_EXTERNAL_HOST", "10.0.0.5:99999"),
+    ("ARI_URL", "ws://127.0.0.1:8088"),
+    ("STT_BASE_URL", "localhost:9000"),
+    ("TTS_PROVIDER", "festival"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value"), BAD_VALUES)
+def test_bad_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as info:
+        get_settings()
+    message = str(info.value)
+    assert message.startswith(f"invalid configuration: {variable.upper()}: ")
+    assert "\n" not in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_error_does_not_echo_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORE_API_URL", "ftp://user:hunter2@store.example")
+    with pytest.raises(ConfigurationError) as info:
+        get_settings()
+    assert "hunter2" not in str(info.value)
+
+
+def test_every_bad_value_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORE_API_PORT", "abc")
+    monkeypatch.setenv("LOG_FORMAT", "xml")
+    with pytest.raises(ConfigurationError) as info:
+        get_settings()
+    problems = str(info.value).removeprefix("invalid configuration: ").split("; ")
+    assert sorted(p.split(":")[0] for p in problems) == ["LOG_FORMAT", "STORE_API_PORT"]
+
+
+def test_a_bad_value_is_not_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORE_API_PORT", "abc")
+    with pytest.raises(ConfigurationError):
+        get_settings()
+    monkeypatch.setenv("STORE_API_PORT", "8081")
+    assert get_settings().store_api_port == 8081
+
+
+def test_http_sms_needs_a_gateway_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_PROVIDER", "http")
+    with pytest.raises(ConfigurationError) as info:
+        get_settings()
+    message = str(info.value)
+    assert "SMS_GATEWAY_URL" in message
+    assert re.match(r"invalid configuration: \w", message), "no empty field name"
+    get_settings.cache_clear()
+    monkeypatch.setenv("SMS_GATEWAY_URL", "https://sms.example/send")
+    s = get_settings()
+    assert (s.sms_provider, s.sms_gateway_url) == (SmsProvider.HTTP, "https://sms.example/send")
+
+
+# --- the README's configuration table ----------------------------------------------------
+
+
+def readme_table() -> dict[str, str]:
+    """`VARIABLE` → default cell, from the table under "## Configuration"."""
+    text = README.read_text("utf-8")
+    section = text.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([A-Z0-9_]+)` \| ([^|]*) \|", section, flags=re.MULTILINE)
+    assert rows, "no configuration table in README.md"
+    return {name: default.strip() for name, default in rows}
+
+
+def test_readme_names_every_setting() -> None:
+    documented = set(readme_table())
+    assert {field.upper() for field in FIELDS} - documented == set()
+
+
+def test_readme_names_no_setting_that_does_not_exist() -> None:
+    assert set(readme_table()) - {field.upper() for field in FIELDS} == set()
+
+
+def test_readme_defaults_match() -> None:
+    defaults = Settings.model_construct()  # defaults only, no environment
+    checked = 0
+    for variable, cell in readme_table().items():
+        value = getattr(defaults, variable.lower())
+        literal = re.fullmatch(r"`([^`]+)`(?: \(.*\))?", cell)
+        if cell.startswith("unset"):
+            assert value is None, variable
+        elif literal and not re.fullmatch(r"[A-Z_]+", literal[1]):
+            documented = literal[1]
+            if isinstance(value, bool | int | float):
+                assert float(documented) == value, variable
+            else:
+                assert documented == str(value), variable
+            checked += 1
+    assert checked >= 20
+
+
+def test_openai_tts_needs_an_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTS_PROVIDER", "openai")
+    with pytest.raises(ConfigurationError) as info:
+        get_settings()
+    assert "TTS_BASE_URL" in str(info.value)
+
+
+def test_edge_and_agent_defaults() -> None:
+    s = Settings()
+    assert s.agent is AgentMode.AUTO and not s.llm_configured
+    assert s.effective_audiosocket_external_host == "127.0.0.1:9092"
+    assert (s.ari_app, s.operator_context) == ("voiceorder", "operators")
+    assert s.tts_provider is TtsProvider.ESPEAK and s.stt_base_url is None
+
+
+def test_external_host_and_urls_are_tidied(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUDIOSOCKET_EXTERNAL_HOST", "10.0.0.5:9092")
+    monkeypatch.setenv("ARI_URL", "http://127.0.0.1:8088/")
+    s = get_settings()
+    assert s.effective_audiosocket_external_host == "10.0.0.5:9092"
+    assert s.ari_url == "http://127.0.0.1:8088"
