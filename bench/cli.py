@@ -78,3 +78,22 @@ def store_command(clients: int, orders: int, retry_rate: float, output: Path | N
     click.echo(markdown(result))
     click.echo(f"\nJSON: {save(result, path)}")
     exit_now(1 if result["problems"] else 0)
+
+
+@bench_group.command("stream-channel")
+@click.option("--sentences", default=300, show_default=True, help="Sentences per measurement.")
+@click.option("--streams", default=8, show_default=True, help="Concurrent streams.")
+@click.option("--turns", default=50, show_default=True, help="Workflow-update turns per channel.")
+@click.option("--gap-ms", default=20.0, show_default=True, help="Pause between sentences.")
+@click.option("--channel", "only", multiple=True, help="Measure only these channels (repeatable).")
+def stream_channel_command(
+    sentences: int, streams: int, turns: int, gap_ms: float, only: tuple[str, ...]
+) -> None:
+    """Worker → edge channel for streamed replies: publish → receive latency per channel."""
+    from bench.stream_channel import markdown, run, save
+
+    click.echo("stream channel: starting PostgreSQL, Temporal and the candidate channels…")
+    result = asyncio.run(run(sentences, streams, turns, gap_ms, frozenset(only)))
+    click.echo(markdown(result))
+    click.echo(f"\nJSON: {save(result)}")
+    exit_now(0)

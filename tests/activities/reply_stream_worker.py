@@ -1,0 +1,34 @@
+"""A worker process running only `Speaker`'s activity, for the test that kills it mid-stream.
+
+python -m tests.activities.reply_stream_worker ADDRESS NAMESPACE TASK_QUEUE SECRET
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.reply_stream import ReplyPublisher
+from tests.activities.reply_stream_workflows import Speaker
+
+
+async def main(address: str, namespace: str, task_queue: str, secret: str) -> None:
+    client = await Client.connect(
+        address, namespace=namespace, data_converter=pydantic_data_converter
+    )
+    async with ReplyPublisher(secret) as publisher:
+        worker = Worker(
+            client,
+            task_queue=task_queue,
+            activities=[Speaker(publisher).speak],
+        )
+        print("ready", flush=True)
+        await worker.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:5]))
