@@ -116,10 +116,7 @@ class AgentTools:
             case T.TRANSFER_TO_OPERATOR, TransferToOperator():
                 return await self.transfer(args)
             case T.END_CALL, _:
-                self.records.finish(CallOutcome.COMPLETED)
-                return ToolOutcome(
-                    {"ok": True}, speech=phrases.goodbye(), action=Action.HANGUP, ends_turn=True
-                )
+                return self.end_call()
             case T.SET_CONTACT_PHONE, SetContactPhone():
                 return self._set_contact_phone(args)
         return ToolOutcome({"error": f"Инструмент {tool} не поддерживается."}, error=True)
@@ -423,6 +420,13 @@ class AgentTools:
             details={"reason": reason},
         )
         return True
+
+    def end_call(self) -> ToolOutcome:
+        """Goodbye; the edge hangs up after it, post-call work follows."""
+        self.records.finish(CallOutcome.COMPLETED)
+        return ToolOutcome(
+            {"ok": True}, speech=phrases.goodbye(), action=Action.HANGUP, ends_turn=True
+        )
 
     async def transfer(self, args: TransferToOperator) -> ToolOutcome:
         self.records.audit(
