@@ -22,6 +22,7 @@ from core.process_exit import exit_now
 from core.service_cli import connect_or_explain
 from core.settings import get_settings
 from core.temporal import ui_link
+from core.vocabulary import Action
 from workflows.client import CallIdInUse, CallSession, agent_for
 from workflows.models import CallStart, Reply
 
@@ -48,7 +49,7 @@ async def _lines_from(script: Iterable[str]) -> AsyncIterator[str]:
 
 
 def _show(reply: Reply) -> None:
-    action = "" if reply.action == "continue" else f", {reply.action}"
+    action = "" if reply.action is Action.CONTINUE else f", {reply.action.value}"
     click.echo(f"бот> {reply.text}   [{reply.stage}{action}]")
 
 
@@ -91,7 +92,7 @@ async def run_chat(phone: str | None, script: list[str] | None, call_id: str | N
             except BadAction as exc:
                 click.echo(f"({exc})", err=True)
                 continue
-            if reply is None or reply.action != "continue":
+            if reply is None or reply.action is not Action.CONTINUE:
                 ended = True
                 if reply is not None:
                     _show(reply)
