@@ -22,7 +22,7 @@ from core.process_exit import exit_now
 from core.service_cli import connect_or_explain
 from core.settings import get_settings
 from core.temporal import ui_link
-from workflows.client import CallIdInUse, CallSession, agent_for
+from workflows.client import CallIdInUse, CallSession, agent_for, lookup_limits_for
 from workflows.models import CallStart, Reply
 
 AGENT_NAMES = {
@@ -65,6 +65,7 @@ async def run_chat(phone: str | None, script: list[str] | None, call_id: str | N
                 source="chat",
                 attention_after_s=settings.call_attention_after_s,
                 agent=agent,
+                lookup_limits=lookup_limits_for(settings),
             ),
             call_id=call_id,
         )

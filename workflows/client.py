@@ -36,6 +36,7 @@ from workflows.models import (
     CallUpdate,
     DtmfTurn,
     HangUp,
+    LookupLimits,
     PlaybackReport,
     Reply,
 )
@@ -48,6 +49,15 @@ def agent_for(settings: Settings) -> AgentMode:
     if settings.agent is AgentMode.AUTO and not settings.llm_configured:
         return AgentMode.GUIDED
     return settings.agent
+
+
+def lookup_limits_for(settings: Settings) -> LookupLimits:
+    """The guessing caps of a new call (`CallStart.lookup_limits`) from the settings."""
+    return LookupLimits(
+        per_call=settings.order_lookup_max_failures_per_call,
+        per_phone=settings.order_lookup_max_failures_per_phone,
+        window_h=settings.order_lookup_window_h,
+    )
 
 
 class CallIdInUse(RuntimeError):
