@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.interfaces.agent import AgentActivities, AgentReply, AgentRequest, ToolCall
 from activities.interfaces.base import implements
+from core.caller_text import utf8_safe
 from core.settings import Settings
 from core.vocabulary import ErrorType
 from prompts.tools import (
@@ -108,7 +109,7 @@ class OpenAiAgentActivities(AgentActivities):
             dropped_calls=len(calls) - len(kept),
             ms=ms,
         )
-        text = message.content[:MAX_TEXT_CHARS] if message.content is not None else None
+        text = utf8_safe(message.content[:MAX_TEXT_CHARS]) if message.content is not None else None
         return AgentReply(text=text, tool_calls=kept, ms=ms)
 
 
@@ -117,7 +118,7 @@ def bounded_call(call_id: str, name: str, arguments: str) -> ToolCall:
     (the workflow answers an unknown name with a tool error), the arguments cut so the
     workflow refuses them as too long (prompts.tools.bounded_arguments)."""
     return ToolCall(
-        id=call_id[:MAX_TOOL_CALL_ID_CHARS],
-        name=name[:MAX_TOOL_NAME_CHARS],
-        arguments=bounded_arguments(arguments),
+        id=utf8_safe(call_id[:MAX_TOOL_CALL_ID_CHARS]),
+        name=utf8_safe(name[:MAX_TOOL_NAME_CHARS]),
+        arguments=utf8_safe(bounded_arguments(arguments)),
     )

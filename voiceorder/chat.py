@@ -18,6 +18,7 @@ import click
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from core.caller_text import clean_caller_text
 from core.process_exit import exit_now
 from core.service_cli import connect_or_explain
 from core.settings import get_settings
@@ -49,7 +50,8 @@ async def _lines_from(script: Iterable[str]) -> AsyncIterator[str]:
 
 def _show(reply: Reply) -> None:
     action = "" if reply.action == "continue" else f", {reply.action}"
-    click.echo(f"бот> {reply.text}   [{reply.stage}{action}]")
+    # Shown as printable text: an escape sequence in a reply must not drive the terminal.
+    click.echo(f"бот> {clean_caller_text(reply.text)}   [{reply.stage}{action}]")
 
 
 async def run_chat(phone: str | None, script: list[str] | None, call_id: str | None = None) -> int:
@@ -83,7 +85,7 @@ async def run_chat(phone: str | None, script: list[str] | None, call_id: str | N
             if not line or line.startswith("#"):
                 continue
             if script:
-                click.echo(f"вы> {line}")
+                click.echo(f"вы> {clean_caller_text(line)}")  # what the bot will hear
             try:
                 reply = await _act(session, line)
             except (WorkflowUpdateFailedError, RPCError) as exc:
@@ -165,6 +167,7 @@ def chat_command(
         raise click.UsageError("--phone and --withheld exclude each other")
     if not phone and not withheld:
         phone = "+79161234567"  # Анна Смирнова from the demo data
-    lines = script.read_text("utf-8").splitlines() if script else None
+    # Bytes that are not UTF-8 become U+FFFD: a hostile file is a caller's line, not a crash.
+    lines = script.read_text("utf-8", errors="replace").splitlines() if script else None
     code = asyncio.run(run_chat(None if withheld else phone, lines, call_id))
     exit_now(code)

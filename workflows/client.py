@@ -23,6 +23,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from core.caller_text import utf8_safe
 from core.phones import InvalidPhone, mask_phone, normalise_phone
 from core.settings import Settings
 from core.vocabulary import AgentMode, HangupReason, Stage
@@ -160,7 +161,8 @@ class CallSession:
     async def say(self, text: str) -> Reply:
         reply = await self.handle.execute_update(
             CallUpdate.CALLER_SAID,
-            CallerTurn(text=text, previous_playback=self._playback),
+            # A lone surrogate (a broken escape in an STT service's JSON) cannot travel at all.
+            CallerTurn(text=utf8_safe(text), previous_playback=self._playback),
             result_type=Reply,
         )
         return self._heard(reply)
