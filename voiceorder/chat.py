@@ -89,7 +89,7 @@ async def run_chat(phone: str | None, script: list[str] | None, call_id: str | N
             try:
                 reply = await _act(session, line)
             except (WorkflowUpdateFailedError, RPCError) as exc:
-                click.echo(f"(звонок не принял реплику: {exc})", err=True)
+                click.echo(f"(звонок не принял реплику: {_refusal(exc)})", err=True)
                 continue
             except BadAction as exc:
                 click.echo(f"({exc})", err=True)
@@ -107,6 +107,13 @@ async def run_chat(phone: str | None, script: list[str] | None, call_id: str | N
     outcome = await session.result()
     click.echo(f"итог звонка: {outcome} — {ui_link(settings, session.call_id)}")
     return 0
+
+
+def _refusal(exc: Exception) -> str:
+    """Why the call refused a line: the validator's reason ("empty utterance"), not just
+    "Workflow update failed"."""
+    cause = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else None
+    return str(cause) if cause is not None else str(exc)
 
 
 class BadAction(ValueError):
