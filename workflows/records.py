@@ -76,6 +76,8 @@ class CallRecords:
         self.details()
 
     def set_attention(self, value: Attention) -> None:
+        if value is Attention.NONE and self.s.records_failed:
+            value = Attention.RECORDS_FAILED  # a lost record outlives the trouble that cleared
         if value == self.s.attention:
             return
         previous, self.s.attention = self.s.attention, value
