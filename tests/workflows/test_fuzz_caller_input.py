@@ -123,7 +123,8 @@ async def test_any_words_and_keys_leave_a_call_that_finishes_its_post_call_work(
     assert outcome in set(CallOutcome) - {CallOutcome.UNKNOWN}
     description = await call.handle.describe()
     assert description.status == WorkflowExecutionStatus.COMPLETED
-    assert description.typed_search_attributes.get(ATTENTION) in (None, Attention.NONE)
+    # Every record was written: nothing the caller said made a row the database refused.
+    assert description.typed_search_attributes.get(ATTENTION) != Attention.RECORDS_FAILED
     async with httpx.AsyncClient(base_url=store_api.base_url, headers=store_api.auth) as api:
         found = (await api.get("/orders/search", params={"phone": phone, "limit": 20})).json()
     statuses = [o["status"] for o in found["items"]]
