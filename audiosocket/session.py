@@ -47,7 +47,7 @@ from audiosocket.speech import (
 from core.vocabulary import AgentMode
 from russian.text import normalise_for_tts
 from workflows.client import CallIdInUse, CallSession
-from workflows.models import CallStart, Reply
+from workflows.models import CallStart, LookupLimits, Reply
 
 log = structlog.get_logger("audiosocket.session")
 
@@ -150,6 +150,8 @@ class SessionDeps:
     # Who leads the dialog (workflows.client.agent_for): with `auto` a call whose LLM fails
     # goes on with the guided agent.
     agent: AgentMode = AgentMode.AUTO
+    # Caps on guessing order numbers (workflows.client.lookup_limits_for).
+    lookup_limits: LookupLimits = field(default_factory=LookupLimits)
 
     def __post_init__(self) -> None:
         if self.fillers is None:
@@ -424,6 +426,7 @@ class EdgeCallSession:
                     audiosocket_id=str(self.call.id),
                     source="edge",
                     agent=self.deps.agent,
+                    lookup_limits=self.deps.lookup_limits,
                 ),
                 call_id=self.call_id,
                 auto_played=False,

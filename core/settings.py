@@ -104,6 +104,19 @@ class Settings(BaseSettings):
         description="Post-call work failing this long sets the call's Attention attribute.",
     )
 
+    order_lookup_max_failures_per_call: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=5,
+        description="Order look-ups by number that find nothing, per call, before the caller"
+        " is offered an operator instead of another look-up.",
+    )
+    order_lookup_max_failures_per_phone: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=10,
+        description="The same, per phone across calls within ORDER_LOOKUP_WINDOW_H.",
+    )
+    order_lookup_window_h: Annotated[int, Field(ge=1, le=24 * 90)] = Field(
+        default=24, description="Hours the per-phone count of failed look-ups goes back."
+    )
+
     # --- SMS ----------------------------------------------------------------------------
     sms_provider: SmsProvider = Field(
         default=SmsProvider.DATABASE,

@@ -804,6 +804,10 @@ def _after_confirm(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
 
 def _after_status(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
     payload = result.payload
+    if result.error and result.code == ErrorType.LOOKUP_LIMIT_REACHED:
+        # No more numbers: a yes to the offer transfers (OFFERED_OPERATOR).
+        m.order_number, m.candidates = None, []
+        return _ask(m, Q.ANYTHING_ELSE, lines.lookup_limit())
     if result.error:
         if turn.withheld:
             return _ask(m, Q.ORDER_NUMBER)
