@@ -23,12 +23,14 @@ ARI are spoken as an apology where possible and logged; they never touch other c
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
+from opentelemetry import trace
 from temporalio.client import Client
 
 from audiosocket.admission import CallRefused, Refusal
@@ -50,6 +52,8 @@ from workflows.client import CallIdInUse, CallSession
 from workflows.models import CallStart, Reply
 
 log = structlog.get_logger("audiosocket.session")
+# A no-op until the process installs a tracer provider (core/tracing.py).
+tracer = trace.get_tracer("voiceorder.edge")
 
 FILLER_TEXT = "Секунду, проверяю…"
 NO_STT = [
@@ -445,18 +449,22 @@ class EdgeCallSession:
         clock = _LatencyClock(self, kind, started)
         self._filler = asyncio.create_task(self._filler_after(self.timings.filler_after_s))
         try:
-            text = ""
-            if isinstance(item, _Utterance):
-                heard = await self._transcribe(item)
-                clock.stt_done = self._loop.time()
-                if heard is None:
-                    return _Spoken(NO_STT), clock
-                if not heard:
-                    self._log.info("empty_transcript", audio_ms=_ms(item.pcm, item.rate))
-                    return None, None
-                text = heard
-                self._log.info("caller_said", chars=len(text))
-            return await self._ask_workflow(item, text), clock
+            # The turn's span is the parent of the update call, and through Temporal's
+            # headers of the workflow's handler and the activities (core/tracing.py).
+            with trace.use_span(clock.span, end_on_exit=False):
+                text = ""
+                if isinstance(item, _Utterance):
+                    heard = await self._transcribe(item)
+                    clock.stt_done = self._loop.time()
+                    if heard is None:
+                        return _Spoken(NO_STT), clock
+                    if not heard:
+                        self._log.info("empty_transcript", audio_ms=_ms(item.pcm, item.rate))
+                        clock.span.end()
+                        return None, None
+                    text = heard
+                    self._log.info("caller_said", chars=len(text))
+                return await self._ask_workflow(item, text), clock
         finally:
             self._filler.cancel()
             clock.reply_done = self._loop.time()
@@ -621,6 +629,13 @@ class _LatencyClock:
         self.reply_done: float | None = None
         self.first_audio: float | None = None
         self._recorded = False
+        # From the end of the caller's input (in the past by now) to the first audio.
+        ago_ns = int((session._loop.time() - input_end) * 1e9)
+        self.span = tracer.start_span(
+            "turn",
+            start_time=time.time_ns() - max(0, ago_ns),
+            attributes={"voiceorder.call_id": session.call_id, "voiceorder.turn.kind": kind},
+        )
 
     def first_audio_queued(self) -> None:
         if self.first_audio is None:
@@ -641,6 +656,10 @@ class _LatencyClock:
         )
         self._session.deps.metrics.turn(latency)
         log.info("turn_latency", **latency.as_log())
+        for name, value in latency.as_log().items():
+            if isinstance(value, float):
+                self.span.set_attribute(f"voiceorder.turn.{name}", value)
+        self.span.end()
 
 
 def _ms(pcm: bytes, rate: int) -> int:
