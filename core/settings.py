@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     # A cluster of your own with TLS (mTLS), or Temporal Cloud (API key or mTLS).
     temporal_tls: bool = Field(
         default=False,
-        description="TLS to the Temporal frontend; on by itself with an API key or a client cert.",
+        description="TLS to the Temporal frontend; on with any TEMPORAL_TLS_* or an API key.",
     )
     temporal_tls_cert: Path | None = Field(
         default=None, description="Client certificate (PEM) for mTLS; needs TEMPORAL_TLS_KEY."
@@ -256,8 +256,14 @@ class Settings(BaseSettings):
 
     @property
     def temporal_uses_tls(self) -> bool:
-        """An API key or a client certificate means TLS (Temporal Cloud accepts nothing else)."""
-        return bool(self.temporal_tls or self.temporal_api_key or self.temporal_tls_cert)
+        """Any of the TLS settings or an API key means TLS (Temporal Cloud takes nothing else)."""
+        return bool(
+            self.temporal_tls
+            or self.temporal_api_key
+            or self.temporal_tls_cert
+            or self.temporal_tls_ca
+            or self.temporal_tls_server_name
+        )
 
     @property
     def llm_configured(self) -> bool:
