@@ -27,11 +27,13 @@ SERVICE_NAME = "voiceorder-worker"
 )
 def worker_command(metrics_port: int | None) -> None:
     """Run CallWorkflow and its activities on TEMPORAL_TASK_QUEUE."""
-    from activities.db import BotDatabaseNotConfigured
     from workers.metrics import MetricsExportError, metrics_runtime
     from workers.worker import run_worker
 
     settings = get_settings()
+    if not settings.database_url:
+        # Before anything starts: the worker cannot run without the bot's database.
+        raise click.ClickException(_no_database(settings))
     configure_logging(settings)
 
     async def main() -> None:
@@ -46,10 +48,7 @@ def worker_command(metrics_port: int | None) -> None:
             raise click.ClickException(str(exc)) from None
         interceptors = tracing_interceptors(settings, SERVICE_NAME)
         client = await connect_or_explain(settings, interceptors=interceptors, runtime=runtime)
-        try:
-            await run_worker(client, settings, stop)
-        except BotDatabaseNotConfigured:
-            raise click.ClickException(_no_database(settings)) from None
+        await run_worker(client, settings, stop)
 
     try:
         asyncio.run(main())

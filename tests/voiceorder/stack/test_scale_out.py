@@ -11,6 +11,7 @@ espeak over AudioSocket, STT by FakeSpeech and the LLM by FakeLLM, both scripted
   the killed worker and keeps everything else running.
 - A call on edge 2: SIGTERM of that edge hands its caller to the operators (ARI `continue`)
   while the call on edge 1 goes on; `up` restarts the edge, which takes calls again.
+- A third worker started by hand with nothing but DATA_DIR joins the stack.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import re
 import signal
 import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,8 +32,10 @@ import asyncpg
 import httpx
 import numpy as np
 import pytest
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from audiosocket.simulator.fake_ari import FakeAri, FakeChannel
@@ -51,6 +55,7 @@ from tests.voiceorder.stack.test_up import (
     up_env,
 )
 from tests.workflows.scripts import pick_product, say, search
+from voiceorder.stack.process import die_with_parent
 
 pytestmark = pytest.mark.slow
 
@@ -173,6 +178,46 @@ async def orders_of(database_url: str, call_id: str) -> int:
         await conn.close()
 
 
+async def _add_a_worker_by_hand(
+    client: Client, env: dict[str, str], data_dir: Path, workdir: Path
+) -> None:
+    """`./dev worker` beside `./dev up`, given nothing but DATA_DIR: it finds the embedded
+    database, Temporal and the Store API through DATA_DIR/stack.json and joins the queue."""
+    bare = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+    bare |= {"DATA_DIR": str(data_dir), "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+    log = (workdir / "hand-worker.log").open("wb")
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voiceorder",
+        "worker",
+        env=bare,
+        cwd=workdir,  # away from the checkout's .env
+        stdout=log,
+        stderr=asyncio.subprocess.STDOUT,
+        preexec_fn=die_with_parent(),
+    )
+    try:
+        request = DescribeTaskQueueRequest(
+            namespace="default",
+            task_queue=TaskQueue(name="voiceorder-calls"),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+        async with asyncio.timeout(TURN_S):
+            while True:
+                assert worker.returncode is None, (workdir / "hand-worker.log").read_text()
+                described = await client.workflow_service.describe_task_queue(request)
+                if any(p.identity.startswith(f"{worker.pid}@") for p in described.pollers):
+                    break
+                await asyncio.sleep(0.3)
+    finally:
+        if worker.returncode is None:
+            worker.terminate()
+        code = await worker.wait()
+        log.close()
+    assert code == 0, (workdir / "hand-worker.log").read_text()
+
+
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     with server_data_dir("voiceorder-test-scale-") as path:
@@ -222,6 +267,7 @@ async def test_two_workers_and_two_edges_survive_a_killed_worker_and_a_stopped_e
                 database = stack.settings["DATABASE_URL"]
                 first = await _kill_a_worker_mid_turn(up, line, client, env, database)
                 await _stop_an_edge(up, line, client, first)
+                await _add_a_worker_by_hand(client, env, data_dir, tmp_path)
                 assert up.interrupt() == 0, up.output()
             assert_nothing_left(data_dir, ports)
             assert running_stack(data_dir) is None, "stack.json goes with the stack"
