@@ -225,6 +225,9 @@ class EdgeCallSession:
         self._gone = False
         self._workflow_failures = 0
         self._filler: asyncio.Task[None] | None = None
+        # The whole call is one trace: the workflow's spans hang under the start's context,
+        # so they share its trace id with every turn's span (core/tracing.py).
+        self.span = tracer.start_span("call", attributes={"voiceorder.call_id": self.call_id})
         deps.metrics.call_started()
         # Not cancelled with the call: a started workflow must still learn of the hang-up.
         self._start_task = asyncio.create_task(self._start(), name=f"{self.call_id}-start")
@@ -262,8 +265,11 @@ class EdgeCallSession:
         # conversation then sees `_gone` and stops by itself.
         await asyncio.wait({self._run_task}, timeout=RUN_STOP_S)
         try:
-            await self._after_call(reason)
+            with trace.use_span(self.span, end_on_exit=False):
+                await self._after_call(reason)
         finally:
+            self.span.set_attribute("voiceorder.hangup_reason", reason.value)
+            self.span.end()
             self.deps.metrics.call_ended(reason.value)
             self.finished.set()
 
@@ -408,6 +414,10 @@ class EdgeCallSession:
             self._last_activity = self._loop.time()
 
     async def _start(self) -> Reply:
+        with trace.use_span(self.span, end_on_exit=False):
+            return await self._start_workflow()
+
+    async def _start_workflow(self) -> Reply:
         routing = self.deps.routing
         if routing is not None:
             line = routing.lookup(self.call.id) or await routing.wait_for(
@@ -633,6 +643,7 @@ class _LatencyClock:
         ago_ns = int((session._loop.time() - input_end) * 1e9)
         self.span = tracer.start_span(
             "turn",
+            context=trace.set_span_in_context(session.span),
             start_time=time.time_ns() - max(0, ago_ns),
             attributes={"voiceorder.call_id": session.call_id, "voiceorder.turn.kind": kind},
         )

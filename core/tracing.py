@@ -1,12 +1,17 @@
-"""Following one turn across processes with OpenTelemetry: edge → update → activities.
+"""Following a call and its turns across processes with OpenTelemetry.
 
 Off unless TRACING_OTLP_ENDPOINT names an OTLP/HTTP collector (Jaeger, Tempo, the
 OpenTelemetry Collector all take it on port 4318). Then the process exports its spans there
 under its own service name, and its Temporal client carries the trace context in Temporal
-headers (`temporalio.contrib.opentelemetry.TracingInterceptor`): the edge's turn span is the
-parent of its update call, which is the parent of the workflow's update handler and of the
-activities the turn runs on a worker — one trace id from the caller's words to the bot's
-first audio. A worker built on such a client traces its side with the same interceptor.
+headers (`temporalio.contrib.opentelemetry.TracingInterceptor`; a worker built on such a
+client traces its side with the same interceptor).
+
+One call is one trace. The edge's `call` span is the parent of the update-with-start that
+starts the workflow, and the interceptor hangs every workflow-side span under that start's
+context; each `turn` span (from the end of the caller's words to the bot's first audio) is a
+child of `call` and the parent of its update call. On the worker, the update's handler
+(`HandleUpdate:caller_said`, which links that update call) and the activities the turn runs
+(`RunActivity:…`) carry the same trace id: edge → update → activities → first audio.
 """
 
 from __future__ import annotations
