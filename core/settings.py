@@ -48,8 +48,14 @@ _HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
 class Settings(BaseSettings):
+    # An empty variable is an unset one: compose passes `${X:-}` for every optional setting
+    # the operator did not set, and `ARI_URL=` must not read as a malformed URL.
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
     )
 
     # --- storage -----------------------------------------------------------------------

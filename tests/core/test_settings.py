@@ -166,7 +166,6 @@ BAD_VALUES = [
     ("TTS_PROVIDER", "festival"),
     ("METRICS_HOST", "0.0.0.0:9100"),  # a port belongs to --metrics-port
     ("METRICS_HOST", "http://127.0.0.1"),
-    ("METRICS_HOST", ""),
     ("METRICS_HOST", "1.2.3"),
 ]
 
@@ -182,6 +181,15 @@ def test_bad_value_names_the_variable(
     assert message.startswith(f"invalid configuration: {variable.upper()}: ")
     assert "\n" not in message
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_an_empty_variable_is_an_unset_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What compose passes for `${ARI_URL:-}` when the operator set nothing."""
+    for variable in ("ARI_URL", "OPENAI_BASE_URL", "METRICS_HOST", "STT_API_KEY", "AGENT"):
+        monkeypatch.setenv(variable, "")
+    s = get_settings()
+    assert (s.ari_url, s.openai_base_url, s.stt_api_key) == (None, None, None)
+    assert (s.metrics_host, s.agent) == ("127.0.0.1", AgentMode.AUTO)
 
 
 def test_error_does_not_echo_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
