@@ -8,6 +8,9 @@ histograms, so a dashboard reads both alike.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 METRIC_PREFIX = "temporal_"
@@ -18,7 +21,18 @@ class MetricsExportError(RuntimeError):
 
 
 def bind_address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    """`ip:port` for the SDK's exporter, which binds an address, not a name (METRICS_HOST may
+    be either)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            ip = ipaddress.ip_address(socket.getaddrinfo(host, port)[0][4][0])
+        except (OSError, ValueError) as exc:
+            raise MetricsExportError(
+                f"cannot serve worker metrics on {host} (METRICS_HOST): {exc}"
+            ) from None
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
 
 
 def metrics_runtime(host: str, port: int) -> Runtime:
