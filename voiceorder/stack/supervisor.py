@@ -335,6 +335,7 @@ class Supervisor:
             await self._unless_interrupted(asyncio.sleep(delay))
         except _Interrupted:
             return
+        _kill_group(child.process)  # whatever it left in its group goes with it
         await self._drain(child)
         self.say(f"restarting {spec.name}")
         new = await self._spawn(spec, replacing=child)
