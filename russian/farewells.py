@@ -14,7 +14,7 @@ import re
 FAREWELLS: tuple[tuple[str, ...], ...] = (
     ("до", "свидания"), ("до", "свиданья"), ("досвидания",), ("всего", "доброго"),
     ("всего", "хорошего"), ("всего", "наилучшего"), ("мне", "пора"), ("прощайте",),
-    ("до", "встречи"), ("пока",), ("счастливо",), ("хорошего", "дня"), ("хорошего", "вечера"),
+    ("до", "встречи"), ("счастливо",), ("хорошего", "дня"), ("хорошего", "вечера"),
     ("до", "связи"),
 )  # fmt: skip
 # Words that may stand beside a farewell without asking for anything.
@@ -34,11 +34,17 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("ё", "е"))
 
 
+# "пока" is also "for now" ("пока всё", "пока не надо"): a farewell only beside these.
+_BYE_COMPANIONS = frozenset({"пока", "спасибо", "ну", "ладно", "тогда", "вам", "всем", "ой", "да"})
+
+
 def is_farewell(text: str) -> bool:
     """A short reply that takes leave and asks for nothing else."""
     words = _words(text)
     if not words or len(words) > MAX_WORDS:
         return False
+    if "пока" in words and all(word in _BYE_COMPANIONS for word in words):
+        return True
     covered: set[int] = set()
     for phrase in FAREWELLS:
         for start in range(len(words) - len(phrase) + 1):

@@ -17,6 +17,7 @@ from russian.farewells import closes_the_conversation, is_farewell
         "мне пора",
         "Ладно, мне пора, всего доброго",
         "Пока",
+        "Ну ладно, пока-пока",
         "Спасибо большое, всего хорошего",
         "ДО СВИДАНИЯ",
     ],
@@ -33,6 +34,7 @@ def test_farewells(text: str) -> None:
         "улица Свиданий, дом два",
         "Всё, спасибо",  # may complete a list of items: the agent decides
         "пока не надо",
+        "Пока всё",  # "that is all for now"
         "подождите",
         "до свидания " * 6,  # a wall of words is no reply
     ],
