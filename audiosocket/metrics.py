@@ -111,7 +111,8 @@ class EdgeMetrics:
     calls_ended: dict[str, int] = field(default_factory=dict)
     turns: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
-    barge_ins: int = 0
+    barge_ins: int = 0  # real interruptions: the caller's words cut the reply
+    false_barge_ins: int = 0  # onsets that paused the bot but held no words: it resumed
     fillers: int = 0
     dtmf_duplicates: int = 0
     stt_ms: Histogram = field(default_factory=Histogram)
@@ -190,6 +191,12 @@ class EdgeMetrics:
             "counter",
             "Bot speech cut by the caller.",
             [f"{p}_barge_ins_total {self.barge_ins}"],
+        )
+        metric(
+            f"{p}_false_barge_ins_total",
+            "counter",
+            "Caller sounds that paused bot speech but held no words (the bot resumed).",
+            [f"{p}_false_barge_ins_total {self.false_barge_ins}"],
         )
         metric(
             f"{p}_fillers_total",

@@ -1,0 +1,282 @@
+"""Echo gate: inbound audio that is only the bot's own voice coming back is muted before the
+VAD hears it, so the echo of a handset or a hybrid line never counts as a barge-in.
+
+Phone lines return the bot's voice 10–35 dB quieter and 20–250 ms later, and silero scores
+that echo as speech even 35 dB down. The gate compares each 10 ms of inbound audio with
+what the bot sent: inbound energy no louder than the bot's energy at the echo delay times
+the line's echo gain (plus a margin) is echo, and becomes silence. Anything louder — the
+caller talking, alone or over the bot — passes unchanged and keeps the gate open for a
+short hold, so the VAD hears whole syllables. While the bot is silent the gate does nothing.
+
+- **Delay**: the dB envelopes of the inbound and outbound streams are correlated over the
+  last 1.5 s for every lag of the search window (0–350 ms: the echo delay, the send loop's
+  lead and a frame of transport); the best lag is taken once the correlation is clear.
+  Speech envelopes are spiky, so a real echo gives a sharp peak after a few hundred ms of
+  bot speech.
+- **Echo gain** (the inverse of the echo-return loss), two estimates, the lower one used:
+  - a *bound* that needs no delay: inbound energy can never be below the echo, so inbound
+    level minus the quietest bot level over the whole search window is at least the gain,
+    whatever the delay; the lowest such value seen lately bounds the echo from above. A
+    line that returns silence (or nothing at all: Asterisk sends no frames while the caller
+    is silent) drives it to the floor and opens the gate.
+  - with the delay known, a low percentile of inbound ÷ outbound-at-the-delay: echo-only
+    bins sit at the true gain, the caller talking over only adds higher ratios.
+  Before either is known the gate assumes the loudest echo the spec allows (−6 dB, margin
+  included) from the loudest bot audio of the whole window: the caller must then be about
+  as loud as the bot to get through, for the few hundred ms this lasts.
+
+Chosen over WebRTC AEC3, speex and other cancellers by `bench/echo.py` (docs/echo.md). It
+works on energies only, so the inbound and outbound rates may differ.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import numpy as np
+
+BIN_S: Final = 0.010
+MAX_DELAY_S: Final = 0.350
+# Correlating this much history finds the delay after a few hundred ms of bot speech.
+HISTORY_S: Final = 1.5
+# The loudest echo assumed before the gain is measured: the spec's 10 dB less a margin.
+PRIOR_GAIN_DB: Final = -6.0
+MIN_GAIN_DB: Final = -70.0
+# Inbound must beat the expected echo by this much to count as the caller.
+MARGIN_DB: Final = 6.0
+# The gate stays open this long after the last bin that beat the echo: syllables have
+# quiet parts that must reach the VAD too.
+HOLD_S: Final = 0.200
+# The bound on the gain forgets after this long (a line's echo can change mid-call).
+BOUND_MEMORY_S: Final = 5.0
+
+# A frame arriving this far off its stream's sample clock starts a new run (a gap, a stall).
+_RESYNC_S: Final = 0.060
+_FLOOR_DB: Final = -90.0  # digital silence, and no frames at all
+# Outbound bins quieter than this are the bot's pauses: they explain no echo and say
+# nothing about the echo gain.
+_ACTIVE_DB: Final = -50.0
+_GAIN_PERCENTILE: Final = 30
+_GAIN_OBSERVATIONS: Final = 150  # 1.5 s of bot speech
+_MIN_OBSERVATIONS: Final = 20
+_REESTIMATE_BINS: Final = 10  # delay and gain are recomputed every 100 ms of inbound audio
+_MIN_ACTIVE_BINS: Final = 30  # bins of bot speech in the history before a delay is trusted
+_MIN_CORRELATION: Final = 0.6
+_AHEAD_BINS: Final = 16  # outbound bins past the newest are cleared: older audio is there
+
+
+def _level_db(samples: np.ndarray) -> float:
+    """Mean power of int16 samples in dB relative to full scale (the floor for silence)."""
+    if samples.size == 0:
+        return _FLOOR_DB
+    values = samples.astype(np.float64)
+    power = float(np.dot(values, values)) / (samples.size * 32768.0 * 32768.0)
+    return max(_FLOOR_DB, 10 * math.log10(power)) if power > 0 else _FLOOR_DB
+
+
+class _StreamClock:
+    """Bins of a stream's audio: a run of frames is anchored at its first frame's time and
+    then counted in samples, so event-loop jitter does not smear the envelope; a frame far
+    off the count (after a gap or a stall) starts a new run."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.bin_samples = round(rate * BIN_S)
+        self._run_bin = 0
+        self._run_samples = 0
+        self._next: float | None = None  # when the sample after the last one fed plays
+
+    def pieces(self, samples: np.ndarray, start: float) -> list[tuple[int, np.ndarray]]:
+        """`samples` that start playing at `start`, cut at bin boundaries, with bin numbers."""
+        if self._next is None or abs(self._next - start) > _RESYNC_S:
+            self._run_bin = math.floor(start / BIN_S + 0.5)
+            self._run_samples = 0
+            self._next = start
+        index = self._run_bin + self._run_samples // self.bin_samples
+        take = self.bin_samples - self._run_samples % self.bin_samples
+        self._run_samples += samples.size
+        self._next += samples.size / self.rate
+        found = []
+        offset = 0
+        while offset < samples.size:
+            found.append((index, samples[offset : offset + take]))
+            offset += take
+            index += 1
+            take = self.bin_samples
+        return found
+
+
+class _Envelope:
+    """dB per bin in a ring written twice over, so any recent window is a contiguous view."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._values = np.full(2 * size, _FLOOR_DB)
+
+    def put(self, index: int, value: float) -> None:
+        slot = index % self.size
+        self._values[slot] = self._values[slot + self.size] = value
+
+    def at(self, index: int) -> float:
+        return float(self._values[index % self.size])
+
+    def window(self, last: int, length: int) -> np.ndarray:
+        """Values for bins last-length+1 .. last, oldest first (a view: do not keep it)."""
+        end = last % self.size + self.size + 1
+        return self._values[end - length : end]
+
+
+class EchoGate:
+    """Mutes inbound audio that the bot's own outgoing audio explains (module docstring)."""
+
+    def __init__(self, out_rate: int) -> None:
+        self.out_rate = out_rate
+        self._lags = math.ceil(MAX_DELAY_S / BIN_S) + 1
+        self._history = round(HISTORY_S / BIN_S)
+        self._hold_bins = round(HOLD_S / BIN_S)
+        size = self._history + self._lags + _AHEAD_BINS
+        self._bot = _Envelope(size)
+        self._line = _Envelope(size)
+        self._bot_clock = _StreamClock(self.out_rate)
+        self._line_clock: _StreamClock | None = None  # made for the rate inbound audio has
+        self._bot_cleared = -(10**9)  # outbound bins up to this one are current
+        self._bot_spoke = -(10**9)  # the newest outbound bin with speech
+        self._line_newest: int | None = None  # the newest inbound bin
+        self.delay_bins: int | None = None  # echo delay in bins, once found
+        self._ratios = np.zeros(_GAIN_OBSERVATIONS)  # inbound - outbound at the delay, dB
+        self._ratio_count = 0
+        self._delay_gain: float | None = None
+        self._bounds: list[tuple[int, float]] = []  # (bin, bound) ascending in both
+        self._open_until = -1  # the caller was heard: inbound passes up to this bin
+        self._until_estimate = 0
+        self.muted_bins = 0
+
+    @property
+    def gain_db(self) -> float:
+        """The echo gain in use (dB, ≤ 0): outbound level + this = the expected echo."""
+        gain = PRIOR_GAIN_DB
+        if self._bounds:
+            gain = min(gain, self._bounds[0][1])
+        if self._delay_gain is not None:
+            gain = min(gain, self._delay_gain)
+        return max(MIN_GAIN_DB, gain)
+
+    # --- the bot's side ---------------------------------------------------------------------
+
+    def played(self, pcm: bytes, at: float) -> None:
+        """An outbound frame starts playing at `at` (when the send loop sent it)."""
+        samples = np.frombuffer(pcm, dtype="<i2")
+        for index, piece in self._bot_clock.pieces(samples, at):
+            level = _level_db(piece)
+            # Bins just ahead still hold audio of one ring turn ago: clear them.
+            for ahead in range(max(index, self._bot_cleared + 1), index + _AHEAD_BINS):
+                self._bot.put(ahead, _FLOOR_DB)
+            self._bot_cleared = max(self._bot_cleared, index + _AHEAD_BINS - 1)
+            self._bot.put(index, level)
+            if level > _ACTIVE_DB:
+                self._bot_spoke = max(self._bot_spoke, index)
+
+    # --- the caller's side ------------------------------------------------------------------
+
+    def filter(self, pcm: bytes, rate: int, at: float) -> bytes:
+        """Inbound audio at `rate` that arrived at `at`: the same bytes, with the bins that
+        are only echo silenced."""
+        samples = np.frombuffer(pcm, dtype="<i2")
+        if self._line_clock is None or self._line_clock.rate != rate:
+            self._line_clock = _StreamClock(rate)
+        start = at - samples.size / rate
+        muted: np.ndarray | None = None
+        offset = 0
+        for index, piece in self._line_clock.pieces(samples, start):
+            self._fill_gap(index)
+            level = _level_db(piece)
+            self._line.put(index, level)
+            self._line_newest = index
+            if self._echo_only(index, level):
+                if muted is None:
+                    muted = samples.copy()
+                muted[offset : offset + piece.size] = 0
+                self.muted_bins += 1
+            offset += piece.size
+        return pcm if muted is None else muted.tobytes()
+
+    # --- the decision ----------------------------------------------------------------------
+
+    def _echo_only(self, index: int, level: float) -> bool:
+        if index - self._bot_spoke > self._lags:
+            return False  # the bot has been silent for longer than any echo lasts
+        self._learn(index, level)
+        self._until_estimate -= 1
+        if self._until_estimate <= 0:
+            self._until_estimate = _REESTIMATE_BINS
+            self._estimate_delay(index)
+            self._estimate_gain()
+        if self.delay_bins is None:
+            reference = float(self._bot.window(index, self._lags).max())
+        else:
+            # ±1 bin: a fractional delay and the line's own smear spread the echo.
+            reference = float(self._bot.window(index - self.delay_bins + 1, 3).max())
+        if reference <= _ACTIVE_DB:
+            return False  # the bot was pausing then: nothing to explain
+        if level > reference + self.gain_db + MARGIN_DB:
+            self._open_until = index + self._hold_bins
+            return False
+        return index > self._open_until
+
+    def _learn(self, index: int, level: float) -> None:
+        """What inbound bin `index` says about the echo gain."""
+        quietest = float(self._bot.window(index, self._lags).min())
+        if quietest > _ACTIVE_DB:
+            # The bot spoke at every possible delay, so the echo is in this bin whatever
+            # the delay is, and at least this far below its inbound level.
+            self._bound(index, level - quietest)
+        if self.delay_bins is not None:
+            reference = self._bot.at(index - self.delay_bins)
+            if reference > _ACTIVE_DB:
+                self._ratios[self._ratio_count % _GAIN_OBSERVATIONS] = level - reference
+                self._ratio_count += 1
+
+    def _bound(self, index: int, bound: float) -> None:
+        memory = round(BOUND_MEMORY_S / BIN_S)
+        # Keep the minimum over the memory as a monotonic queue: (bin, bound) with bounds
+        # rising, so the first entry is the lowest bound still remembered.
+        while self._bounds and self._bounds[-1][1] >= bound:
+            self._bounds.pop()
+        self._bounds.append((index, bound))
+        while self._bounds[0][0] <= index - memory:
+            self._bounds.pop(0)
+
+    def _estimate_gain(self) -> None:
+        count = min(self._ratio_count, _GAIN_OBSERVATIONS)
+        if count >= _MIN_OBSERVATIONS:
+            rank = count * _GAIN_PERCENTILE // 100
+            self._delay_gain = float(np.partition(self._ratios[:count], rank)[rank])
+
+    def _estimate_delay(self, index: int) -> None:
+        bot = self._bot.window(index, self._history + self._lags - 1)
+        if int(np.count_nonzero(bot > _ACTIVE_DB)) < _MIN_ACTIVE_BINS:
+            return
+        line = self._line.window(index, self._history)
+        if float(line.max()) <= _FLOOR_DB:
+            return  # a silent line has no delay to find
+        # candidates[lag]: the outbound envelope `lag` bins before each inbound bin
+        candidates = np.lib.stride_tricks.sliding_window_view(bot, self._history)[::-1]
+        x = line - line.mean()
+        y = candidates - candidates.mean(axis=1, keepdims=True)
+        norms = np.sqrt(np.einsum("ij,ij->i", y, y) * float(np.dot(x, x)))
+        correlation = np.divide(y @ x, norms, out=np.zeros(len(norms)), where=norms > 0)
+        best = int(np.argmax(correlation))
+        if correlation[best] >= _MIN_CORRELATION and best != self.delay_bins:
+            self.delay_bins = best
+            self._ratio_count = 0  # ratios at the old delay say nothing now
+            self._delay_gain = None
+
+    def _fill_gap(self, index: int) -> None:
+        """Bins without an inbound frame were a silent line (Asterisk sends nothing then)."""
+        if self._line_newest is None:
+            return
+        for missing in range(max(self._line_newest + 1, index - self._line.size), index):
+            self._line.put(missing, _FLOOR_DB)
+            if missing - self._bot_spoke <= self._lags:
+                self._learn(missing, _FLOOR_DB)
