@@ -14,11 +14,12 @@ short hold, so the VAD hears whole syllables. While the bot is silent the gate d
   Speech envelopes are spiky, so a real echo gives a sharp peak after a few hundred ms of
   bot speech.
 - **Echo gain** (the inverse of the echo-return loss), two estimates, the lower one used:
-  - a *bound* that needs no delay: inbound energy can never be below the echo, so inbound
-    level minus the quietest bot level over the whole search window is at least the gain,
-    whatever the delay; the lowest such value seen lately bounds the echo from above. A
-    line that returns silence (or nothing at all: Asterisk sends no frames while the caller
-    is silent) drives it to the floor and opens the gate.
+  - a *bound* that needs no delay: inbound energy is never below the echo's, and whatever
+    the delay (up to the window's), the echo in the last second carries at least the bot's
+    audio of that second less the window. So inbound energy ÷ that outbound energy is at
+    least the gain; the lowest such ratio of the last few seconds bounds the echo from
+    above. A line that returns silence (or nothing at all: Asterisk sends no frames while
+    the caller is silent) drives it to the floor and opens the gate.
   - with the delay known, a low percentile of inbound ÷ outbound-at-the-delay: echo-only
     bins sit at the true gain, the caller talking over only adds higher ratios.
   Before either is known the gate assumes the loudest echo the spec allows (−6 dB, margin
@@ -41,7 +42,7 @@ MAX_DELAY_S: Final = 0.350
 # Correlating this much history finds the delay after a few hundred ms of bot speech.
 HISTORY_S: Final = 1.5
 # The loudest echo assumed before the gain is measured: the spec's 10 dB less a margin.
-PRIOR_GAIN_DB: Final = -6.0
+PRIOR_GAIN_DB: Final = -10.0
 MIN_GAIN_DB: Final = -70.0
 # Inbound must beat the expected echo by this much to count as the caller.
 MARGIN_DB: Final = 6.0
@@ -50,6 +51,8 @@ MARGIN_DB: Final = 6.0
 HOLD_S: Final = 0.200
 # The bound on the gain forgets after this long (a line's echo can change mid-call).
 BOUND_MEMORY_S: Final = 5.0
+# The bound compares this much inbound audio with the outbound audio that must echo in it.
+BOUND_WINDOW_S: Final = 1.0
 
 # A frame arriving this far off its stream's sample clock starts a new run (a gap, a stall).
 _RESYNC_S: Final = 0.060
@@ -62,6 +65,7 @@ _GAIN_OBSERVATIONS: Final = 150  # 1.5 s of bot speech
 _MIN_OBSERVATIONS: Final = 20
 _REESTIMATE_BINS: Final = 10  # delay and gain are recomputed every 100 ms of inbound audio
 _MIN_ACTIVE_BINS: Final = 30  # bins of bot speech in the history before a delay is trusted
+_MIN_BOUND_BINS: Final = 20  # bins of bot speech that a bound must rest on
 _MIN_CORRELATION: Final = 0.6
 _AHEAD_BINS: Final = 16  # outbound bins past the newest are cleared: older audio is there
 
@@ -140,6 +144,7 @@ class EchoGate:
         self._line = _Envelope(size)
         self._bot_clock = _StreamClock(self.out_rate)
         self._line_clock: _StreamClock | None = None  # made for the rate inbound audio has
+        self._bot_first: int | None = None  # the call's first outbound bin
         self._bot_cleared = -(10**9)  # outbound bins up to this one are current
         self._bot_spoke = -(10**9)  # the newest outbound bin with speech
         self._line_newest: int | None = None  # the newest inbound bin
@@ -168,6 +173,8 @@ class EchoGate:
         """An outbound frame starts playing at `at` (when the send loop sent it)."""
         samples = np.frombuffer(pcm, dtype="<i2")
         for index, piece in self._bot_clock.pieces(samples, at):
+            if self._bot_first is None:
+                self._bot_first = index
             level = _level_db(piece)
             # Bins just ahead still hold audio of one ring turn ago: clear them.
             for ahead in range(max(index, self._bot_cleared + 1), index + _AHEAD_BINS):
@@ -212,6 +219,7 @@ class EchoGate:
             self._until_estimate = _REESTIMATE_BINS
             self._estimate_delay(index)
             self._estimate_gain()
+            self._estimate_bound(index)
         if self.delay_bins is None:
             reference = float(self._bot.window(index, self._lags).max())
         else:
@@ -225,17 +233,23 @@ class EchoGate:
         return index > self._open_until
 
     def _learn(self, index: int, level: float) -> None:
-        """What inbound bin `index` says about the echo gain."""
-        quietest = float(self._bot.window(index, self._lags).min())
-        if quietest > _ACTIVE_DB:
-            # The bot spoke at every possible delay, so the echo is in this bin whatever
-            # the delay is, and at least this far below its inbound level.
-            self._bound(index, level - quietest)
+        """What inbound bin `index` says about the echo gain at the known delay."""
         if self.delay_bins is not None:
             reference = self._bot.at(index - self.delay_bins)
             if reference > _ACTIVE_DB:
                 self._ratios[self._ratio_count % _GAIN_OBSERVATIONS] = level - reference
                 self._ratio_count += 1
+
+    def _estimate_bound(self, index: int) -> None:
+        """Inbound energy of the last second over the outbound energy that echoes in it for
+        any delay of the window (module docstring): an upper bound on the echo gain."""
+        window = round(BOUND_WINDOW_S / BIN_S)
+        inner = self._bot.window(index - self._lags + 1, window - self._lags + 1)
+        if int(np.count_nonzero(inner > _ACTIVE_DB)) < _MIN_BOUND_BINS:
+            return
+        bot = float(np.sum(np.power(10.0, inner / 10)))
+        line = float(np.sum(np.power(10.0, self._line.window(index, window) / 10)))
+        self._bound(index, 10 * math.log10(max(line, 1e-12) / bot))
 
     def _bound(self, index: int, bound: float) -> None:
         memory = round(BOUND_MEMORY_S / BIN_S)
@@ -273,10 +287,17 @@ class EchoGate:
             self._delay_gain = None
 
     def _fill_gap(self, index: int) -> None:
-        """Bins without an inbound frame were a silent line (Asterisk sends nothing then)."""
-        if self._line_newest is None:
-            return
-        for missing in range(max(self._line_newest + 1, index - self._line.size), index):
-            self._line.put(missing, _FLOOR_DB)
-            if missing - self._bot_spoke <= self._lags:
-                self._learn(missing, _FLOOR_DB)
+        """Bins without an inbound frame were a silent line: Asterisk sends nothing while the
+        caller is silent, from the start of the call on."""
+        newest = self._line_newest
+        if newest is None:
+            if self._bot_first is None:
+                return
+            newest = self._bot_first - 1
+        missing = range(max(newest + 1, index - self._line.size), index)
+        for gap in missing:
+            self._line.put(gap, _FLOOR_DB)
+            if gap - self._bot_spoke <= self._lags:
+                self._learn(gap, _FLOOR_DB)
+        if len(missing) >= _REESTIMATE_BINS:
+            self._estimate_bound(index - 1)  # what the silence says, before this frame

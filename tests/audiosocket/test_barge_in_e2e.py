@@ -12,6 +12,7 @@ measured values are printed, and `voiceorder bench echo` measures the gate on it
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 
 from audiosocket.session import EdgeCallSession
@@ -56,7 +57,7 @@ async def dial(
 
 
 def longest_gap(spans: list[SpeechSpan]) -> float:
-    return max((b.start - a.end for a, b in zip(spans, spans[1:], strict=False)), default=0.0)
+    return max((b.start - a.end for a, b in itertools.pairwise(spans)), default=0.0)
 
 
 async def start_long_reply(peer: AudioSocketPeer) -> float:
