@@ -238,7 +238,7 @@ class EdgeCallSession:
             rewind_after_s=deps.timings.rewind_after_pause_s,
             call_id=self.call_id,
         )
-        self._settling: asyncio.Task[None] | None = None  # the interrupting utterance's STT
+        self._settling: set[asyncio.Task[None]] = set()  # STT of utterances that interrupted
         self._idle_since: float | None = None  # waiting for the caller since then
         self._last_activity = self._loop.time()
         self._bot_ended = False
@@ -277,7 +277,7 @@ class EdgeCallSession:
         if self._caller_left:
             reason = HangupReason.CALLER
         self._log.info("call_ended", reason=reason.value, bot_ended=self._bot_ended)
-        tasks = (self._ticker_task, self._speaker, self._filler, self._settling, self._run_task)
+        tasks = (self._ticker_task, self._speaker, self._filler, *self._settling, self._run_task)
         for task in tasks:
             if task is not None:
                 task.cancel()
@@ -362,7 +362,9 @@ class EdgeCallSession:
             case SpeechEnded():
                 utterance = _Utterance(event.pcm, event.rate, event.at, event.voiced_ms)
                 if self._barge.phase is Phase.HEARD:
-                    self._settling = asyncio.create_task(self._settle(utterance))
+                    settling = asyncio.create_task(self._settle(utterance))
+                    self._settling.add(settling)
+                    settling.add_done_callback(self._settling.discard)
                 else:
                     self._inputs.put_nowait(utterance)
 
