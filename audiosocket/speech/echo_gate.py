@@ -67,15 +67,13 @@ _REESTIMATE_BINS: Final = 10  # delay and gain are recomputed every 100 ms of in
 _MIN_ACTIVE_BINS: Final = 30  # bins of bot speech in the history before a delay is trusted
 _MIN_BOUND_BINS: Final = 20  # bins of bot speech that a bound must rest on
 _MIN_CORRELATION: Final = 0.6
-_AHEAD_BINS: Final = 16  # outbound bins past the newest are cleared: older audio is there
+_SLACK_BINS: Final = 8
 
 
 def _level_db(samples: np.ndarray) -> float:
     """Mean power of int16 samples in dB relative to full scale (the floor for silence)."""
-    if samples.size == 0:
-        return _FLOOR_DB
     values = samples.astype(np.float64)
-    power = float(np.dot(values, values)) / (samples.size * 32768.0 * 32768.0)
+    power = float(np.dot(values, values)) / (max(1, samples.size) * 32768.0 * 32768.0)
     return max(_FLOOR_DB, 10 * math.log10(power)) if power > 0 else _FLOOR_DB
 
 
@@ -139,7 +137,10 @@ class EchoGate:
         self._lags = math.ceil(MAX_DELAY_S / BIN_S) + 1
         self._history = round(HISTORY_S / BIN_S)
         self._hold_bins = round(HOLD_S / BIN_S)
-        size = self._history + self._lags + _AHEAD_BINS
+        # Outbound bins past the newest one with speech are read for up to `lags` bins (the
+        # echo still on its way), and hold audio of one ring turn ago until cleared.
+        self._ahead = self._lags + 2
+        size = self._history + self._lags + self._ahead + _SLACK_BINS
         self._bot = _Envelope(size)
         self._line = _Envelope(size)
         self._bot_clock = _StreamClock(self.out_rate)
@@ -171,15 +172,21 @@ class EchoGate:
 
     def played(self, pcm: bytes, at: float) -> None:
         """An outbound frame starts playing at `at` (when the send loop sent it)."""
+        if self._bot_first is None:
+            self._bot_first = math.floor(at / BIN_S + 0.5)
+        if pcm.count(0) == len(pcm):
+            # The send loop hands over every frame of every call, mostly silence: a bin
+            # not written is silence (cleared below before it is read).
+            return
         samples = np.frombuffer(pcm, dtype="<i2")
         for index, piece in self._bot_clock.pieces(samples, at):
-            if self._bot_first is None:
-                self._bot_first = index
+            # Bins from the last cleared one (maybe long ago) to the echo window ahead still
+            # hold audio of an earlier ring turn: clear them.
+            first = max(self._bot_cleared + 1, index - self._bot.size)
+            for stale in range(first, index + self._ahead):
+                self._bot.put(stale, _FLOOR_DB)
+            self._bot_cleared = max(self._bot_cleared, index + self._ahead - 1)
             level = _level_db(piece)
-            # Bins just ahead still hold audio of one ring turn ago: clear them.
-            for ahead in range(max(index, self._bot_cleared + 1), index + _AHEAD_BINS):
-                self._bot.put(ahead, _FLOOR_DB)
-            self._bot_cleared = max(self._bot_cleared, index + _AHEAD_BINS - 1)
             self._bot.put(index, level)
             if level > _ACTIVE_DB:
                 self._bot_spoke = max(self._bot_spoke, index)
