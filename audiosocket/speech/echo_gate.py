@@ -20,11 +20,15 @@ short hold, so the VAD hears whole syllables. While the bot is silent the gate d
     least the gain; the lowest such ratio of the last few seconds bounds the echo from
     above. A line that returns silence (or nothing at all: Asterisk sends no frames while
     the caller is silent) drives it to the floor and opens the gate.
-  - with the delay known, a low percentile of inbound ÷ outbound-at-the-delay: echo-only
-    bins sit at the true gain, the caller talking over only adds higher ratios.
-  Before either is known the gate assumes the loudest echo the spec allows (−6 dB, margin
-  included) from the loudest bot audio of the whole window: the caller must then be about
-  as loud as the bot to get through, for the few hundred ms this lasts.
+  - with the delay known, the median of inbound ÷ outbound-at-the-delay: echo-only bins
+    sit at the true gain, the caller talking over only adds higher ratios (more caution).
+  Before either is known the gate assumes the loudest echo the spec allows (10 dB down)
+  from the loudest bot audio of the whole window: the caller must then be nearly as loud
+  as the bot to get through, for the few hundred ms this lasts.
+- **Timing**: both streams are placed in 10 ms bins by counting samples (`_StreamClock`),
+  not by when the event loop happened to hand each frame over; stalls of the send loop and
+  bursts of inbound frames after a stall of the edge's own loop are told apart from real
+  shifts, which a 2-core box under load produces all the time.
 
 Chosen over WebRTC AEC3, speex and other cancellers by `bench/echo.py` (docs/echo.md). It
 works on energies only, so the inbound and outbound rates may differ.
@@ -54,13 +58,15 @@ BOUND_MEMORY_S: Final = 5.0
 # The bound compares this much inbound audio with the outbound audio that must echo in it.
 BOUND_WINDOW_S: Final = 1.0
 
-# A frame arriving this far off its stream's sample clock starts a new run (a gap, a stall).
-_RESYNC_S: Final = 0.060
+# A frame this much later than its stream's sample count starts a new run: frames stopped
+# (as the endpointer's gap). Lateness that lasts this window moves the count.
+_GAP_S: Final = 0.2
+_LATE_WINDOW_S: Final = 0.2
 _FLOOR_DB: Final = -90.0  # digital silence, and no frames at all
 # Outbound bins quieter than this are the bot's pauses: they explain no echo and say
 # nothing about the echo gain.
 _ACTIVE_DB: Final = -50.0
-_GAIN_PERCENTILE: Final = 30
+_GAIN_PERCENTILE: Final = 50
 _GAIN_OBSERVATIONS: Final = 150  # 1.5 s of bot speech
 _MIN_OBSERVATIONS: Final = 20
 _REESTIMATE_BINS: Final = 10  # delay and gain are recomputed every 100 ms of inbound audio
@@ -78,27 +84,40 @@ def _level_db(samples: np.ndarray) -> float:
 
 
 class _StreamClock:
-    """Bins of a stream's audio: a run of frames is anchored at its first frame's time and
-    then counted in samples, so event-loop jitter does not smear the envelope; a frame far
-    off the count (after a gap or a stall) starts a new run."""
+    """Bins of a stream's audio. Frames are counted in samples from the run's first frame,
+    so the jitter of when each is handed over does not smear the envelope. The count
+    follows the stream when it really moves:
 
-    def __init__(self, rate: int) -> None:
+    - a frame more than `tolerance_s` earlier than counted moves it back at once (the count
+      was behind the stream);
+    - frames later than that for all of `late_window_s` move it forward (inbound samples
+      were lost); a burst of inbound frames delayed by a stalled event loop is not that, its
+      last frame is on time. The send loop never queues, so outbound audio moves at once,
+      by whole frames: after a stall its clock skips slots and the rest plays that much
+      later, while the usual few ms of wake-up jitter move nothing;
+    - a frame long after the count (a gap: the caller was silent) starts a new run.
+    """
+
+    def __init__(
+        self, rate: int, *, tolerance_s: float, late_window_s: float, whole_frames: bool = False
+    ) -> None:
         self.rate = rate
         self.bin_samples = round(rate * BIN_S)
+        self._tolerance_s = tolerance_s
+        self._late_window_s = late_window_s
+        self._whole_frames = whole_frames
         self._run_bin = 0
         self._run_samples = 0
         self._next: float | None = None  # when the sample after the last one fed plays
+        self._late_min = math.inf  # the least lateness since `_late_since`
+        self._late_since = 0.0
 
     def pieces(self, samples: np.ndarray, start: float) -> list[tuple[int, np.ndarray]]:
-        """`samples` that start playing at `start`, cut at bin boundaries, with bin numbers."""
-        if self._next is None or abs(self._next - start) > _RESYNC_S:
-            self._run_bin = math.floor(start / BIN_S + 0.5)
-            self._run_samples = 0
-            self._next = start
+        """`samples` handed over at `start`, cut at bin boundaries, with bin numbers."""
+        self._follow(start, samples.size / self.rate)
         index = self._run_bin + self._run_samples // self.bin_samples
         take = self.bin_samples - self._run_samples % self.bin_samples
-        self._run_samples += samples.size
-        self._next += samples.size / self.rate
+        self._advance(samples.size)
         found = []
         offset = 0
         while offset < samples.size:
@@ -107,6 +126,43 @@ class _StreamClock:
             index += 1
             take = self.bin_samples
         return found
+
+    def skip(self, size: int, start: float) -> None:
+        """`size` samples handed over at `start` that need no bins (silence), counted all
+        the same."""
+        self._follow(start, size / self.rate)
+        self._advance(size)
+
+    def _advance(self, size: int) -> None:
+        assert self._next is not None
+        self._run_samples += size
+        self._next += size / self.rate
+
+    def _follow(self, start: float, duration: float) -> None:
+        if self._next is None or start - self._next > _GAP_S:
+            self._run_bin = math.floor(start / BIN_S + 0.5)
+            self._run_samples = 0
+            self._next = start
+            self._late_min, self._late_since = math.inf, start
+            return
+        late = start - self._next
+        if late < -self._tolerance_s:
+            self._shift(late, start, duration)
+            return
+        self._late_min = min(self._late_min, late)
+        if start - self._late_since >= self._late_window_s:
+            if self._late_min > self._tolerance_s:
+                self._shift(self._late_min, start, duration)
+            self._late_min, self._late_since = math.inf, start
+
+    def _shift(self, seconds: float, start: float, duration: float) -> None:
+        if self._whole_frames and duration > 0:
+            seconds = round(seconds / duration) * duration
+        bins = round(seconds / BIN_S)
+        assert self._next is not None
+        self._run_bin += bins
+        self._next += bins * BIN_S
+        self._late_min, self._late_since = math.inf, start
 
 
 class _Envelope:
@@ -137,13 +193,16 @@ class EchoGate:
         self._lags = math.ceil(MAX_DELAY_S / BIN_S) + 1
         self._history = round(HISTORY_S / BIN_S)
         self._hold_bins = round(HOLD_S / BIN_S)
+        self._gap_bins = round(_GAP_S / BIN_S)
         # Outbound bins past the newest one with speech are read for up to `lags` bins (the
         # echo still on its way), and hold audio of one ring turn ago until cleared.
         self._ahead = self._lags + 2
         size = self._history + self._lags + self._ahead + _SLACK_BINS
         self._bot = _Envelope(size)
         self._line = _Envelope(size)
-        self._bot_clock = _StreamClock(self.out_rate)
+        self._bot_clock = _StreamClock(
+            self.out_rate, tolerance_s=0.015, late_window_s=0.0, whole_frames=True
+        )
         self._line_clock: _StreamClock | None = None  # made for the rate inbound audio has
         self._bot_first: int | None = None  # the call's first outbound bin
         self._bot_cleared = -(10**9)  # outbound bins up to this one are current
@@ -177,6 +236,7 @@ class EchoGate:
         if pcm.count(0) == len(pcm):
             # The send loop hands over every frame of every call, mostly silence: a bin
             # not written is silence (cleared below before it is read).
+            self._bot_clock.skip(len(pcm) // 2, at)
             return
         samples = np.frombuffer(pcm, dtype="<i2")
         for index, piece in self._bot_clock.pieces(samples, at):
@@ -198,7 +258,9 @@ class EchoGate:
         are only echo silenced."""
         samples = np.frombuffer(pcm, dtype="<i2")
         if self._line_clock is None or self._line_clock.rate != rate:
-            self._line_clock = _StreamClock(rate)
+            self._line_clock = _StreamClock(
+                rate, tolerance_s=BIN_S / 2, late_window_s=_LATE_WINDOW_S
+            )
         start = at - samples.size / rate
         muted: np.ndarray | None = None
         offset = 0
@@ -295,12 +357,17 @@ class EchoGate:
 
     def _fill_gap(self, index: int) -> None:
         """Bins without an inbound frame were a silent line: Asterisk sends nothing while the
-        caller is silent, from the start of the call on."""
+        caller is silent, from the start of the call on. A bin or two skipped when the clock
+        moved (`_StreamClock`) says nothing: it keeps the level before it."""
         newest = self._line_newest
         if newest is None:
             if self._bot_first is None:
                 return
             newest = self._bot_first - 1
+        if index - newest - 1 < self._gap_bins:
+            for skipped in range(newest + 1, index):
+                self._line.put(skipped, self._line.at(newest))
+            return
         missing = range(max(newest + 1, index - self._line.size), index)
         for gap in missing:
             self._line.put(gap, _FLOOR_DB)

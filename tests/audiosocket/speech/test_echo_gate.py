@@ -120,3 +120,51 @@ def test_inbound_and_outbound_rates_may_differ() -> None:
     inbound[960 : 960 + len(narrow)] = narrow * 10 ** (-15 / 20)  # 120 ms, 15 dB down
     passed = run(EchoGate(16000), outbound, inbound, 8000, 16000)
     assert not (np.abs(passed) > 64).any()
+
+
+def test_a_stalling_send_loop_and_bursty_arrivals_do_not_let_the_echo_through() -> None:
+    """The edge's event loop on a loaded box: outbound frames leave up to 8 ms off their slot,
+    a stall delays the rest of the reply by 60 ms (the send clock skips slots), and inbound
+    frames queue during stalls and arrive in bursts. The echo (15 dB down, 120 ms) follows
+    the audio as it really left; the VAD behind the gate must not hear it."""
+    rate, frame = 8000, 160
+    rng = np.random.default_rng(7)
+    bot = samples(speech(rate, PHRASE))
+    frames_out = len(bot) // frame + 50
+    sent_at = []
+    shift = 0.0
+    for index in range(frames_out):
+        if index == 120:
+            shift += 0.060  # a 70 ms stall: three slots skipped, the audio plays later
+        sent_at.append(index * FRAME_S + shift - rng.uniform(0, 0.008))
+    # the line: every sample of the bot plays when its frame left, and comes back 120 ms
+    # later, 15 dB down; the line sends 20 ms frames on its own steady clock
+    line = np.zeros(round((sent_at[-1] + 1.0) * rate))
+    for index, at in enumerate(sent_at):
+        piece = bot[index * frame : (index + 1) * frame]
+        begin = round((at + 0.120) * rate)
+        line[begin : begin + piece.size] += piece * 10 ** (-15 / 20)
+    events: list[tuple[float, str, int]] = [(at, "out", i) for i, at in enumerate(sent_at)]
+    for index in range(len(line) // frame):
+        arrival = (index + 1) * FRAME_S + rng.uniform(0, 0.004)
+        if 60 <= index % 150 < 64:  # the edge's loop stalls 80 ms: four frames at once
+            arrival = (index - index % 150 + 64) * FRAME_S
+        events.append((arrival, "in", index))
+    events.sort()
+
+    from audiosocket.speech import Endpointer, SpeechOnset, SpeechStarted
+
+    gate = EchoGate(rate)
+    endpointer = Endpointer(rate, onset_ms=64)
+    heard = []
+    for at, kind, index in events:
+        if kind == "out":
+            piece = bot[index * frame : (index + 1) * frame]
+            gate.played(pcm_of(np.pad(piece, (0, frame - piece.size))), at)
+        else:
+            passed = gate.filter(pcm_of(line[index * frame : (index + 1) * frame]), rate, at)
+            heard += [
+                e for e in endpointer.feed(passed, at) if isinstance(e, SpeechOnset | SpeechStarted)
+            ]
+    endpointer.close()
+    assert heard == [], f"the echo paused the bot: {heard} (muted {gate.muted_bins} bins)"
