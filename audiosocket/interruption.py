@@ -62,16 +62,16 @@ class BargeIn:
     def phase(self) -> Phase | None:
         return None if self._pending is None else self._pending.phase
 
-    def pause(self, now: float) -> None:
-        """The caller's voice began over the bot's speech."""
+    def pause(self, now: float, **context: object) -> None:
+        """The caller's voice began over the bot's speech (`context` goes to the log)."""
         if self._pending is None:
             self._pending = _Pending(now)
             self._outbound.pause()
-            self._log.info("barge_in_paused")
+            self._log.info("barge_in_paused", **context)
 
-    def speech(self, now: float) -> None:
+    def speech(self, now: float, **context: object) -> None:
         """The voice is speech: its utterance (transcribed when it ends) decides."""
-        self.pause(now)
+        self.pause(now, **context)
         assert self._pending is not None
         self._pending.phase = Phase.HEARD
 

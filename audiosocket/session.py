@@ -352,13 +352,13 @@ class EdgeCallSession:
         match event:
             case SpeechOnset():
                 if interruptible:
-                    self._barge.pause(now)
+                    self._barge.pause(now, **self._echo.describe())
             case OnsetFaded():
                 if self._barge.phase is Phase.PAUSED:
                     self._barge.no_words(now, "onset_faded")
             case SpeechStarted():
                 if interruptible or self._barge.phase is not None:
-                    self._barge.speech(now)
+                    self._barge.speech(now, **self._echo.describe())
             case SpeechEnded():
                 utterance = _Utterance(event.pcm, event.rate, event.at, event.voiced_ms)
                 if self._barge.phase is Phase.HEARD:

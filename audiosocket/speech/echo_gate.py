@@ -57,6 +57,8 @@ HOLD_S: Final = 0.200
 BOUND_MEMORY_S: Final = 5.0
 # The bound compares this much inbound audio with the outbound audio that must echo in it.
 BOUND_WINDOW_S: Final = 1.0
+# No inbound frame for this long while the bot spoke: the line returns no echo.
+SILENT_LINE_S: Final = 1.0
 
 # A frame this much later than its stream's sample count starts a new run: frames stopped
 # (as the endpointer's gap). Lateness that lasts this window moves the count.
@@ -193,7 +195,7 @@ class EchoGate:
         self._lags = math.ceil(MAX_DELAY_S / BIN_S) + 1
         self._history = round(HISTORY_S / BIN_S)
         self._hold_bins = round(HOLD_S / BIN_S)
-        self._gap_bins = round(_GAP_S / BIN_S)
+        self._silent_line_bins = round(SILENT_LINE_S / BIN_S)
         # Outbound bins past the newest one with speech are read for up to `lags` bins (the
         # echo still on its way), and hold audio of one ring turn ago until cleared.
         self._ahead = self._lags + 2
@@ -216,6 +218,11 @@ class EchoGate:
         self._open_until = -1  # the caller was heard: inbound passes up to this bin
         self._until_estimate = 0
         self.muted_bins = 0
+
+    def describe(self) -> dict[str, object]:
+        """What the gate knows of the line, for logs."""
+        delay = None if self.delay_bins is None else round(self.delay_bins * BIN_S * 1000)
+        return {"echo_delay_ms": delay, "echo_gain_db": round(self.gain_db, 1)}
 
     @property
     def gain_db(self) -> float:
@@ -356,15 +363,16 @@ class EchoGate:
             self._delay_gain = None
 
     def _fill_gap(self, index: int) -> None:
-        """Bins without an inbound frame were a silent line: Asterisk sends nothing while the
-        caller is silent, from the start of the call on. A bin or two skipped when the clock
-        moved (`_StreamClock`) says nothing: it keeps the level before it."""
+        """Bins without an inbound frame: a second or more of them was a silent line
+        (Asterisk sends nothing while the caller is silent, from the start of the call on).
+        A shorter gap says nothing — a stalled event loop (ours or the line's) makes those
+        too — and keeps the level before it."""
         newest = self._line_newest
         if newest is None:
             if self._bot_first is None:
                 return
             newest = self._bot_first - 1
-        if index - newest - 1 < self._gap_bins:
+        if index - newest - 1 < self._silent_line_bins:
             for skipped in range(newest + 1, index):
                 self._line.put(skipped, self._line.at(newest))
             return
