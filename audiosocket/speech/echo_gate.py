@@ -37,6 +37,7 @@ works on energies only, so the inbound and outbound rates may differ.
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Final
 
 import numpy as np
@@ -75,6 +76,8 @@ _REESTIMATE_BINS: Final = 10  # delay and gain are recomputed every 100 ms of in
 _MIN_ACTIVE_BINS: Final = 30  # bins of bot speech in the history before a delay is trusted
 _MIN_BOUND_BINS: Final = 20  # bins of bot speech that a bound must rest on
 _MIN_CORRELATION: Final = 0.6
+_RECENT_DELAYS: Final = 10  # a second of estimates
+_MAX_REACH_BINS: Final = 4
 _SLACK_BINS: Final = 8
 
 
@@ -211,6 +214,10 @@ class EchoGate:
         self._bot_spoke = -(10**9)  # the newest outbound bin with speech
         self._line_newest: int | None = None  # the newest inbound bin
         self.delay_bins: int | None = None  # echo delay in bins, once found
+        # The delays found in the last second, and how far around the delay the echo is
+        # looked for: ±1 bin on a steady line, more when the delay wanders.
+        self._recent_delays: deque[int] = deque(maxlen=_RECENT_DELAYS)
+        self._reach = 1
         self._ratios = np.zeros(_GAIN_OBSERVATIONS)  # inbound - outbound at the delay, dB
         self._ratio_count = 0
         self._delay_gain: float | None = None
@@ -299,8 +306,11 @@ class EchoGate:
         if self.delay_bins is None:
             reference = float(self._bot.window(index, self._lags).max())
         else:
-            # ±1 bin: a fractional delay and the line's own smear spread the echo.
-            reference = float(self._bot.window(index - self.delay_bins + 1, 3).max())
+            # ±1 bin: a fractional delay and the line's own smear spread the echo; more
+            # when the delay found lately wanders.
+            reach = self._reach
+            lagged = index - self.delay_bins
+            reference = float(self._bot.window(lagged + reach, 2 * reach + 1).max())
         if reference <= _ACTIVE_DB:
             return False  # the bot was pausing then: nothing to explain
         if level > reference + self.gain_db + MARGIN_DB:
@@ -357,7 +367,12 @@ class EchoGate:
         norms = np.sqrt(np.einsum("ij,ij->i", y, y) * float(np.dot(x, x)))
         correlation = np.divide(y @ x, norms, out=np.zeros(len(norms)), where=norms > 0)
         best = int(np.argmax(correlation))
-        if correlation[best] >= _MIN_CORRELATION and best != self.delay_bins:
+        if correlation[best] < _MIN_CORRELATION:
+            return
+        self._recent_delays.append(best)
+        spread = max(self._recent_delays) - min(self._recent_delays)
+        self._reach = min(_MAX_REACH_BINS, 1 + math.ceil(spread / 2))
+        if best != self.delay_bins:
             self.delay_bins = best
             self._ratio_count = 0  # ratios at the old delay say nothing now
             self._delay_gain = None
