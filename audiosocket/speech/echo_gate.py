@@ -12,7 +12,8 @@ short hold, so the VAD hears whole syllables. While the bot is silent the gate d
   last 1.5 s for every lag of the search window (0–350 ms: the echo delay, the send loop's
   lead and a frame of transport); the best lag is taken once the correlation is clear.
   Speech envelopes are spiky, so a real echo gives a sharp peak after a few hundred ms of
-  bot speech.
+  bot speech. The echo is looked for around that delay only once three estimates in a row
+  agree (and further around it when they wander); until then, in the whole window.
 - **Echo gain** (the inverse of the echo-return loss), two estimates, the lower one used:
   - a *bound* that needs no delay: inbound energy is never below the echo's, and whatever
     the delay (up to the window's), the echo in the last second carries at least the bot's
@@ -78,6 +79,8 @@ _MIN_BOUND_BINS: Final = 20  # bins of bot speech that a bound must rest on
 _MIN_CORRELATION: Final = 0.6
 _RECENT_DELAYS: Final = 10  # a second of estimates
 _MAX_REACH_BINS: Final = 4
+_STEADY_ESTIMATES: Final = 3
+_SURE_CORRELATION: Final = 0.9  # a delay this clear needs no second estimate
 _SLACK_BINS: Final = 8
 
 
@@ -218,6 +221,7 @@ class EchoGate:
         # looked for: ±1 bin on a steady line, more when the delay wanders.
         self._recent_delays: deque[int] = deque(maxlen=_RECENT_DELAYS)
         self._reach = 1
+        self._delay_correlation = 0.0  # of the last delay estimate
         self._ratios = np.zeros(_GAIN_OBSERVATIONS)  # inbound - outbound at the delay, dB
         self._ratio_count = 0
         self._delay_gain: float | None = None
@@ -300,10 +304,13 @@ class EchoGate:
         self._until_estimate -= 1
         if self._until_estimate <= 0:
             self._until_estimate = _REESTIMATE_BINS
-            self._estimate_delay(index)
+            if index > self._open_until:  # the caller talking over the bot blurs the delay
+                self._estimate_delay(index)
             self._estimate_gain()
             self._estimate_bound(index)
-        if self.delay_bins is None:
+        if self.delay_bins is None or not (self._delay_steady or index <= self._open_until):
+            # An unsure delay could let echo open the gate; once the caller opened it, the
+            # delay found so far is good enough to keep it open.
             reference = float(self._bot.window(index, self._lags).max())
         else:
             # ±1 bin: a fractional delay and the line's own smear spread the echo; more
@@ -317,6 +324,15 @@ class EchoGate:
             self._open_until = index + self._hold_bins
             return False
         return index > self._open_until
+
+    @property
+    def _delay_steady(self) -> bool:
+        """The last few delay estimates agree: the echo can be looked for around the delay
+        alone (until then, anywhere in the search window)."""
+        if self._delay_correlation >= _SURE_CORRELATION:
+            return True
+        last = list(self._recent_delays)[-_STEADY_ESTIMATES:]
+        return len(last) == _STEADY_ESTIMATES and max(last) - min(last) <= 1
 
     def _learn(self, index: int, level: float) -> None:
         """What inbound bin `index` says about the echo gain at the known delay."""
@@ -370,6 +386,7 @@ class EchoGate:
         if correlation[best] < _MIN_CORRELATION:
             return
         self._recent_delays.append(best)
+        self._delay_correlation = float(correlation[best])
         spread = max(self._recent_delays) - min(self._recent_delays)
         self._reach = min(_MAX_REACH_BINS, 1 + math.ceil(spread / 2))
         if best != self.delay_bins:
