@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# The echo waiting to be sent stays this short: were the peer's clock slower than the
-# edge's, the backlog would otherwise grow and the delay with it.
-_MAX_BACKLOG_FRAMES = 4
+# The echo waiting to be sent stays this short (a second): were the peer's clock slower
+# than the edge's, the backlog would otherwise grow and the delay with it.
+_MAX_BACKLOG_FRAMES = 50
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,8 @@ class EchoPath:
         self._pending.append((at + self.echo.delay_ms / 1000, echo))
 
     def take(self, now: float, size: int) -> bytes:
-        """`size` bytes of echo due by `now` (silence where none is due yet)."""
+        """`size` bytes of echo due by `now` (the end of the line's slot; silence where none
+        is due yet)."""
         while self._pending and self._pending[0][0] <= now:
             self._ready += self._pending.popleft()[1]
         excess = len(self._ready) - _MAX_BACKLOG_FRAMES * size
