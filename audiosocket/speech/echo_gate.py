@@ -119,6 +119,7 @@ class _StreamClock:
         self._next: float | None = None  # when the sample after the last one fed plays
         self._late_min = math.inf  # the least lateness since `_late_since`
         self._late_since = 0.0
+        self.moved_bin = 0  # where the count last started or moved
 
     def pieces(self, samples: np.ndarray, start: float) -> list[tuple[int, np.ndarray]]:
         """`samples` handed over at `start`, cut at bin boundaries, with bin numbers."""
@@ -152,6 +153,7 @@ class _StreamClock:
             self._run_samples = 0
             self._next = start
             self._late_min, self._late_since = math.inf, start
+            self.moved_bin = self._run_bin
             return
         late = start - self._next
         if late < -self._tolerance_s:
@@ -171,6 +173,8 @@ class _StreamClock:
         self._run_bin += bins
         self._next += bins * BIN_S
         self._late_min, self._late_since = math.inf, start
+        if bins:
+            self.moved_bin = math.floor(start / BIN_S + 0.5)
 
 
 class _Envelope:
@@ -308,9 +312,11 @@ class EchoGate:
                 self._estimate_delay(index)
             self._estimate_gain()
             self._estimate_bound(index)
-        if self.delay_bins is None or not (self._delay_steady or index <= self._open_until):
-            # An unsure delay could let echo open the gate; once the caller opened it, the
-            # delay found so far is good enough to keep it open.
+        sure = self._delay_steady and not self._clocks_moved(index)
+        if self.delay_bins is None or not (sure or index <= self._open_until):
+            # An unsure delay, or a stream that just moved (its first frames may sit a few
+            # bins off), could let echo open the gate; once the caller opened it, the delay
+            # found so far is good enough to keep it open.
             reference = float(self._bot.window(index, self._lags).max())
         else:
             # ±1 bin: a fractional delay and the line's own smear spread the echo; more
@@ -324,6 +330,14 @@ class EchoGate:
             self._open_until = index + self._hold_bins
             return False
         return index > self._open_until
+
+    def _clocks_moved(self, index: int) -> bool:
+        """A stream's count started or moved lately (a gap, a stall, lost samples)."""
+        settle = round(_LATE_WINDOW_S / BIN_S)
+        line = self._line_clock
+        return index - self._bot_clock.moved_bin < settle or (
+            line is not None and index - line.moved_bin < settle
+        )
 
     @property
     def _delay_steady(self) -> bool:
