@@ -80,6 +80,7 @@ _MIN_CORRELATION: Final = 0.6
 _RECENT_DELAYS: Final = 10  # a second of estimates
 _MAX_REACH_BINS: Final = 4
 _STEADY_ESTIMATES: Final = 3
+_OPEN_BINS: Final = 2
 _SURE_CORRELATION: Final = 0.9  # a delay this clear needs no second estimate
 _SLACK_BINS: Final = 8
 
@@ -231,6 +232,7 @@ class EchoGate:
         self._delay_gain: float | None = None
         self._bounds: list[tuple[int, float]] = []  # (bin, bound) ascending in both
         self._open_until = -1  # the caller was heard: inbound passes up to this bin
+        self._above = 0  # bins in a row louder than the echo explains
         self._until_estimate = 0
         self.muted_bins = 0
 
@@ -326,7 +328,14 @@ class EchoGate:
             reference = float(self._bot.window(lagged + reach, 2 * reach + 1).max())
         if reference <= _ACTIVE_DB:
             return False  # the bot was pausing then: nothing to explain
-        if level > reference + self.gain_db + MARGIN_DB:
+        above = level - (reference + self.gain_db + MARGIN_DB)
+        self._above = self._above + 1 if above > 0 else 0
+        if index <= self._open_until and above > 0:
+            self._open_until = index + self._hold_bins  # the caller goes on
+            return False
+        if self._above >= _OPEN_BINS or above > MARGIN_DB:
+            # the caller: two bins in a row above the echo, or one far above it (a lone
+            # bin just above is more likely echo the timing smeared than a voice)
             self._open_until = index + self._hold_bins
             return False
         return index > self._open_until
