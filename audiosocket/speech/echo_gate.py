@@ -273,6 +273,11 @@ class EchoGate:
             level = _level_db(piece)
             self._bot.put(index, level)
             if level > _ACTIVE_DB:
+                if index - self._bot_spoke > self._lags:
+                    # The bot speaks again after a pause: the delay found before must be
+                    # confirmed anew (a loaded box's timing drifts between replies).
+                    self._recent_delays.clear()
+                    self._delay_correlation = 0.0
                 self._bot_spoke = max(self._bot_spoke, index)
 
     # --- the caller's side ------------------------------------------------------------------
