@@ -231,7 +231,7 @@ class EchoGate:
         self._ratio_count = 0
         self._delay_gain: float | None = None
         self._bounds: list[tuple[int, float]] = []  # (bin, bound) ascending in both
-        self._open_until = -1  # the caller was heard: inbound passes up to this bin
+        self._open_until = -(10**9)  # the caller was heard: inbound passes up to this bin
         self._above = 0  # bins in a row louder than the echo explains
         self._until_estimate = 0
         self.muted_bins = 0
@@ -315,7 +315,9 @@ class EchoGate:
         self._until_estimate -= 1
         if self._until_estimate <= 0:
             self._until_estimate = _REESTIMATE_BINS
-            if index > self._open_until:  # the caller talking over the bot blurs the delay
+            if index - self._open_until > self._history:
+                # the caller talking over the bot blurs the delay: only a history without
+                # them says where the echo is
                 self._estimate_delay(index)
             self._estimate_gain()
             self._estimate_bound(index)
