@@ -4,23 +4,25 @@ VAD hears it, so the echo of a handset or a hybrid line never counts as a barge-
 Phone lines return the bot's voice 10–35 dB quieter and 20–250 ms later, and silero scores
 that echo as speech even 35 dB down. The gate compares each 10 ms of inbound audio with
 what the bot sent: inbound energy no louder than the bot's energy at the echo delay times
-the line's echo gain (plus a margin) is echo, and becomes silence. Anything louder — the
-caller talking, alone or over the bot — passes unchanged and keeps the gate open for a
-short hold, so the VAD hears whole syllables. While the bot is silent the gate does nothing.
+the line's echo gain (plus a 6 dB margin) is echo, and becomes silence. The caller — alone
+or over the bot — is louder than that for two bins in a row (or far louder in one); then
+inbound audio passes unchanged, and keeps passing for a short hold so the VAD hears whole
+syllables. While the bot is silent the gate does nothing.
 
 - **Delay**: the dB envelopes of the inbound and outbound streams are correlated over the
   last 1.5 s for every lag of the search window (0–350 ms: the echo delay, the send loop's
-  lead and a frame of transport); the best lag is taken once the correlation is clear.
-  Speech envelopes are spiky, so a real echo gives a sharp peak after a few hundred ms of
-  bot speech. The echo is looked for around that delay only once three estimates in a row
-  agree (and further around it when they wander); until then, in the whole window.
+  lead and a frame of transport). Speech envelopes are spiky, so a real echo gives a sharp
+  peak after a few hundred ms of bot speech. Only a history without the caller talking
+  over the bot counts. The echo is looked for around the delay alone once the delay is
+  sure (a clear peak, or three estimates in a row agreeing; anew for every reply after a
+  pause) and further around it when the estimates wander; until then, in the whole window.
 - **Echo gain** (the inverse of the echo-return loss), two estimates, the lower one used:
   - a *bound* that needs no delay: inbound energy is never below the echo's, and whatever
     the delay (up to the window's), the echo in the last second carries at least the bot's
     audio of that second less the window. So inbound energy ÷ that outbound energy is at
     least the gain; the lowest such ratio of the last few seconds bounds the echo from
-    above. A line that returns silence (or nothing at all: Asterisk sends no frames while
-    the caller is silent) drives it to the floor and opens the gate.
+    above. A line that returned nothing for a second while the bot spoke (Asterisk sends no
+    frames while the caller is silent) has no echo: the bound drops to the floor.
   - with the delay known, the median of inbound ÷ outbound-at-the-delay: echo-only bins
     sit at the true gain, the caller talking over only adds higher ratios (more caution).
   Before either is known the gate assumes the loudest echo the spec allows (10 dB down)
