@@ -374,7 +374,11 @@ class EdgeCallSession:
         now = self._loop.time()
         paused = self._barge.phase is Phase.HEARD
         if heard == "":
-            self._log.info("empty_transcript", audio_ms=_ms(utterance.pcm, utterance.rate))
+            self._log.info(
+                "empty_transcript",
+                audio_ms=_ms(utterance.pcm, utterance.rate),
+                voiced_ms=utterance.voiced_ms,  # a cough is short, a mumble is not
+            )
             if paused:
                 self._barge.no_words(now, "empty_transcript")
             return
