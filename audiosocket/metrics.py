@@ -108,7 +108,12 @@ class EdgeMetrics:
         self._turns = Counter(f"{PREFIX}_turns", "Caller turns, by kind.", ["kind"], registry=r)
         self._failures = Counter(f"{PREFIX}_failures", "Failures, by part.", ["part"], registry=r)
         self._barge_ins = Counter(
-            f"{PREFIX}_barge_ins", "Bot speech cut by the caller.", registry=r
+            f"{PREFIX}_barge_ins", "Bot speech cut by the caller's words.", registry=r
+        )
+        self._false_barge_ins = Counter(
+            f"{PREFIX}_false_barge_ins",
+            "Onsets that paused the bot but held no words (a cough, a click): it resumed.",
+            registry=r,
         )
         self._fillers = Counter(
             f"{PREFIX}_fillers", "Fillers played during slow turns.", registry=r
@@ -158,6 +163,9 @@ class EdgeMetrics:
     def barge_in(self) -> None:
         self._barge_ins.inc()
 
+    def false_barge_in(self) -> None:
+        self._false_barge_ins.inc()
+
     def filler(self) -> None:
         self._fillers.inc()
 
@@ -203,6 +211,10 @@ class EdgeMetrics:
     @property
     def barge_ins(self) -> int:
         return self._value("barge_ins_total")
+
+    @property
+    def false_barge_ins(self) -> int:
+        return self._value("false_barge_ins_total")
 
     @property
     def fillers(self) -> int:

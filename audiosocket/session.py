@@ -12,17 +12,22 @@ moment), plays the greeting, and then serves caller turns one at a time:
 - silence: ~7 s of caller silence after the bot finished speaking → `caller_silent`.
 
 The reply is spoken sentence by sentence (the first plays while the next is synthesised).
-Caller speech while the bot speaks is a barge-in: queued audio is dropped at once and the
-workflow learns how much of the reply was played (counted from the frames the send loop
-took). A reply that ends the call (`hangup`/`transfer`) plays to the end; then ARI hangs up
-or transfers the caller channel and the AudioSocket leg gets 0x00. When the caller hangs up
-the workflow gets the `hang_up` signal exactly once. Failures of STT, TTS, the workflow or
-ARI are spoken as an apology where possible and logged; they never touch other calls.
+The caller's voice while the bot speaks pauses it at the onset (`audiosocket.interruption`):
+a sound that fades or an utterance transcribed as nothing lets the bot go on; words (or a
+key) are a barge-in: queued audio is dropped and the workflow learns how much of the reply
+was played (counted from the frames the send loop took). Inbound audio passes the echo gate
+first (`audiosocket.speech.echo_gate`), so the bot's own voice coming back on the line is
+never taken for the caller. A reply that ends the call (`hangup`/`transfer`) plays to the
+end; then ARI hangs up or transfers the caller channel and the AudioSocket leg gets 0x00.
+When the caller hangs up the workflow gets the `hang_up` signal exactly once. Failures of
+STT, TTS, the workflow or ARI are spoken as an apology where possible and logged; they never
+touch other calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -35,17 +40,22 @@ from temporalio.client import Client
 
 from audiosocket.admission import CallRefused, Refusal
 from audiosocket.dtmf import DigitCollector, DtmfDeduper, DtmfSource
+from audiosocket.interruption import BargeIn, Phase
 from audiosocket.metrics import EdgeMetrics, TurnLatency
 from audiosocket.playout import PlayoutSource
 from audiosocket.server import Call, HangupReason
 from audiosocket.speech import (
     Endpointer,
+    OnsetFaded,
     SpeechEnded,
+    SpeechOnset,
     SpeechStarted,
     Synthesizer,
     Transcriber,
     resample,
 )
+from audiosocket.speech.echo_gate import EchoGate
+from audiosocket.speech.endpointer import EndpointerEvent
 from core.vocabulary import AgentMode
 from russian.text import normalise_for_tts
 from workflows.client import CallIdInUse, CallSession
@@ -67,6 +77,8 @@ MAX_WORKFLOW_FAILURES = 3
 VAD_RATES = (8000, 16000)
 START_WAIT_AFTER_HANGUP_S = 30.0
 RUN_STOP_S = 2.0
+# Voice this long over the bot pauses it (two VAD windows); speech proper starts at 120 ms.
+BARGE_IN_ONSET_MS = 64
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,9 @@ class SessionTimings:
     ari_wait_s: float = 1.0  # the UUID frame can beat ARI's externalMedia reply
     inter_digit_s: float = 2.5
     dtmf_dedupe_s: float = 0.5
+    # A false barge-in paused at least this long resumes from the start of the sentence,
+    # a shorter one where it stopped (audiosocket.interruption).
+    rewind_after_pause_s: float = 0.4
 
 
 class AriLine(Protocol):
@@ -135,7 +150,7 @@ class FillerCache:
 
 
 def default_endpointer(rate: int) -> Endpointer:
-    return Endpointer(rate)
+    return Endpointer(rate, onset_ms=BARGE_IN_ONSET_MS)
 
 
 @dataclass
@@ -167,6 +182,10 @@ class _Utterance:
     pcm: bytes
     rate: int
     ended_at: float
+    voiced_ms: int = 0
+    # Set when it was transcribed already (an utterance that interrupted the bot).
+    transcript: str | None = None
+    stt_done: float | None = None
 
 
 @dataclass(frozen=True)
@@ -199,14 +218,15 @@ class EdgeCallSession:
         self.call = call
         self.deps = deps
         self.timings = deps.timings
-        self.outbound = PlayoutSource(rate)
+        self._loop = asyncio.get_running_loop()
+        self._echo = EchoGate(rate)
+        self.outbound = PlayoutSource(rate, tap=self._played)
         self.call_id = f"call-{call.id}"
         self.caller_number: str | None = None
         self.channel_id: str | None = None
         self.finished = asyncio.Event()  # set once the call is over and cleaned up
         self.workflow: CallSession | None = None
         self._log = log.bind(call_id=self.call_id)
-        self._loop = asyncio.get_running_loop()
         self._inputs: asyncio.Queue[_Input] = asyncio.Queue()
         self._endpointer: Endpointer | None = None
         # The caller's frames normally come at our outbound rate; the model loads meanwhile.
@@ -220,6 +240,13 @@ class EdgeCallSession:
         self._reply_mark = 0
         self._reply_playing: Reply | None = None  # a workflow reply not yet reported
         self._final_words = False  # the call ends after this speech: no barge-in
+        self._barge = BargeIn(
+            self.outbound,
+            deps.metrics,
+            rewind_after_s=deps.timings.rewind_after_pause_s,
+            call_id=self.call_id,
+        )
+        self._settling: set[asyncio.Task[None]] = set()  # STT of utterances that interrupted
         self._idle_since: float | None = None  # waiting for the caller since then
         self._last_activity = self._loop.time()
         self._bot_ended = False
@@ -245,6 +272,7 @@ class EdgeCallSession:
             await self._new_inbound_rate(rate)
         assert self._endpointer is not None
         now = self._loop.time()
+        pcm = self._echo.filter(pcm, rate, now)
         if rate != self._vad_rate:
             pcm = resample(pcm, rate, self._vad_rate)
         for event in self._endpointer.feed(pcm, now):
@@ -260,7 +288,8 @@ class EdgeCallSession:
         if self._caller_left:
             reason = HangupReason.CALLER
         self._log.info("call_ended", reason=reason.value, bot_ended=self._bot_ended)
-        for task in (self._ticker_task, self._speaker, self._filler, self._run_task):
+        tasks = (self._ticker_task, self._speaker, self._filler, *self._settling, self._run_task)
+        for task in tasks:
             if task is not None:
                 task.cancel()
         # Bounded: a client call may turn the cancellation into its own error; the
@@ -289,7 +318,7 @@ class EdgeCallSession:
         # Not the digit: a caller may key in a phone number (SEC4: none in logs).
         self._log.info("dtmf", source=source.value)
         self._last_activity = now
-        self._barge_in("dtmf")
+        self._cut("dtmf")
         stage = (
             self.workflow.last_reply.stage if self.workflow and self.workflow.last_reply else None
         )
@@ -327,15 +356,59 @@ class EdgeCallSession:
             self._endpointer = await asyncio.to_thread(self.deps.endpointer, vad_rate)
         self._vad_rate = vad_rate
 
-    def _on_vad(self, event: SpeechStarted | SpeechEnded, now: float) -> None:
-        self._last_activity = now
-        if isinstance(event, SpeechStarted):
-            self._barge_in("speech")
-        else:
-            self._inputs.put_nowait(_Utterance(event.pcm, event.rate, event.at))
+    def _played(self, frame: bytes) -> None:
+        """Every outbound frame as the send loop takes it: the echo gate's reference."""
+        self._echo.played(frame, self._loop.time())
 
-    def _barge_in(self, why: str) -> None:
-        """Stop bot audio at once; tell the workflow how much of its reply was heard."""
+    def _on_vad(self, event: EndpointerEvent, now: float) -> None:
+        self._last_activity = now
+        interruptible = self._speaking and not self._final_words
+        match event:
+            case SpeechOnset():
+                if interruptible:
+                    self._barge.pause(now, **self._echo.describe())
+            case OnsetFaded():
+                if self._barge.phase is Phase.PAUSED:
+                    self._barge.no_words(now, "onset_faded")
+            case SpeechStarted():
+                if interruptible or self._barge.phase is not None:
+                    self._barge.speech(now, **self._echo.describe())
+            case SpeechEnded():
+                utterance = _Utterance(event.pcm, event.rate, event.at, event.voiced_ms)
+                if self._barge.phase is Phase.HEARD:
+                    settling = asyncio.create_task(self._settle(utterance))
+                    self._settling.add(settling)
+                    settling.add_done_callback(self._settling.discard)
+                else:
+                    self._inputs.put_nowait(utterance)
+
+    async def _settle(self, utterance: _Utterance) -> None:
+        """The utterance that paused the bot ended: words cut the reply, nothing resumes it."""
+        heard = await self._transcribe(utterance)
+        now = self._loop.time()
+        paused = self._barge.phase is Phase.HEARD
+        if heard == "":
+            self._log.info(
+                "empty_transcript",
+                audio_ms=_ms(utterance.pcm, utterance.rate),
+                voiced_ms=utterance.voiced_ms,  # a cough is short, a mumble is not
+            )
+            if paused:
+                self._barge.no_words(now, "empty_transcript")
+            return
+        # Words, or STT is down (the turn then apologises): the caller has the floor.
+        if paused:
+            self._cut("speech")
+        self._inputs.put_nowait(
+            dataclasses.replace(utterance, transcript=heard, stt_done=now)
+            if heard is not None
+            else utterance
+        )
+
+    def _cut(self, why: str) -> None:
+        """A real barge-in: stop bot audio at once; tell the workflow how much of its reply
+        was heard."""
+        self._barge.give_way()
         if self._final_words or not self._speaking:
             return
         played_ms = self.outbound.played_ms_since(self._reply_mark)
@@ -467,8 +540,12 @@ class EdgeCallSession:
             with trace.use_span(clock.span, end_on_exit=False):
                 text = ""
                 if isinstance(item, _Utterance):
-                    heard = await self._transcribe(item)
-                    clock.stt_done = self._loop.time()
+                    if item.transcript is not None:
+                        heard: str | None = item.transcript
+                        clock.stt_done = item.stt_done
+                    else:
+                        heard = await self._transcribe(item)
+                        clock.stt_done = self._loop.time()
                     if heard is None:
                         return _Spoken(NO_STT), clock
                     if not heard:
@@ -526,6 +603,7 @@ class EdgeCallSession:
         assert self.deps.fillers is not None
         pcm = await self.deps.fillers.get(self.outbound.rate)
         if pcm and not self._speaking:
+            self.outbound.begin_sentence()
             self.outbound.enqueue(pcm)
             self.deps.metrics.filler()
             self._log.info("filler")
@@ -554,6 +632,7 @@ class EdgeCallSession:
             text = normalise_for_tts(sentence).strip()
             if not text:
                 continue
+            self.outbound.begin_sentence()
             try:
                 async for chunk in self.deps.synthesizer.synthesize(
                     text, rate, call_id=self.call_id

@@ -97,3 +97,33 @@ def stream_channel_command(
     click.echo(markdown(result))
     click.echo(f"\nJSON: {save(result)}")
     exit_now(0)
+
+
+@bench_group.command("echo")
+@click.option(
+    "--line",
+    type=click.Choice(["flat", "hybrid"]),
+    default="flat",
+    show_default=True,
+    help="flat: the echo is the bot's audio, attenuated and delayed; hybrid: band-limited "
+    "and smeared as a 2-wire hybrid returns it.",
+)
+@click.option(
+    "--options",
+    default="none,gate,webrtc-aec3,speex,speex-rust",
+    show_default=True,
+    help="Comma-separated echo options to measure (missing libraries are reported).",
+)
+def echo_command(line: str, options: str) -> None:
+    """Echo-safe barge-in: false barge-ins from the bot's echo, onset → pause of a caller."""
+    from bench.echo import OPTIONS, markdown, run, save
+
+    chosen = [name.strip() for name in options.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in OPTIONS]
+    if unknown:
+        raise click.BadParameter(f"unknown options {unknown}; known: {sorted(OPTIONS)}")
+    click.echo(f"echo: {len(chosen)} options × 12 echo cells × 9 runs, offline…")
+    result = run(chosen, line)
+    click.echo(markdown(result))
+    click.echo(f"\nJSON: {save(result)}")
+    exit_now(0)

@@ -27,6 +27,7 @@ from audiosocket.simulator.caller import (
     summary_lines,
 )
 from audiosocket.simulator.fake_ari import FakeAri, FakeChannel
+from audiosocket.simulator.line_echo import LineEcho
 from audiosocket.simulator.peer import (
     DEFAULT_JOIN_MS,
     DEFAULT_QUIET_MS,
@@ -58,6 +59,7 @@ class CallOptions:
     quiet_ms: int
     reply_timeout_s: float
     call_uuid: uuid.UUID | None = None  # dialplan path: the UUID to send (default: fresh)
+    echo: LineEcho | None = None  # the line returns the bot's voice
 
 
 async def run_dialplan_call(
@@ -70,7 +72,9 @@ async def run_dialplan_call(
         f"calling {options.host}:{options.port} over AudioSocket (dialplan path), "
         f"call {call_id}, {options.rate // 1000} kHz"
     )
-    peer = await AudioSocketPeer.connect(options.host, options.port, call_id, rate=options.rate)
+    peer = await AudioSocketPeer.connect(
+        options.host, options.port, call_id, rate=options.rate, echo=options.echo
+    )
     timeline = Timeline(peer.connected_at, echo)
     timeline.at(peer.connected_at, f"connected, UUID {call_id} sent")
     runner = CallRunner(
@@ -108,7 +112,9 @@ async def run_ari_call(
         rate = FORMAT_RATES.get(fmt)
         if rate is None:
             raise OSError(f"the simulator speaks slin or slin16, not {fmt}")
-        peer = await AudioSocketPeer.connect(host, port, audiosocket_id, rate=rate)
+        peer = await AudioSocketPeer.connect(
+            host, port, audiosocket_id, rate=rate, echo=options.echo
+        )
         leg = MediaLeg(peer)
         legs.put_nowait(leg)
         return leg  # FakeAri hangs it up when the edge deletes the channel
@@ -346,6 +352,19 @@ def report_and_record(
 )
 @click.option("--voice", default="ru", show_default=True, help="espeak-ng voice of the caller.")
 @click.option(
+    "--echo-db",
+    type=click.FloatRange(min=0),
+    help="The line returns the bot's voice this many dB quieter (phones return it 10–35 dB "
+    "down); the call then sends audio all the time, the caller's speech mixed in.",
+)
+@click.option(
+    "--echo-delay-ms",
+    type=click.IntRange(0, 2000),
+    default=120,
+    show_default=True,
+    help="With --echo-db: how much later the echo comes back.",
+)
+@click.option(
     "--uuid",
     "call_uuid",
     type=click.UUID,
@@ -368,6 +387,8 @@ def call_command(
     quiet_ms: int,
     reply_timeout: float,
     voice: str,
+    echo_db: float | None,
+    echo_delay_ms: int,
     call_uuid: uuid.UUID | None,
 ) -> None:
     """Play a scripted caller into a running edge over AudioSocket; print a timeline."""
@@ -388,6 +409,7 @@ def call_command(
         quiet_ms=quiet_ms,
         reply_timeout_s=reply_timeout,
         call_uuid=call_uuid,
+        echo=None if echo_db is None else LineEcho(echo_db, echo_delay_ms),
     )
     # Imported here: the speech stack (numpy, soxr, VAD models) is heavy, and every other
     # `voiceorder` command would load it with the CLI otherwise.

@@ -2,9 +2,10 @@
 
 It behaves like Asterisk without `transmit_silence`: the UUID frame goes first, caller audio
 is paced on an absolute 20 ms clock while the caller speaks, and **nothing** is sent while
-the caller is silent. Hang-up is closing the socket (Asterisk never sends 0x00). Every frame
-the edge sends is recorded with its arrival time, so tests can ask when the bot spoke and how
-evenly its audio arrived.
+the caller is silent. With a `LineEcho` the line returns the bot's voice (quieter, later)
+and so sends audio all the time, the caller's speech mixed in. Hang-up is closing the socket
+(Asterisk never sends 0x00). Every frame the edge sends is recorded with its arrival time, so
+tests can ask when the bot spoke and how evenly its audio arrived.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from audiosocket.protocol import (
     encode,
     read_message,
 )
+from audiosocket.simulator.line_echo import EchoPath, LineEcho, mix
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,7 @@ class AudioSocketPeer:
         call_id: uuid.UUID,
         *,
         rate: int = 16000,
+        echo: LineEcho | None = None,
     ) -> None:
         if rate not in AUDIO_KINDS:
             raise ValueError(f"no AudioSocket kind for {rate} Hz")
@@ -154,6 +157,15 @@ class AudioSocketPeer:
         # When the connection was set up (the UUID frame sent), on the event loop's clock.
         self.connected_at = asyncio.get_running_loop().time()
         self._reader_task = asyncio.create_task(self._read_loop(), name=f"peer-read-{call_id}")
+        # With echo one sender mixes the line's echo and the caller's speech on one clock.
+        self._echo = None if echo is None else EchoPath(echo, rate)
+        self._caller_audio = bytearray()  # queued caller speech (echo lines only)
+        self._caller_done = asyncio.Event()
+        self._line_task = (
+            None
+            if echo is None
+            else asyncio.create_task(self._line_loop(), name=f"peer-line-{call_id}")
+        )
 
     # -- connection -------------------------------------------------------------------------
 
@@ -166,6 +178,7 @@ class AudioSocketPeer:
         *,
         rate: int = 16000,
         connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT,
+        echo: LineEcho | None = None,
     ) -> AudioSocketPeer:
         """Open the TCP connection and send the UUID frame before anything else."""
         if rate not in AUDIO_KINDS:
@@ -187,7 +200,7 @@ class AudioSocketPeer:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         writer.write(encode(Uuid(call_id)))
         await writer.drain()
-        return cls(reader, writer, call_id, rate=rate)
+        return cls(reader, writer, call_id, rate=rate, echo=echo)
 
     async def hang_up(self) -> None:
         """The caller hangs up: close the socket, as Asterisk does (it never sends 0x00)."""
@@ -215,6 +228,9 @@ class AudioSocketPeer:
         """
         if len(pcm) % BYTES_PER_SAMPLE:
             raise ValueError(f"odd PCM length {len(pcm)}: samples are 16-bit")
+        if self._line_task is not None:
+            await self._play_over_echo(pcm)
+            return
         loop = asyncio.get_running_loop()
         # Asterisk's frame timer runs continuously; a new clock per phrase is equivalent for
         # the edge because nothing at all is sent in between.
@@ -238,6 +254,44 @@ class AudioSocketPeer:
             self.send_stats.late += stats.late
             self.send_stats.skipped += stats.skipped
             self.send_stats.max_lateness = max(self.send_stats.max_lateness, stats.max_lateness)
+
+    async def _play_over_echo(self, pcm: bytes) -> None:
+        self._caller_done.clear()
+        self._caller_audio += pcm
+        ended = asyncio.create_task(self.ended.wait())
+        done = asyncio.create_task(self._caller_done.wait())
+        try:
+            await asyncio.wait({ended, done}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+            done.cancel()
+
+    async def _line_loop(self) -> None:
+        """An echo line sends a frame for every 20 ms slot: the echo due then, plus the
+        caller's speech. A line neither drops nor skips audio: slots this loop was too busy
+        to serve are sent late, in a burst, each with the echo of its own time."""
+        assert self._echo is not None
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        slot = 0
+        while not self.ended.is_set():
+            due = start + (slot + 1) * FRAME_SECONDS  # the slot's audio ends then
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            caller = bytes(self._caller_audio[: self.frame_size])
+            del self._caller_audio[: self.frame_size]
+            frame = self._echo.take(due, self.frame_size)
+            if caller:
+                frame = mix(frame, caller.ljust(self.frame_size, b"\x00"))
+            if not await self._send(encode(Audio(self.rate, frame))):
+                return
+            self.send_stats.sent += 1
+            if caller:
+                self.sent.append((loop.time(), caller))
+                if not self._caller_audio:
+                    self._caller_done.set()
+            slot += 1
 
     async def send_dtmf(self, digit: str) -> None:
         """One DTMF digit as kind 0x03 (Asterisk sends it at the digit's end)."""
@@ -298,6 +352,8 @@ class AudioSocketPeer:
             self._fail(f"the edge switched audio rate from {self.bot_rate} to {message.rate} Hz")
             return False
         self._frames.append(_Frame(now, message.rate, message.pcm, rms(message.pcm)))
+        if self._echo is not None:
+            self._echo.heard(message.pcm, message.rate, now)
         self.received.append((now, message.pcm))
         self._changed.set()
         return True
@@ -325,9 +381,11 @@ class AudioSocketPeer:
         log.warning("%s", self.error)
 
     async def _close(self) -> None:
-        self._reader_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader_task
+        for task in (self._reader_task, self._line_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self.ended.set()
         self._changed.set()
         self._writer.close()

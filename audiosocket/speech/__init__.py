@@ -2,7 +2,13 @@
 
 from audiosocket.speech.base import CALL_ID_HEADER, Synthesizer, Transcriber
 from audiosocket.speech.cache import CachingSynthesizer
-from audiosocket.speech.endpointer import Endpointer, SpeechEnded, SpeechStarted
+from audiosocket.speech.endpointer import (
+    Endpointer,
+    OnsetFaded,
+    SpeechEnded,
+    SpeechOnset,
+    SpeechStarted,
+)
 from audiosocket.speech.errors import SpeechUnavailable
 from audiosocket.speech.factory import build_synthesizer, build_transcriber
 from audiosocket.speech.resample import StreamResampler, resample
@@ -16,9 +22,11 @@ __all__ = [
     "CachingSynthesizer",
     "Endpointer",
     "EspeakSynthesizer",
+    "OnsetFaded",
     "OpenAiSynthesizer",
     "OpenAiTranscriber",
     "SpeechEnded",
+    "SpeechOnset",
     "SpeechStarted",
     "SpeechUnavailable",
     "StreamResampler",

@@ -15,7 +15,12 @@ from pathlib import Path
 
 import click
 
-from audiosocket.speech.endpointer import Endpointer, SpeechEnded, SpeechStarted
+from audiosocket.speech.endpointer import (
+    Endpointer,
+    EndpointerEvent,
+    SpeechEnded,
+    SpeechStarted,
+)
 from audiosocket.speech.resample import SAMPLE_WIDTH, resample
 from audiosocket.speech.stt import to_wav
 from audiosocket.speech.tts_espeak import synthesize_to_pcm
@@ -50,7 +55,7 @@ def listen(recording: Path, save_dir: Path | None, end_silence_ms: int) -> None:
     pcm, rate = _read_wav(recording)
     endpointer = Endpointer(rate, end_silence_ms=end_silence_ms)
     frame = round(_FRAME_S * rate) * SAMPLE_WIDTH
-    now, events = 0.0, list[SpeechStarted | SpeechEnded]()
+    now, events = 0.0, list[EndpointerEvent]()
     for start in range(0, len(pcm), frame):
         piece = pcm[start : start + frame]
         now += len(piece) / SAMPLE_WIDTH / rate
@@ -65,6 +70,8 @@ def listen(recording: Path, save_dir: Path | None, end_silence_ms: int) -> None:
     for event in events:
         if isinstance(event, SpeechStarted):
             click.echo(f"{event.at:7.2f} s  speech started")
+            continue
+        if not isinstance(event, SpeechEnded):
             continue
         count += 1
         seconds = len(event.pcm) / SAMPLE_WIDTH / event.rate

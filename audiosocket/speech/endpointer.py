@@ -46,6 +46,22 @@ _GAP_S: Final = 0.2
 
 
 @dataclass
+class SpeechOnset:
+    """Voice began (`onset_ms` of it), not yet enough to call it speech: a barge-in can
+    pause the bot here and take it back if the voice fades (OnsetFaded)."""
+
+    at: float
+
+
+@dataclass
+class OnsetFaded:
+    """The voice of the last SpeechOnset stopped before it became speech (a click, a
+    breath, a cough)."""
+
+    at: float
+
+
+@dataclass
 class SpeechStarted:
     at: float  # the `now` of the feed that detected it
 
@@ -56,10 +72,17 @@ class SpeechEnded:
     pcm: bytes  # the utterance: 16-bit mono PCM at `rate`, lead-in included
     rate: int
     reason: EndReason = "silence"
+    # From the onset to the end of the last voiced window: a cough or a click is short,
+    # a word is not (lead-in and tail are not counted).
+    voiced_ms: int = 0
+
+
+EndpointerEvent = SpeechOnset | OnsetFaded | SpeechStarted | SpeechEnded
 
 
 class Endpointer:
-    """Turns a caller's audio stream into SpeechStarted / SpeechEnded events."""
+    """Turns a caller's audio stream into SpeechStarted / SpeechEnded events (and, with
+    `onset_ms`, SpeechOnset / OnsetFaded before speech is certain)."""
 
     def __init__(
         self,
@@ -71,6 +94,7 @@ class Endpointer:
         vad: VoiceActivity | None = None,
         lead_in_ms: int = 200,
         tail_ms: int = 300,
+        onset_ms: int | None = None,
     ) -> None:
         if vad is not None and vad.rate != rate:
             raise ValueError(f"the VAD takes {vad.rate} Hz audio, the endpointer {rate} Hz")
@@ -78,12 +102,18 @@ class Endpointer:
             raise ValueError("start_ms ≥ 0, end_silence_ms > 0 and max_utterance_s > 0 needed")
         if lead_in_ms < 0 or tail_ms < 0:
             raise ValueError("lead_in_ms and tail_ms must not be negative")
+        if onset_ms is not None and not 0 < onset_ms < start_ms:
+            raise ValueError("onset_ms must be positive and shorter than start_ms")
         self.rate = rate
         self._owns_vad = vad is None
         self._vad = vad if vad is not None else VoiceActivity(rate)
         self._bytes_per_s = rate * SAMPLE_WIDTH
         self._window = self._vad.window_bytes
         self._start_windows = max(1, math.ceil(start_ms / 1000 / WINDOW_SECONDS))
+        # With onset_ms, SpeechOnset comes that much voice before SpeechStarted.
+        self._onset_windows = (
+            None if onset_ms is None else max(1, math.ceil(onset_ms / 1000 / WINDOW_SECONDS))
+        )
         self._end_silence_s = end_silence_ms / 1000
         self._end_silence_bytes = self._to_bytes(self._end_silence_s)
         self._max_s = max_utterance_s
@@ -103,9 +133,11 @@ class Endpointer:
         self._run_windows = 0
         self._run_dips = 0  # unvoiced windows in a row inside the run
         self._run_confident = False  # a window of the run reached the full threshold
+        self._run_announced = False  # SpeechOnset was sent for the run
         # in speech
         self._speaking = False
         self._utterance_start = 0
+        self._onset = 0  # stream position where the voiced run that started speech began
         self._last_voice_end = 0
         self._last_voice_wall = 0.0
         self._started_wall = 0.0
@@ -114,7 +146,7 @@ class Endpointer:
     def in_speech(self) -> bool:
         return self._speaking
 
-    def feed(self, pcm: bytes, now: float) -> list[SpeechStarted | SpeechEnded]:
+    def feed(self, pcm: bytes, now: float) -> list[EndpointerEvent]:
         """Add inbound audio received at wall time `now` (monotonic seconds)."""
         if len(pcm) % SAMPLE_WIDTH:
             raise ValueError(f"16-bit PCM must have an even number of bytes, got {len(pcm)}")
@@ -130,7 +162,7 @@ class Endpointer:
         self._trim()
         return events
 
-    def tick(self, now: float) -> list[SpeechStarted | SpeechEnded]:
+    def tick(self, now: float) -> list[EndpointerEvent]:
         """Call periodically (e.g. every 20–50 ms): ends an utterance on wall-clock silence.
 
         When frames have stopped, the last partial VAD window is scored here, so a short
@@ -158,7 +190,7 @@ class Endpointer:
         last = self._last_feed_wall
         return not self._gap_closed and last is not None and now - last > _GAP_S
 
-    def _close_gap(self, now: float) -> list[SpeechStarted | SpeechEnded]:
+    def _close_gap(self, now: float) -> list[EndpointerEvent]:
         # Frames stopped: the audio after the gap will not continue this audio, so the VAD
         # scores its partial window now and starts afresh, a voiced run does not carry over
         # (two blips must not add up to speech), and idle audio is no lead-in for what comes.
@@ -169,24 +201,21 @@ class Endpointer:
             if (event := self._on_window(probability, partial, now)) is not None
         ]
         self._vad_pos = self._fed
-        self._reset_run()
+        if self._reset_run():
+            events.append(OnsetFaded(at=now))
         if not self._speaking:
             self._drop_audio_before(self._fed)
         self._gap_closed = True
         return events
 
-    def _on_window(
-        self, probability: float, size: int, now: float
-    ) -> SpeechStarted | SpeechEnded | None:
+    def _on_window(self, probability: float, size: int, now: float) -> EndpointerEvent | None:
         start, end = self._vad_pos, min(self._vad_pos + size, self._fed)
         self._vad_pos = end
         assert self._last_feed_wall is not None
         wall = self._last_feed_wall - (self._fed - end) / self._bytes_per_s  # when it arrived
         if self._speaking:
             return self._continue(probability, end, wall, now)
-        if self._begin(probability, start, end, wall, now):
-            return SpeechStarted(at=now)
-        return None
+        return self._begin(probability, start, end, wall, now)
 
     def _check_timers(self, now: float) -> list[SpeechEnded]:
         if not self._speaking:
@@ -199,30 +228,43 @@ class Endpointer:
 
     def _begin(
         self, probability: float, window_start: int, window_end: int, wall: float, now: float
-    ) -> bool:
+    ) -> SpeechOnset | OnsetFaded | SpeechStarted | None:
         if probability < self._continue_threshold:
             self._run_dips += 1
-            if self._run_dips > _MAX_ONSET_DIPS:
-                self._reset_run()  # a blip, or nothing
-            return False
+            if self._run_dips > _MAX_ONSET_DIPS and self._reset_run():  # a blip, or nothing
+                return OnsetFaded(at=now)
+            return None
         self._run_dips = 0
         if self._run_start is None:
             self._run_start = window_start
         self._run_windows += 1
         self._run_confident = self._run_confident or probability >= self._vad.threshold
-        if self._run_windows < self._start_windows or not self._run_confident:
-            return False
+        if not self._run_confident:
+            return None
+        if self._run_windows < self._start_windows:
+            if self._run_announced or self._onset_windows is None:
+                return None
+            if self._run_windows < self._onset_windows:
+                return None
+            self._run_announced = True
+            return SpeechOnset(at=now)
         self._speaking = True
+        self._onset = self._run_start
         self._utterance_start = max(self._audio_start, self._run_start - self._lead_in)
         self._last_voice_end = window_end
         self._last_voice_wall = wall
         self._started_wall = now
         self._reset_run()
-        return True
+        return SpeechStarted(at=now)
 
-    def _reset_run(self) -> None:
+    def _reset_run(self) -> bool:
+        """Forget the voiced run; True if a SpeechOnset was sent for it and speech did not
+        start (the onset faded)."""
+        faded = self._run_announced and not self._speaking
         self._run_start, self._run_windows, self._run_dips = None, 0, 0
         self._run_confident = False
+        self._run_announced = False
+        return faded
 
     def _continue(
         self, probability: float, window_end: int, wall: float, now: float
@@ -240,9 +282,16 @@ class Endpointer:
         end = min(end, self._fed)
         start = self._utterance_start - self._audio_start
         pcm = bytes(self._audio[start : end - self._audio_start])
+        voiced = max(0, min(self._last_voice_end, end) - self._onset)
         self._speaking = False
         self._drop_audio_before(end)
-        return SpeechEnded(at=now, pcm=pcm, rate=self.rate, reason=reason)
+        return SpeechEnded(
+            at=now,
+            pcm=pcm,
+            rate=self.rate,
+            reason=reason,
+            voiced_ms=voiced * 1000 // self._bytes_per_s,
+        )
 
     # -- the audio buffer --
 

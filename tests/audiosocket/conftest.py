@@ -19,7 +19,7 @@ from temporalio.client import Client
 
 from audiosocket.ari import AriClient
 from audiosocket.edge import PRELOADED_VAD_MODELS, Edge
-from audiosocket.session import EdgeCallSession, SessionTimings
+from audiosocket.session import BARGE_IN_ONSET_MS, EdgeCallSession, SessionTimings
 from audiosocket.simulator.peer import AudioSocketPeer
 from audiosocket.speech import (
     Endpointer,
@@ -101,7 +101,7 @@ class EdgeCalls:
 
 
 def quick_endpointer(rate: int) -> Endpointer:
-    return Endpointer(rate, end_silence_ms=END_SILENCE_MS)
+    return Endpointer(rate, end_silence_ms=END_SILENCE_MS, onset_ms=BARGE_IN_ONSET_MS)
 
 
 @asynccontextmanager

@@ -252,3 +252,45 @@ async def test_with_no_llm_the_edge_starts_guided_calls(
             assert (await call_state(session)).agent_mode == "guided"
         finally:
             await peer.hang_up()
+
+
+def test_a_pause_keeps_the_queue_and_resume_goes_on_where_it_stopped() -> None:
+    taps: list[bytes] = []
+    out = PlayoutSource(8000, tap=taps.append)
+    mark = out.mark()
+    out.begin_sentence()
+    out.enqueue(b"\x01\x00" * 1600)  # 200 ms
+    for _ in range(3):
+        out.next_frame()
+    out.pause()
+    assert out.next_frame() == bytes(FRAME) and not out.drained.is_set()
+    assert out.played_ms_since(mark) == 60
+    assert out.resume(rewind=False) == 0
+    frames = [out.next_frame() for _ in range(7)]
+    assert all(frame == b"\x01\x00" * 160 for frame in frames) and out.drained.is_set()
+    assert out.played_ms_since(mark) == 200
+    assert len(taps) == 11 and taps[3] == bytes(FRAME)  # silence is handed to the tap too
+
+
+def test_a_rewinding_resume_replays_the_sentence_and_moves_the_position_back() -> None:
+    out = PlayoutSource(8000)
+    mark = out.mark()
+    out.begin_sentence()
+    out.enqueue(b"\x01\x00" * 480)  # sentence one: 60 ms
+    out.begin_sentence()
+    out.enqueue(b"\x02\x00" * 400 + b"\x03\x00" * 400)  # sentence two: 100 ms
+    for _ in range(5):  # one, then 40 ms of two
+        out.next_frame()
+    out.pause()
+    assert out.played_ms_since(mark) == 100
+    assert out.resume(rewind=True) == 40  # back to the start of sentence two
+    assert out.played_ms_since(mark) == 60
+    played = b"".join(out.next_frame() for _ in range(5))
+    assert played == b"\x02\x00" * 400 + b"\x03\x00" * 400 and out.drained.is_set()
+    assert out.played_ms_since(mark) == 160
+    out.begin_sentence()
+    out.enqueue(b"\x04\x00" * 160)
+    out.next_frame()
+    out.pause()
+    assert out.resume(rewind=True) == 20  # only the sentence being played is replayed
+    assert out.clear() == 1 and not out.paused

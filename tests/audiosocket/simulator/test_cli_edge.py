@@ -132,9 +132,11 @@ async def test_the_ari_path_through_the_real_edge_passes_the_caller_id_and_trans
     fake_llm.assert_consumed(session.call_id)
 
 
-async def test_a_barge_in_through_the_real_edge_cuts_the_bot(
+async def test_a_barge_in_through_the_real_edge_cuts_the_bot_over_its_own_echo(
     edge_calls: EdgeCalls, tmp_path: Path
 ) -> None:
+    """The simulated line returns the bot's voice (--echo-db/--echo-delay-ms): the echo
+    interrupts nothing, the caller's words still cut the bot."""
     audiosocket_id = uuid.uuid4()
     call_id = f"call-{audiosocket_id}"
     long_answer = (
@@ -157,6 +159,10 @@ async def test_a_barge_in_through_the_real_edge_cuts_the_bot(
         "600",
         "--reply-timeout",
         "30",
+        "--echo-db",
+        "15",
+        "--echo-delay-ms",
+        "120",
     )
     async with killed_on_exit(process):
         result = await finish(process)
@@ -170,6 +176,7 @@ async def test_a_barge_in_through_the_real_edge_cuts_the_bot(
     assert "summary: 2 caller turns, 2 answered" in out
     assert "barge-in: the bot stopped" in out
     assert edge_calls.edge.metrics.barge_ins == 1
+    assert edge_calls.edge.metrics.false_barge_ins == 0  # the echo paused nothing
     edge_calls.speech.assert_consumed(call_id)
     edge_calls.llm.assert_consumed(call_id)
 

@@ -5,6 +5,8 @@ stalls the loop now and then."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import statistics
 import uuid
 import wave
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,7 +17,13 @@ import pytest
 
 from audiosocket.protocol import Audio, Dtmf, Hangup, Uuid, encode, read_message
 from audiosocket.server import HangupReason
-from audiosocket.simulator.peer import AudioSocketPeer, EdgeUnreachable, PeerProtocolError
+from audiosocket.simulator.line_echo import LineEcho
+from audiosocket.simulator.peer import (
+    AudioSocketPeer,
+    EdgeUnreachable,
+    PeerProtocolError,
+    rms,
+)
 from tests.audiosocket.simulator.edge_like import edge_like, tone
 from tests.support.servers import free_port
 
@@ -273,3 +281,40 @@ async def test_nothing_listening_is_a_clear_error() -> None:
 async def test_unknown_rate_is_refused() -> None:
     with pytest.raises(ValueError, match="11025"):
         await AudioSocketPeer.connect("127.0.0.1", 1, uuid.uuid4(), rate=11025)
+
+
+# --- a line that returns the bot's voice ----------------------------------------------------
+
+
+async def test_an_echo_line_returns_the_bot_quieter_and_later_and_carries_the_caller() -> None:
+    echo = LineEcho(attenuation_db=20, delay_ms=120)
+    async with edge_like(8000, greeting_s=0.6) as edge:
+        call_id = uuid.uuid4()
+        peer = await AudioSocketPeer.connect("127.0.0.1", edge.port, call_id, rate=8000, echo=echo)
+        handler = await edge.handler(call_id)
+        greeting = await peer.wait_for_bot_speech(timeout_s=TIMEOUT)
+        await handler.until(lambda: len(handler.audio) >= 60)  # 1.2 s of line audio
+        said = tone(0.2, 8000, hz=300, amplitude=6000)
+        await peer.play(said)
+        await handler.until(lambda: any(rms(pcm) > 3000 for _, _, pcm in handler.audio))
+        await peer.hang_up()
+    # the line sends all the time, 20 ms apart, as a line with echo does
+    times = [at for at, _, _ in handler.audio]
+    assert all(len(pcm) == 320 for _, _, pcm in handler.audio)
+    assert max(b - a for a, b in itertools.pairwise(times)) < 0.2
+    loud = [at for at, _, pcm in handler.audio if rms(pcm) > 100]
+    assert loud, "no echo came back"
+    # 20 dB down: the 8000-amplitude tone (rms ~5660) comes back near 566
+    echoed = [rms(pcm) for _, _, pcm in handler.audio if 200 < rms(pcm) < 3000]
+    assert echoed and abs(statistics.median(echoed) - 566) < 60
+    # it starts 120 ms after the greeting reached the caller (a frame of slack either side)
+    assert 0.09 <= loud[0] - greeting <= 0.2
+    # and the caller's own speech is mixed in, not sent as a second stream
+    assert [frame for _, frame in peer.sent] == [said[i : i + 320] for i in range(0, 3200, 320)]
+
+
+def test_line_echo_refuses_impossible_lines() -> None:
+    with pytest.raises(ValueError, match="attenuation"):
+        LineEcho(attenuation_db=-3, delay_ms=100)
+    with pytest.raises(ValueError, match="delay"):
+        LineEcho(attenuation_db=15, delay_ms=5000)

@@ -7,7 +7,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audiosocket.speech import Endpointer, SpeechEnded, SpeechStarted, VoiceActivity
+from audiosocket.speech import (
+    Endpointer,
+    OnsetFaded,
+    SpeechEnded,
+    SpeechOnset,
+    VoiceActivity,
+)
+from audiosocket.speech.endpointer import EndpointerEvent
 from tests.audiosocket.speech.audio import (
     SECOND_PHRASE,
     frames,
@@ -19,7 +26,7 @@ from tests.audiosocket.speech.audio import (
     white_noise,
 )
 
-Event = SpeechStarted | SpeechEnded
+Event = EndpointerEvent
 Gap = float  # seconds in which no frame arrives (Asterisk without transmit_silence)
 
 
@@ -334,3 +341,54 @@ def test_onset_latency_over_phrases_and_window_alignments() -> None:
     median, worst = latencies[len(latencies) // 2], latencies[-1]
     print(f"\nonset latency: median {median * 1000:.0f} ms, worst {worst * 1000:.0f} ms")
     assert median <= 0.2 and worst <= 0.35
+
+
+# --- onsets: a barge-in pauses the bot before speech is certain ------------------------------
+
+
+def test_an_onset_comes_before_speech_and_a_blip_fades(rate: int) -> None:
+    # two confident windows announce an onset (64 ms); two more make it speech
+    vad = ScriptedVoice(rate, [0.9] * 4 + [0.0] * 40 + [0.9, 0.9, 0.0, 0.0])
+    endpointer = Endpointer(rate, vad=vad, onset_ms=64)
+    events = play(endpointer, [silence(2.0, rate)], after_s=0)
+    vad.close()
+    assert kinds(events) == [
+        "SpeechOnset",
+        "SpeechStarted",
+        "SpeechEnded",
+        "SpeechOnset",
+        "OnsetFaded",
+    ]
+    onset, started, ended, blip, faded = events
+    assert onset.at == pytest.approx(0.064, abs=0.025)
+    assert started.at == pytest.approx(0.128, abs=0.025)
+    assert isinstance(ended, SpeechEnded) and ended.voiced_ms == 128
+    # the blip: windows 45-46 voiced, 47-48 not: faded once the second dip is scored
+    assert blip.at == pytest.approx(46 * 0.032, abs=0.025)
+    assert faded.at == pytest.approx(48 * 0.032, abs=0.025)
+
+
+def test_an_onset_fades_when_frames_stop(rate: int) -> None:
+    vad = ScriptedVoice(rate, [0.9, 0.9])
+    endpointer = Endpointer(rate, vad=vad, onset_ms=64)
+    events = play(endpointer, [silence(0.07, rate), 1.0], after_s=0)
+    vad.close()
+    assert kinds(events) == ["SpeechOnset", "OnsetFaded"]
+    assert isinstance(events[1], OnsetFaded) and events[1].at >= 0.07 + 0.2  # the gap
+
+
+def test_onsets_only_when_asked_and_shorter_than_a_start(rate: int) -> None:
+    events = play(Endpointer(rate), [speech(rate)])
+    assert not any(isinstance(event, SpeechOnset) for event in events)
+    with pytest.raises(ValueError, match="onset_ms"):
+        Endpointer(rate, onset_ms=120)
+
+
+def test_an_utterance_says_how_long_it_was_voiced(endpointer: Endpointer, rate: int) -> None:
+    said = speech(rate)
+    events = play(endpointer, [silence(0.5, rate), said])
+    ended = events[-1]
+    assert isinstance(ended, SpeechEnded)
+    # from the onset to the last voiced window: the phrase less its quiet edges (a breathy
+    # release is not voiced), lead-in and tail not counted
+    assert seconds(said, rate) - 0.25 <= ended.voiced_ms / 1000 <= seconds(said, rate)
