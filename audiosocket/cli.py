@@ -30,7 +30,7 @@ def edge_command(metrics_port: int | None) -> None:
 
     async def main() -> None:
         stop = stop_on_signals()
-        client = await connect_or_explain(settings)
+        client = await connect_or_explain(settings, service="edge")
         try:
             edge = Edge.from_settings(settings, client, metrics_port=metrics_port)
         except EdgeError as exc:

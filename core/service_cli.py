@@ -9,10 +9,11 @@ import asyncio
 import signal
 
 import click
+import structlog
 from temporalio.client import Client
 
 from core.settings import Settings
-from core.temporal import connect
+from core.temporal import connect, converter_for, encrypts
 
 
 def stop_on_signals() -> asyncio.Event:
@@ -24,9 +25,18 @@ def stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def connect_or_explain(settings: Settings) -> Client:
+async def connect_or_explain(settings: Settings, *, service: str | None = None) -> Client:
+    """A client with this process's payload keys; `service` names a worker or edge, which
+    warns in its log when it would write callers' data unencrypted (dev without keys)."""
+    # Keys first: a key problem is a configuration error, not "cannot reach Temporal".
+    converter = converter_for(settings)
+    if service is not None and not encrypts(converter):
+        structlog.get_logger(service).warning(
+            "payloads are NOT encrypted: no PAYLOAD_KEYS, PAYLOAD_KEYS_FILE or local key "
+            "(`voiceorder up` makes one); refused with STORE_API_MODE=prod"
+        )
     try:
-        return await connect(settings)
+        return await connect(settings, converter=converter)
     except RuntimeError as exc:
         raise click.ClickException(
             f"cannot reach Temporal at {settings.temporal_address}: {exc}"

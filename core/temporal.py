@@ -1,20 +1,58 @@
-"""Connecting to Temporal the same way everywhere: one data converter for pydantic models."""
+"""Connecting to Temporal the same way everywhere: one data converter for every client,
+worker and replayer — pydantic models, encrypted with the payload keys when there are any.
+"""
 
 from __future__ import annotations
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+)
 
+from core.payload_codec import EncryptionCodec
+from core.payload_keys import PayloadKeys
+from core.payload_keys_config import payload_keys_for
 from core.settings import Settings
 
-DATA_CONVERTER = pydantic_data_converter
+
+def data_converter(keys: PayloadKeys | None) -> DataConverter:
+    """Pydantic payloads; with keys, every payload AES-GCM encrypted (core/payload_codec.py).
+
+    With keys, failures carry their message and stack trace as an encrypted payload too
+    (Temporal's "encoded attributes"): an activity's error text can quote what a caller
+    said. The failure's type (`StoreUnavailable`, …) stays readable.
+    """
+    if keys is None:
+        return DataConverter(
+            payload_converter_class=PydanticPayloadConverter,
+            failure_converter_class=DefaultFailureConverter,
+        )
+    return DataConverter(
+        payload_converter_class=PydanticPayloadConverter,
+        payload_codec=EncryptionCodec(keys),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
-async def connect(settings: Settings, *, address: str | None = None) -> Client:
+def converter_for(settings: Settings) -> DataConverter:
+    """The converter of this process's settings; raises ConfigurationError on bad keys."""
+    return data_converter(payload_keys_for(settings))
+
+
+def encrypts(converter: DataConverter) -> bool:
+    return isinstance(converter.payload_codec, EncryptionCodec)
+
+
+async def connect(
+    settings: Settings, *, address: str | None = None, converter: DataConverter | None = None
+) -> Client:
     return await Client.connect(
         address or settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=DATA_CONVERTER,
+        data_converter=converter or converter_for(settings),
     )
 
 

@@ -12,6 +12,7 @@ from bench.cli import bench_group
 from core.settings import ConfigurationError
 from store_api.cli import store_api_group
 from voiceorder.chat import chat_command
+from voiceorder.codec_cli import codec_server_command, payload_keys_group
 from voiceorder.history import history_group
 from voiceorder.ops import ops_group
 from voiceorder.stack.up import up_command
@@ -42,6 +43,8 @@ main.add_command(edge_command)
 main.add_command(history_group)
 main.add_command(bench_group)
 main.add_command(ops_group)
+main.add_command(codec_server_command)
+main.add_command(payload_keys_group)
 
 if __name__ == "__main__":
     main()

@@ -22,7 +22,7 @@ def worker_command() -> None:
 
     async def main() -> None:
         stop = stop_on_signals()
-        client = await connect_or_explain(settings)
+        client = await connect_or_explain(settings, service="worker")
         await run_worker(client, settings, stop)
 
     asyncio.run(main())

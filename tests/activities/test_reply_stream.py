@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.reply_stream import ReplyPublisher
@@ -48,9 +47,7 @@ RETRY = ["Да, гречка есть.", "Пачка 900 г.", "Цена 112 ₽
 @pytest.fixture(scope="module")
 async def client() -> AsyncIterator[Client]:
     async with temporal_dev_server() as env:
-        config = env.client.config()
-        config["data_converter"] = pydantic_data_converter
-        yield Client(**config)
+        yield env.client
 
 
 @pytest.fixture

@@ -44,9 +44,7 @@ NOW = datetime(2025, 11, 27, 12, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 async def client() -> AsyncIterator[Client]:
     async with temporal_dev_server() as env:
-        config = env.client.config()
-        config["data_converter"] = pydantic_data_converter
-        yield Client(**config)
+        yield env.client
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 from store_api.seed.personas import NO_ORDERS
+from tests.support.payload_keys import key_env
 from tests.workflows.conftest import Calls
 from tests.workflows.scripts import pick_product, say, search
 
@@ -25,6 +26,7 @@ def cli_env(calls: Calls) -> dict[str, str]:
         # The starter decides LLM or guided from its own settings: these calls use the LLM.
         "OPENAI_BASE_URL": calls.settings.openai_base_url or "",
         "AGENT": "auto",
+        **key_env(),
     }
 
 
