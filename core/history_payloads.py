@@ -7,11 +7,18 @@ Search attributes are skipped: they are indexed, never encoded by a codec.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
+
+# Where the SDK keeps its own bookkeeping as plaintext payloads, written by its core beneath
+# any codec: a local activity marker's `data` (sequence number, activity type, attempt,
+# times) and a patch marker's `patch-data` (the patch id). Nothing of a call is in them; the
+# local activity's result sits beside them as `details[result]`, encoded like any payload.
+SDK_BOOKKEEPING = re.compile(r"\.marker_recorded_event_attributes\.details\[(data|patch-data)\]")
 
 _PAYLOAD = Payload.DESCRIPTOR.full_name
 _SEARCH_ATTRIBUTES = "temporal.api.common.v1.SearchAttributes"
@@ -19,27 +26,36 @@ _SEARCH_ATTRIBUTES = "temporal.api.common.v1.SearchAttributes"
 
 def payloads_in(message: Message, *, search_attributes: bool = False) -> Iterator[Payload]:
     """Each Payload in `message`, depth first (search attributes only when asked)."""
+    for _, payload in payload_paths(message, search_attributes=search_attributes):
+        yield payload
+
+
+def payload_paths(
+    message: Message, *, search_attributes: bool = False, path: str = ""
+) -> Iterator[tuple[str, Payload]]:
+    """Each Payload with where it sits, e.g. `events[3].marker_recorded_event_attributes.…`."""
     for descriptor, value in message.ListFields():
         kind = descriptor.message_type
         if kind is None:
             continue
         if kind.full_name == _SEARCH_ATTRIBUTES and not search_attributes:
             continue
+        here = f"{path}.{descriptor.name}" if path else descriptor.name
+        children: list[tuple[str, Message]]
         if kind.GetOptions().map_entry:
-            value_kind = kind.fields_by_name["value"].message_type
-            if value_kind is None:
+            if kind.fields_by_name["value"].message_type is None:
                 continue
-            children: list[Message] = list(value.values())
+            children = [(f"{here}[{key}]", child) for key, child in value.items()]
         elif descriptor.is_repeated:
-            children = list(value)
+            children = [(f"{here}[{n}]", child) for n, child in enumerate(value)]
         else:
-            children = [value]
-        for child in children:
+            children = [(here, value)]
+        for where, child in children:
             if child.DESCRIPTOR.full_name == _PAYLOAD:
                 assert isinstance(child, Payload)
-                yield child
+                yield where, child
             else:
-                yield from payloads_in(child, search_attributes=search_attributes)
+                yield from payload_paths(child, search_attributes=search_attributes, path=where)
 
 
 async def decode_in_place(message: Message, codec: PayloadCodec) -> int:

@@ -1,7 +1,8 @@
 """`voiceorder up`: the whole local stack in the foreground, with real parts only.
 
 PostgreSQL (embedded unless DATABASE_URL is set), the Temporal dev server with its Web UI,
-the reference Store API (seeded on first run), the worker and the AudioSocket/ARI edge.
+the codec server that decrypts payloads for that UI, the reference Store API (seeded on
+first run), the worker and the AudioSocket/ARI edge.
 Everything local lives in DATA_DIR and is reused by the next run; `--reset` starts afresh.
 A new service is one more `ServiceSpec` in `stack_services`.
 """
@@ -9,6 +10,7 @@ A new service is one more `ServiceSpec` in `stack_services`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import os
 import shutil
@@ -26,8 +28,9 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
-from core.settings import Settings, get_settings
+from core.settings import ConfigurationError, Settings, get_settings
 from core.temporal import connect
+from voiceorder.stack.payload_key import StackKeys, prepare_stack_keys
 from voiceorder.stack.postgres import (
     EmbeddedPostgres,
     EmbeddedPostgresError,
@@ -61,6 +64,7 @@ class Stack:
     postgres: EmbeddedPostgres | None  # None: DATABASE_URL names an existing server
     database_url: str
     temporal: TemporalDevServer
+    keys: StackKeys | None = None  # set by `up` once DATA_DIR exists (with_keys)
 
     @classmethod
     def plan(cls, settings: Settings) -> Stack:
@@ -75,6 +79,7 @@ class Stack:
             port,
             settings.temporal_ui_port,
             settings.temporal_namespace,
+            codec_endpoint=codec_server_url(settings),
         )
         if settings.database_url:
             return cls(settings, data_dir, None, settings.database_url, temporal)
@@ -88,6 +93,11 @@ class Stack:
         needs += [
             PortNeed(self.temporal.host, self.temporal.port, "TEMPORAL_ADDRESS"),
             PortNeed(self.temporal.host, self.temporal.ui_port, "TEMPORAL_UI_PORT"),
+            PortNeed(
+                self.settings.codec_server_host,
+                self.settings.codec_server_port,
+                "CODEC_SERVER_PORT",
+            ),
             PortNeed(self.settings.store_api_host, self.settings.store_api_port, "STORE_API_PORT"),
             PortNeed(
                 self.settings.audiosocket_host, self.settings.audiosocket_port, "AUDIOSOCKET_PORT"
@@ -95,9 +105,13 @@ class Stack:
         ]
         return needs
 
+    def with_keys(self, keys: StackKeys) -> Stack:
+        return dataclasses.replace(self, keys=keys)
+
     def child_env(self) -> dict[str, str]:
         """Our children read the same settings; pass what `up` decided explicitly."""
         settings = self.settings
+        local_key = self.keys.local_file if self.keys else None
         return {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
@@ -111,6 +125,9 @@ class Stack:
             "STORE_API_PORT": str(settings.store_api_port),
             "AUDIOSOCKET_HOST": settings.audiosocket_host,
             "AUDIOSOCKET_PORT": str(settings.audiosocket_port),
+            "CODEC_SERVER_HOST": settings.codec_server_host,
+            "CODEC_SERVER_PORT": str(settings.codec_server_port),
+            **({"PAYLOAD_KEYS_FILE": str(local_key)} if local_key else {}),
         }
 
 
@@ -177,6 +194,16 @@ def without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}@{host}{port}"))
 
 
+def codec_server_url(settings: Settings) -> str:
+    """Where a browser reaches the codec server (a wildcard bind is reachable on loopback)."""
+    host = settings.codec_server_host
+    if host in {"0.0.0.0", "::", ""}:
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.codec_server_port}"
+
+
 def stack_services(stack: Stack) -> list[ServiceSpec]:
     env = stack.child_env()
     services: list[ServiceSpec] = []
@@ -184,6 +211,12 @@ def stack_services(stack: Stack) -> list[ServiceSpec]:
         services.append(postgres_service(stack.postgres))
     services += [
         temporal_service(stack.temporal),
+        ServiceSpec(
+            "codec-server",
+            _voiceorder("codec-server"),
+            env=env,
+            ready=_http_ready(f"{codec_server_url(stack.settings)}/health"),
+        ),
         ServiceSpec("seed", _voiceorder("store-api", "seed"), env=env, one_shot=True),
         ServiceSpec(
             "store-api",
@@ -308,6 +341,18 @@ def _edge_summary(settings: Settings) -> str:
     return f"{listen}  ({ari}; {stt}; TTS {settings.tts_provider.value})"
 
 
+def _payloads_summary(stack: Stack) -> str:
+    keys = stack.keys
+    if keys is None:
+        return "unencrypted"
+    where = str(keys.local_file) if keys.local_file else "PAYLOAD_KEYS/PAYLOAD_KEYS_FILE"
+    served = ", ".join(stack.settings.codec_server_allow_ips.split(",")) or "token holders"
+    return (
+        f"encrypted (key {keys.current} in {where}); the UI decrypts through "
+        f"{codec_server_url(stack.settings)} for {served}"
+    )
+
+
 def banner(stack: Stack) -> str:
     settings = stack.settings
     token = settings.effective_store_api_token or "<STORE_API_TOKEN>"
@@ -317,6 +362,7 @@ def banner(stack: Stack) -> str:
         pg_note = "DATABASE_URL"
     rows = [
         ("Temporal UI", stack.temporal.ui_url),
+        ("  payloads", _payloads_summary(stack)),
         ("Temporal", f"{stack.temporal.address}  (namespace {stack.temporal.namespace})"),
         ("Store API", settings.store_api_url),
         ("  token", f"{token}  (Authorization: Bearer …)"),
@@ -385,6 +431,13 @@ def up_command(reset: bool) -> None:
     if reset:
         reset_data_dir(stack)
     _prepare_data_dir(stack.data_dir)
+    try:
+        keys = prepare_stack_keys(settings, stack.data_dir)
+    except ConfigurationError as exc:
+        raise StackError(str(exc)) from None
+    if keys.created:
+        click.echo(f"first run: made a payload key in {keys.local_file}")
+    stack = stack.with_keys(keys)
     try:
         services = stack_services(stack)
     except (EmbeddedPostgresError, TemporalDevServerError) as exc:

@@ -1,0 +1,134 @@
+"""What Temporal stores about a call, read straight from the server without the codec.
+
+Anyone who can open the Web UI without the codec server, query Temporal or read its database
+sees exactly this. After a whole call placed by `voiceorder chat` (the CLI starts the call
+and sends what the caller says; the worker does the rest) it holds no phone number in any
+spelling, no address, no caller name and no caller line: only ciphertext, the search
+attributes (masked) and Temporal's own bookkeeping. The same check on the history decrypted
+with the key finds all of them, so it is not blind.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+from google.protobuf import json_format
+from temporalio.api.history.v1 import History
+from temporalio.client import Client, WorkflowHistory
+
+from core.history_payloads import SDK_BOOKKEEPING, decode_in_place, payload_paths, payloads_in
+from core.payload_codec import is_encrypted
+from russian.phones import say_phone
+from store_api.seed.personas import NO_ORDERS, ONE_ACTIVE
+from tests.support.payload_keys import TEST_DATA_CONVERTER
+from tests.workflows import test_guided_cli
+from tests.workflows.conftest import Calls
+from tests.workflows.history import keep_history
+
+no_llm_queue = test_guided_cli.no_llm_queue
+
+ADDRESS = "Москва, улица Тверская, дом семь, квартира двенадцать"
+ORDER_LINES = [
+    "Хочу заказать гречку продел",
+    "Две пачки",
+    "Это всё",
+    "Курьером",
+    ADDRESS,
+    "Завтра",
+    "Да",
+    "Нет, спасибо",
+]
+# A withheld caller says their number: it must not land in Temporal in the words they used.
+SPOKEN_PHONE = "8 903 111 22 33"
+STATUS_LINES = ["Где мой заказ?", ONE_ACTIVE.active_orders[0], SPOKEN_PHONE, "Да", "Нет, спасибо"]
+
+
+def phone_patterns(phone: str) -> list[re.Pattern[str]]:
+    """The number as digits with any usual separators (+7 916 123-45-67, 89161234567, …),
+    and as the bot reads it back in words."""
+    national = re.sub(r"\D", "", phone)[-10:]
+    digits = r"[\s\-().]{0,3}".join(national)
+    words = say_phone(phone).split(", ", 1)[1]  # without the country code
+    return [re.compile(digits), re.compile(re.escape(words), re.IGNORECASE)]
+
+
+def readable_text(history: WorkflowHistory) -> str:
+    """All a person without the key can read: every event as JSON, and every payload's
+    metadata and data as text (the Web UI shows a payload's data base64-decoded)."""
+    message = History(events=history.events)
+    parts = [json_format.MessageToJson(message, ensure_ascii=False)]
+    for payload in payloads_in(message, search_attributes=True):
+        parts.extend(value.decode("utf-8", "replace") for value in payload.metadata.values())
+        parts.append(payload.data.decode("utf-8", "replace"))
+    return "\n".join(parts)
+
+
+def leaks(text: str, phone: str, secrets: list[str]) -> list[str]:
+    found = [p.pattern for p in phone_patterns(phone) if p.search(text)]
+    return found + [s for s in secrets if s.casefold() in text.casefold()]
+
+
+def unencrypted(history: WorkflowHistory) -> list[str]:
+    """Payloads outside search attributes and SDK bookkeeping that are not ciphertext."""
+    message = History(events=history.events)
+    return [
+        where
+        for where, payload in payload_paths(message)
+        if not is_encrypted(payload) and SDK_BOOKKEEPING.search(where) is None
+    ]
+
+
+async def histories(calls: Calls, call_id: str) -> tuple[WorkflowHistory, WorkflowHistory]:
+    """(as stored, decrypted): the first through a client with no codec at all."""
+    raw = await Client.connect(
+        calls.client.service_client.config.target_host, namespace=calls.client.namespace
+    )
+    stored = await raw.get_workflow_handle(call_id).fetch_history()
+    decrypted = History.FromString(History(events=stored.events).SerializeToString())
+    assert TEST_DATA_CONVERTER.payload_codec is not None
+    await decode_in_place(decrypted, TEST_DATA_CONVERTER.payload_codec)
+    return stored, WorkflowHistory(call_id, decrypted.events)
+
+
+async def place_call(
+    calls: Calls, queue: str, tmp_path: Path, *caller: str, lines: list[str]
+) -> str:
+    script = tmp_path / "call.txt"
+    script.write_text("\n".join(lines) + "\n", "utf-8")
+    call_id = f"call-{uuid.uuid4()}"
+    code, out, err = await test_guided_cli.chat(
+        calls, queue, call_id, *caller, "--script", str(script)
+    )
+    assert code == 0, err
+    assert "итог звонка:" in out, out
+    return call_id
+
+
+async def test_a_whole_order_leaves_no_phone_address_or_caller_text_in_temporal(
+    calls: Calls, no_llm_queue: str, tmp_path: Path
+) -> None:
+    call_id = await place_call(
+        calls, no_llm_queue, tmp_path, "--phone", NO_ORDERS.phone, lines=ORDER_LINES
+    )
+    assert "order_confirmed" in await calls.audit_events(call_id)
+    stored, decrypted = await histories(calls, call_id)
+    secrets = [*ORDER_LINES[:2], "Тверская", NO_ORDERS.name.split()[0]]
+    seen = leaks(readable_text(decrypted), NO_ORDERS.phone, secrets)
+    digits = phone_patterns(NO_ORDERS.phone)[0].pattern
+    assert {digits, *secrets} <= set(seen), "decrypted, the check sees every one of them"
+    assert leaks(readable_text(stored), NO_ORDERS.phone, secrets) == []
+    assert unencrypted(stored) == [], "\n".join(unencrypted(stored))
+    await keep_history(calls.client.get_workflow_handle(call_id), "privacy_guided_order_by_chat")
+
+
+async def test_a_phone_said_by_a_withheld_caller_is_not_in_temporal(
+    calls: Calls, no_llm_queue: str, tmp_path: Path
+) -> None:
+    call_id = await place_call(calls, no_llm_queue, tmp_path, "--withheld", lines=STATUS_LINES)
+    assert "order_status_viewed" in await calls.audit_events(call_id)
+    stored, decrypted = await histories(calls, call_id)
+    assert leaks(readable_text(decrypted), ONE_ACTIVE.phone, [SPOKEN_PHONE]) != []
+    assert leaks(readable_text(stored), ONE_ACTIVE.phone, [SPOKEN_PHONE, "Где мой заказ"]) == []
+    assert unencrypted(stored) == [], "\n".join(unencrypted(stored))
