@@ -34,16 +34,28 @@ class PayloadDecryptionError(RuntimeError):
 
 
 class EncryptionCodec(PayloadCodec):
-    def __init__(self, keys: PayloadKeys) -> None:
-        self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.keys.items()}
-        self._current = keys.current
-        self._source = keys.source
+    """Encrypts with the current key, decrypts with any configured one.
+
+    Without keys (a dev setup that has none) it writes plaintext, and still explains an
+    encrypted payload it meets instead of handing ciphertext to the converter.
+    """
+
+    def __init__(self, keys: PayloadKeys | None) -> None:
+        self._ciphers = {key_id: AESGCM(key) for key_id, key in (keys.keys if keys else {}).items()}
+        self._current = keys.current if keys else None
+        self._source = keys.source if keys else "no PAYLOAD_KEYS"
 
     @property
-    def current_key_id(self) -> str:
+    def encrypting(self) -> bool:
+        return self._current is not None
+
+    @property
+    def current_key_id(self) -> str | None:
         return self._current
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        if self._current is None:
+            return list(payloads)
         return [self.encrypt(payload) for payload in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -51,6 +63,8 @@ class EncryptionCodec(PayloadCodec):
 
     def encrypt(self, payload: Payload) -> Payload:
         key_id = self._current
+        if key_id is None:
+            raise PayloadDecryptionError("no payload key to encrypt with")
         nonce = os.urandom(NONCE_BYTES)
         sealed = self._ciphers[key_id].encrypt(nonce, payload.SerializeToString(), _aad(key_id))
         return Payload(
@@ -66,9 +80,12 @@ class EncryptionCodec(PayloadCodec):
         key_id = raw_id.decode("utf-8", errors="replace")
         cipher = self._ciphers.get(key_id)
         if cipher is None:
+            have = (
+                f"{self._source} has: {', '.join(self._ciphers)}" if self._ciphers else self._source
+            )
             raise PayloadDecryptionError(
                 f"payload encrypted with key id {key_id!r}, which is not configured "
-                f"({self._source} has: {', '.join(self._ciphers)}); add that key to decrypt it"
+                f"({have}); add that key to decrypt it"
             )
         nonce, sealed = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
         try:

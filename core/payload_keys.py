@@ -99,11 +99,13 @@ class PayloadKeys:
             )
 
     @classmethod
-    def parse(cls, text: str, *, source: str, current: str | None = None) -> PayloadKeys:
-        """Keys from their text form; without `current`, new payloads use the last key."""
-        where = "line" if "\n" in text.strip() else "entry"
+    def parse(
+        cls, text: str, *, source: str, current: str | None = None, by_line: bool = False
+    ) -> PayloadKeys:
+        """Keys from their text form; without `current`, new payloads use the last key.
+        Messages count entries, or lines (`by_line`) for a file."""
         try:
-            keys = parse_key_entries(text, where=where)
+            keys = parse_key_entries(text, where="line" if by_line else "entry")
         except PayloadKeysError as exc:
             raise PayloadKeysError(f"{source}: {exc}") from None
         return cls(keys, current or list(keys)[-1], source)
@@ -116,7 +118,7 @@ class PayloadKeys:
             raise PayloadKeysError(f"PAYLOAD_KEYS_FILE {path} does not exist") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise PayloadKeysError(f"cannot read PAYLOAD_KEYS_FILE {path}: {exc}") from None
-        return cls.parse(text, source=str(path), current=current)
+        return cls.parse(text, source=str(path), current=current, by_line=True)
 
 
 def new_key() -> bytes:

@@ -25,15 +25,14 @@ def data_converter(keys: PayloadKeys | None) -> DataConverter:
     (Temporal's "encoded attributes"): an activity's error text can quote what a caller
     said. The failure's type (`StoreUnavailable`, …) stays readable.
     """
-    if keys is None:
-        return DataConverter(
-            payload_converter_class=PydanticPayloadConverter,
-            failure_converter_class=DefaultFailureConverter,
-        )
     return DataConverter(
         payload_converter_class=PydanticPayloadConverter,
+        # Without keys the codec writes plaintext but still names the key of an encrypted
+        # payload it cannot open, instead of handing ciphertext to the pydantic converter.
         payload_codec=EncryptionCodec(keys),
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        failure_converter_class=(
+            DefaultFailureConverterWithEncodedAttributes if keys else DefaultFailureConverter
+        ),
     )
 
 
@@ -43,7 +42,8 @@ def converter_for(settings: Settings) -> DataConverter:
 
 
 def encrypts(converter: DataConverter) -> bool:
-    return isinstance(converter.payload_codec, EncryptionCodec)
+    codec = converter.payload_codec
+    return isinstance(codec, EncryptionCodec) and codec.encrypting
 
 
 async def connect(

@@ -9,6 +9,7 @@ import click
 from audiosocket.cli import edge_command
 from audiosocket.simulator.cli import call_command
 from bench.cli import bench_group
+from core.payload_codec import PayloadDecryptionError
 from core.settings import ConfigurationError
 from store_api.cli import store_api_group
 from voiceorder.chat import chat_command
@@ -20,13 +21,18 @@ from workers.cli import worker_command
 
 
 class _Commands(click.Group):
-    """Turns configuration mistakes into one readable line instead of a traceback."""
+    """Turns configuration mistakes (settings, payload keys) into one readable line instead
+    of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigurationError as exc:
             raise click.ClickException(str(exc)) from None
+        except PayloadDecryptionError as exc:
+            raise click.ClickException(
+                f"cannot decrypt what Temporal holds: {exc} (PAYLOAD_KEYS, PAYLOAD_KEYS_FILE)"
+            ) from None
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

@@ -27,6 +27,7 @@ async def export_history(workflow_id: str, run_id: str | None, *, as_stored: boo
     codec = client.data_converter.payload_codec
     if as_stored or codec is None:
         return history.to_json()
+    # Decrypt in place; without keys, plaintext passes and ciphertext is refused by key id.
     decoded = History(events=history.events)
     await decode_in_place(decoded, codec)
     return WorkflowHistory(history.workflow_id, decoded.events).to_json()
