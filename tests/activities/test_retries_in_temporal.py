@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.audit import AuditEntry, PostgresAuditActivities, audit_trail
@@ -73,14 +73,20 @@ def worker(client: Client, activities: list[Any]) -> Worker:
     )
 
 
-async def wait_for_failures(handle: WorkflowHandle[Any, Any], attempts: int) -> tuple[str, str]:
-    """Wait until the pending activity has failed `attempts` times; the type and message of
-    its last failure, as the Web UI's Pending Activities tab shows them."""
+async def wait_for_failures(
+    client: Client, handle: WorkflowHandle[Any, Any], attempts: int
+) -> tuple[str, str, str]:
+    """Wait until the pending activity has failed `attempts` times; the type of its last
+    failure, its message as stored (the message travels encrypted) and its message as the
+    Web UI's Pending Activities tab shows it through the codec server."""
     for _ in range(300):
         pending = (await handle.describe()).raw_description.pending_activities
         if pending and pending[0].attempt > attempts:
             failure = pending[0].last_failure
-            return failure.application_failure_info.type, failure.message
+            stored = failure.message
+            decoded = await client.data_converter.decode_failure(failure)
+            assert isinstance(decoded, FailureError)
+            return failure.application_failure_info.type, stored, decoded.message
         await asyncio.sleep(0.05)
     pytest.fail(f"the activity did not fail {attempts} times")
 
@@ -109,10 +115,11 @@ async def test_audit_retried_by_temporal_through_a_database_outage_lands_once(
         handle = await client.start_workflow(
             WriteAuditWorkflow.run, record, id=call_id, task_queue=the_worker.task_queue
         )
-        kind, message = await wait_for_failures(handle, 3)
+        kind, stored, message = await wait_for_failures(client, handle, 3)
         # Readable for operators: our type and words, not "Failure exceeds size limit."
         assert kind == "BotDatabaseUnavailable"
         assert message.startswith("write audit order_confirmed: bot database unavailable (")
+        assert stored == "Encoded failure", "the words reach Temporal only encrypted"
         await proxy.restore()
         assert await handle.result() is True
 
