@@ -10,22 +10,33 @@ with the key finds all of them, so it is not blind.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
+import pytest
 from google.protobuf import json_format
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import History
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.exceptions import FailureError
 
 from core.history_payloads import SDK_BOOKKEEPING, decode_in_place, payload_paths, payloads_in
 from core.payload_codec import is_encrypted
+from core.payload_keys import PayloadKeys, key_entry
+from core.settings import Settings
+from core.temporal import data_converter
 from russian.phones import say_phone
 from store_api.seed.personas import NO_ORDERS, ONE_ACTIVE
 from tests.support.payload_keys import TEST_DATA_CONVERTER
 from tests.workflows import test_guided_cli
 from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
+from workers.worker import activity_set, build_worker
+from workflows.client import CallSession
+from workflows.models import WORKFLOW_NAME, CallStart
 
 no_llm_queue = test_guided_cli.no_llm_queue
 
@@ -132,3 +143,44 @@ async def test_a_phone_said_by_a_withheld_caller_is_not_in_temporal(
     assert leaks(readable_text(decrypted), ONE_ACTIVE.phone, [SPOKEN_PHONE]) != []
     assert leaks(readable_text(stored), ONE_ACTIVE.phone, [SPOKEN_PHONE, "Где мой заказ"]) == []
     assert unencrypted(stored) == [], "\n".join(unencrypted(stored))
+
+
+async def first_task_failure(handle: WorkflowHandle[Any, Any]) -> Failure:
+    for _ in range(600):
+        async for event in handle.fetch_history_events():
+            if event.HasField("workflow_task_failed_event_attributes"):
+                return event.workflow_task_failed_event_attributes.failure
+        await asyncio.sleep(0.1)
+    pytest.fail("no workflow task failed")
+
+
+async def test_a_worker_without_the_key_leaves_the_call_waiting_and_names_the_key(
+    calls: Calls, call_settings: Settings
+) -> None:
+    settings = call_settings.model_copy(
+        update={"temporal_task_queue": f"keys-{uuid.uuid4().hex[:8]}"}
+    )
+    handle = await calls.client.start_workflow(
+        WORKFLOW_NAME,
+        CallStart(caller_number=NO_ORDERS.phone, source="test"),
+        id=f"call-{uuid.uuid4()}",
+        task_queue=settings.temporal_task_queue,
+    )
+    other_keys = PayloadKeys.parse(key_entry("other", bytes(32)), source="PAYLOAD_KEYS")
+    wrong = Client(**(calls.client.config() | {"data_converter": data_converter(other_keys)}))
+    async with activity_set(settings) as activities:
+        async with build_worker(wrong, settings, activities):
+            failure = await first_task_failure(handle)
+        error = await wrong.data_converter.decode_failure(failure)
+        assert isinstance(error, FailureError)
+        assert (
+            "payload encrypted with key id 'test-key-1', which is not configured "
+            "(PAYLOAD_KEYS has: other)"
+        ) in error.message
+        # The call is intact: a worker with the key takes it from where it waited.
+        async with build_worker(calls.client, settings, activities):
+            session = CallSession(
+                handle=calls.client.get_workflow_handle(handle.id, result_type=str)
+            )
+            await session.hang_up()
+            assert await asyncio.wait_for(session.result(), 60) == "hung_up"
