@@ -21,6 +21,7 @@ from core.payload_codec import (
     is_encrypted,
 )
 from core.payload_keys import PayloadKeys, key_entry
+from core.refusal import Refusal
 from core.temporal import data_converter, encrypts
 
 OLD = key_entry("2024", bytes(range(32)))
@@ -143,3 +144,14 @@ async def test_failure_messages_are_encrypted_and_the_type_stays_readable() -> N
     assert is_encrypted(failure.encoded_attributes)
     error = await converter.decode_failure(failure)
     assert isinstance(error, ApplicationError) and CALLER in error.message
+
+
+async def test_a_refusal_stays_readable_for_the_operator_who_sent_the_update() -> None:
+    converter = data_converter(keys(NEW))
+    failure = Failure()
+    await converter.encode_failure(Refusal("This call has no order to cancel."), failure)
+    assert failure.message == "This call has no order to cancel."
+    assert not failure.HasField("encoded_attributes")
+    plain_failure = Failure()
+    await converter.encode_failure(ValueError("Тверская, 7"), plain_failure)
+    assert plain_failure.message == "Encoded failure", "any other error is encrypted"
