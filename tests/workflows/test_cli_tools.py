@@ -134,3 +134,17 @@ def decoded_text(exported: Path) -> str:
     return "\n".join(
         p.data.decode("utf-8", "replace") for p in payloads_in(History(events=history.events))
     )
+
+
+async def test_ops_with_the_wrong_key_says_which_key_it_needs(calls: Calls) -> None:
+    call = await calls.start(NO_ORDERS.phone, [])
+    other = key_entry("someone-elses", bytes(32))
+    code, _, err = await voiceorder(calls, "ops", "show", call.call_id, env={"PAYLOAD_KEYS": other})
+    assert code == 1
+    assert err.strip() == (
+        f"Error: cannot decrypt what Temporal holds: payload encrypted with key id "
+        f"'{TEST_KEY_ID}', which is not configured (PAYLOAD_KEYS has: someone-elses); add that "
+        "key to decrypt it (PAYLOAD_KEYS, PAYLOAD_KEYS_FILE)"
+    )
+    await call.hang_up()
+    await call.result()
