@@ -6,6 +6,9 @@ and sends what the caller says; the worker does the rest) it holds no phone numb
 spelling, no address, no caller name and no caller line: only ciphertext, the search
 attributes (masked) and Temporal's own bookkeeping. The same check on the history decrypted
 with the key finds all of them, so it is not blind.
+
+And a worker that lacks the key cannot read a call: its workflow task fails naming the key
+id, and the call waits, intact, for a worker that has it.
 """
 
 from __future__ import annotations
