@@ -8,8 +8,11 @@ import click
 
 from core.logging import configure_logging
 from core.process_exit import exit_now
-from core.service_cli import connect_or_explain, stop_on_signals
+from core.service_cli import check_payload_keys, connect_or_explain, stop_on_signals
 from core.settings import get_settings
+from core.tracing import flush_tracing, tracing_interceptors
+
+SERVICE_NAME = "voiceorder-edge"
 
 
 @click.command("edge")
@@ -26,11 +29,13 @@ def edge_command(metrics_port: int | None) -> None:
     from audiosocket.edge import Edge, EdgeError
 
     settings = get_settings()
+    check_payload_keys(settings)
     configure_logging(settings)
 
     async def main() -> None:
         stop = stop_on_signals()
-        client = await connect_or_explain(settings, service="edge")
+        interceptors = tracing_interceptors(settings, SERVICE_NAME)
+        client = await connect_or_explain(settings, interceptors=interceptors, service="edge")
         try:
             edge = Edge.from_settings(settings, client, metrics_port=metrics_port)
         except EdgeError as exc:
@@ -46,9 +51,9 @@ def edge_command(metrics_port: int | None) -> None:
         try:
             await edge.serve(stop)
         except AriError as exc:
-            raise click.ClickException(
-                f"ARI at {settings.ari_url} refused us: {exc} (check ARI_USER/ARI_PASSWORD)"
-            ) from None
+            hint = " (check ARI_USER/ARI_PASSWORD)" if exc.status in (401, 403) else ""
+            message = f"ARI at {settings.ari_url} refused us: {exc}{hint}"
+            raise click.ClickException(message) from None
         finally:
             await edge.close()
 
@@ -57,4 +62,6 @@ def edge_command(metrics_port: int | None) -> None:
     except click.ClickException as exc:
         exc.show()  # then leave without the Temporal runtime's exit-time crash
         exit_now(exc.exit_code)
+    finally:
+        flush_tracing()
     exit_now(0)

@@ -48,7 +48,8 @@ from audiosocket.speech import (
 from core.settings import Settings
 from core.vocabulary import AgentMode
 from russian import warm_up as russian_warm_up
-from workflows.client import agent_for
+from workflows.client import agent_for, lookup_limits_for
+from workflows.models import LookupLimits
 
 log = structlog.get_logger("audiosocket.edge")
 
@@ -96,6 +97,7 @@ class Edge:
         vad_models: int = PRELOADED_VAD_MODELS,
         media_format: str = MEDIA_FORMAT,
         agent: AgentMode = AgentMode.AUTO,
+        lookup_limits: LookupLimits | None = None,
     ) -> None:
         if media_format not in RATES:
             raise EdgeError(f"media format {media_format!r} is not one of {sorted(RATES)}")
@@ -124,6 +126,7 @@ class Edge:
             endpointer=endpointer,
             fillers=FillerCache(synthesizer),
             agent=agent,
+            lookup_limits=lookup_limits or LookupLimits(),
         )
         self.server = AudioSocketServer(host, port, self._new_session)
         # Outbound audio of a connection without ARI: the AudioSocket() app is always 8 kHz,
@@ -167,6 +170,7 @@ class Edge:
             metrics_host=settings.metrics_host,
             media_format=settings.ari_media_format,
             agent=agent_for(settings),
+            lookup_limits=lookup_limits_for(settings),
         )
 
     @property

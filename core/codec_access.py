@@ -19,7 +19,12 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def parse_allow_list(text: str) -> tuple[Network, ...]:
-    """`127.0.0.1,::1,10.8.0.0/16` → networks; an empty text allows no address."""
+    """`127.0.0.1,::1,10.8.0.0/16` → networks; `none` allows no address (tokens only).
+
+    (An empty variable cannot say "none": the settings read it as unset, i.e. the default.)
+    """
+    if text.strip().lower() == "none":
+        return ()
     networks = []
     for entry in filter(None, (part.strip() for part in text.split(","))):
         try:

@@ -96,7 +96,7 @@ WORKER_PID="$(pgrep -P "$UP_PID" -f -- '-m voiceorder worker' | head -n 1)"
 # The same keys, an empty allow-list and no tokens: it refuses everyone, as the stack's codec
 # server refuses a browser it does not allow.
 echo "regenerate: a codec server that allows no one (log $WORK/deny.log)"
-PAYLOAD_KEYS_FILE="$DATA_DIR/payload-keys" CODEC_SERVER_PORT="$DENY_PORT" CODEC_SERVER_ALLOW_IPS="" \
+PAYLOAD_KEYS_FILE="$DATA_DIR/payload-keys" CODEC_SERVER_PORT="$DENY_PORT" CODEC_SERVER_ALLOW_IPS=none \
   "$PY" -m voiceorder codec-server >"$WORK/deny.log" 2>&1 &
 DENY_PID=$!
 for _ in $(seq 100); do

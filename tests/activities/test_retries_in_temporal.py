@@ -14,7 +14,6 @@ import asyncpg
 import pytest
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -34,6 +33,7 @@ from core.vocabulary import SmsProvider
 from tests.activities.fake_sms_gateway import FakeSmsGateway, fake_sms_gateway
 from tests.activities.retry_workflows import SendSmsWorkflow, WriteAuditWorkflow
 from tests.activities.tcp_proxy import TcpProxy, proxied_database
+from tests.support.payload_keys import TEST_DATA_CONVERTER
 from tests.support.temporal import temporal_dev_server
 
 PHONE = "+79161234567"
@@ -222,7 +222,7 @@ async def test_a_rejected_sms_is_not_retried(
     ids=lambda model: type(model).__name__,
 )
 def test_models_survive_the_data_converter(model: BaseModel) -> None:
-    converter = pydantic_data_converter.payload_converter
+    converter = TEST_DATA_CONVERTER.payload_converter
     payloads = converter.to_payloads([model])
     [back] = converter.from_payloads(payloads, [type(model)])
     assert back == model

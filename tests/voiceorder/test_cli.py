@@ -168,7 +168,8 @@ def test_payload_keys_show_names_ids_never_keys(tmp_path: Path) -> None:
     assert "no payload keys: payloads are written unencrypted" in none.output
 
 
-@pytest.mark.parametrize("args", [["codec-server"], ["worker"], ["chat"]], ids=" ".join)
+# (`ops` leaves through os._exit even on errors, so it cannot run inside this process.)
+@pytest.mark.parametrize("args", [["codec-server"], ["worker"], ["edge"], ["chat"]], ids=" ".join)
 def test_prod_mode_refuses_to_run_without_payload_keys(args: list[str], tmp_path: Path) -> None:
     env = {
         **UNREACHABLE,
@@ -185,3 +186,12 @@ def test_the_codec_server_needs_keys_even_in_dev(tmp_path: Path) -> None:
     result = invoke("codec-server", env={**UNREACHABLE, "DATA_DIR": str(tmp_path)})
     assert result.exit_code == 1
     assert "the codec server needs payload keys" in result.output
+
+
+def test_a_worker_without_a_database_or_a_running_up_says_what_to_do(tmp_path: Path) -> None:
+    result = invoke("worker", env={"DATA_DIR": str(tmp_path / "data")})
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert lines[0].startswith("Error: DATABASE_URL is not set, and no `voiceorder up` runs")
+    assert "start `./dev up` first" in lines[0]

@@ -150,8 +150,8 @@ async def test_outside_the_allow_list_only_a_token_decodes(serve: Serve) -> None
     assert (await post(f"{base}/encode", body, Authorization=f"bearer {TOKEN}")).is_success
 
 
-async def test_an_empty_allow_list_serves_token_holders_only(serve: Serve) -> None:
-    base = await serve(codec_server_allow_ips="")
+async def test_allow_list_none_serves_token_holders_only(serve: Serve) -> None:
+    base = await serve(codec_server_allow_ips="none")
     assert (await post(f"{base}/decode", {"payloads": []})).status_code == 403
 
 
@@ -228,7 +228,7 @@ def start_input(shown: str) -> dict[str, Any]:
 async def test_the_temporal_cli_decodes_through_it_with_a_token(
     serve: Serve, temporal: WorkflowEnvironment
 ) -> None:
-    base = await serve(codec_server_allow_ips="")
+    base = await serve(codec_server_allow_ips="none")
     workflow_id = f"call-{uuid.uuid4()}"
     # No worker is needed: the start event alone holds the encrypted input.
     await temporal.client.start_workflow(
