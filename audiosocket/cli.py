@@ -8,7 +8,7 @@ import click
 
 from core.logging import configure_logging
 from core.process_exit import exit_now
-from core.service_cli import connect_or_explain, stop_on_signals
+from core.service_cli import check_payload_keys, connect_or_explain, stop_on_signals
 from core.settings import get_settings
 from core.tracing import flush_tracing, tracing_interceptors
 
@@ -29,12 +29,13 @@ def edge_command(metrics_port: int | None) -> None:
     from audiosocket.edge import Edge, EdgeError
 
     settings = get_settings()
+    check_payload_keys(settings)
     configure_logging(settings)
 
     async def main() -> None:
         stop = stop_on_signals()
         interceptors = tracing_interceptors(settings, SERVICE_NAME)
-        client = await connect_or_explain(settings, interceptors=interceptors)
+        client = await connect_or_explain(settings, interceptors=interceptors, service="edge")
         try:
             edge = Edge.from_settings(settings, client, metrics_port=metrics_port)
         except EdgeError as exc:

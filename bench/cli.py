@@ -29,6 +29,23 @@ def turn_command(turns: int, warmup: int) -> None:
     exit_now(0)
 
 
+@bench_group.command("codec")
+@click.option("--rounds", default=500, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--history",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A recorded call history [default: tests/histories/s4_courier_order.json].",
+)
+def codec_command(rounds: int, history: Path | None) -> None:
+    """The payload codec's cost per turn: encrypt and decrypt what a recorded call wrote."""
+    from bench.codec import DEFAULT_HISTORY, markdown, run, save
+
+    result = asyncio.run(run(rounds, history or DEFAULT_HISTORY))
+    click.echo(markdown(result))
+    click.echo(f"\nJSON: {save(result)}")
+
+
 @bench_group.command("edge-pacing")
 @click.option("--calls", default=5, show_default=True, help="Concurrent calls into the edge.")
 @click.option(

@@ -65,7 +65,6 @@ async def run(turns: int, warmup: int) -> dict[str, Any]:
 
     from bench.noop import NoopWorkflow
     from core.settings import Settings, StoreApiMode
-    from core.temporal import DATA_CONVERTER
     from core.vocabulary import SmsProvider
     from tests.support.fake_llm import FakeLLM, Reply
     from tests.support.servers import postgres_database, store_api_server
@@ -79,7 +78,7 @@ async def run(turns: int, warmup: int) -> dict[str, Any]:
             postgres_database(Path(tmp)) as database_url,
             store_api_server(database_url) as store_api,
             FakeLLM() as llm,
-            temporal_dev_server(data_converter=DATA_CONVERTER) as env,
+            temporal_dev_server() as env,
         ):
             settings = Settings(
                 _env_file=None,

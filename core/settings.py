@@ -13,10 +13,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.codec_access import parse_allow_list, parse_origins, parse_tokens
 from core.local_stack import running_stack
+from core.payload_keys import check_key_id, parse_key_entries
 from core.vocabulary import AgentMode, SmsProvider
 
 # The fixed token of local development. Documented in docs/store-api.md; refused in prod mode.
@@ -98,6 +100,33 @@ class Settings(BaseSettings):
     )
     temporal_api_key: str | None = Field(
         default=None, description="Temporal Cloud API key (sent as a bearer token; TLS on)."
+    )
+
+    # --- payload encryption (docs/privacy.md) ------------------------------------------
+    payload_keys: SecretStr | None = Field(
+        default=None,
+        description="`id:base64key,…` (AES-256, oldest first) that encrypt Temporal payloads.",
+    )
+    payload_keys_file: Path | None = Field(
+        default=None, description="A file of `id:base64key` lines, instead of PAYLOAD_KEYS."
+    )
+    payload_key_id: str | None = Field(
+        default=None, description="The key new payloads are encrypted with. Unset: the last one."
+    )
+
+    # --- codec server for the Temporal Web UI --------------------------------------------
+    codec_server_host: str = "127.0.0.1"
+    codec_server_port: Port = 8234
+    codec_server_allow_ips: str = Field(
+        default="127.0.0.1,::1",
+        description="Addresses or networks served without a token (comma-separated; `none`: none).",
+    )
+    codec_server_tokens: SecretStr | None = Field(
+        default=None, description="Bearer tokens that may decode from anywhere (comma-separated)."
+    )
+    codec_server_origins: str | None = Field(
+        default=None,
+        description="Browser origins allowed by CORS. Unset: the Temporal Web UI of TEMPORAL_*.",
     )
 
     # --- Store API (server and client) -----------------------------------------------
@@ -204,12 +233,17 @@ class Settings(BaseSettings):
         "temporal_tls_server_name",
         "temporal_api_key",
         "tracing_otlp_endpoint",
+        "payload_keys",
+        "payload_keys_file",
+        "payload_key_id",
+        "codec_server_tokens",
+        "codec_server_origins",
         mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        # Compose passes an unset variable as "" (`${TEMPORAL_API_KEY:-}`).
-        return None if value == "" else value
+        # Compose passes an unset variable as "" (`${TEMPORAL_API_KEY:-}`); blank is unset too.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level")
     @classmethod
@@ -233,7 +267,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/") if value else value
 
-    @field_validator("metrics_host")
+    @field_validator("metrics_host", "codec_server_host")
     @classmethod
     def _listen_address(cls, value: str) -> str:
         try:
@@ -244,6 +278,46 @@ class Settings(BaseSettings):
                     "must be an IP address or a host name, e.g. 127.0.0.1 (loopback) or 0.0.0.0"
                 ) from None
         return value
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _key_entries(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_key_entries(value.get_secret_value())  # raises ValueError naming the entry
+        return value
+
+    @field_validator("payload_key_id")
+    @classmethod
+    def _key_id(cls, value: str | None) -> str | None:
+        if value:
+            return check_key_id(value)
+        return None
+
+    @field_validator("codec_server_allow_ips")
+    @classmethod
+    def _allow_list(cls, value: str) -> str:
+        parse_allow_list(value)
+        return value
+
+    @field_validator("codec_server_tokens")
+    @classmethod
+    def _tokens(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and parse_tokens(value.get_secret_value()):
+            return value
+        return None
+
+    @field_validator("codec_server_origins")
+    @classmethod
+    def _origins(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_origins(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_source_of_keys(self) -> Settings:
+        if self.payload_keys is not None and self.payload_keys_file is not None:
+            raise ValueError("set PAYLOAD_KEYS or PAYLOAD_KEYS_FILE, not both")
+        return self
 
     @field_validator("audiosocket_external_host")
     @classmethod
@@ -301,6 +375,31 @@ class Settings(BaseSettings):
         if self.store_api_mode is not StoreApiMode.PROD:
             return DEV_STORE_API_TOKEN
         return None
+
+    @property
+    def production(self) -> bool:
+        """Prod mode (STORE_API_MODE=prod): no dev token, and no process without payload keys."""
+        return self.store_api_mode is StoreApiMode.PROD
+
+    @property
+    def temporal_ui_origin(self) -> str:
+        """Where a browser opens the Temporal Web UI of TEMPORAL_ADDRESS and TEMPORAL_UI_PORT."""
+        host = self.temporal_address.rsplit(":", 1)[0].strip("[]")
+        if host in {"0.0.0.0", "::", ""}:
+            host = "127.0.0.1"
+        return f"http://{host}:{self.temporal_ui_port}"
+
+    @property
+    def effective_codec_server_origins(self) -> tuple[str, ...]:
+        """CODEC_SERVER_ORIGINS, or the Web UI's origin (and its `localhost` twin on loopback)."""
+        if self.codec_server_origins is not None:
+            return parse_origins(self.codec_server_origins)
+        ui = self.temporal_ui_origin
+        twins = {
+            f"http://127.0.0.1:{self.temporal_ui_port}",
+            f"http://localhost:{self.temporal_ui_port}",
+        }
+        return tuple(sorted(twins)) if ui in twins else (ui,)
 
     @property
     def effective_store_database_url(self) -> str | None:

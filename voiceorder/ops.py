@@ -19,6 +19,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from activities.audit import AuditEntry, audit_trail
+from core.payload_codec import PayloadDecryptionError
 from core.process_exit import exit_now
 from core.service_cli import connect_or_explain
 from core.settings import Settings, get_settings
@@ -191,6 +192,8 @@ def _run(coroutine: Any) -> None:
         _fail(f"refused: {getattr(cause, 'message', None) or str(cause or exc)}")
     except RPCError as exc:
         _fail(exc.message)
+    except PayloadDecryptionError as exc:
+        _fail(f"cannot decrypt what Temporal holds: {exc} (PAYLOAD_KEYS, PAYLOAD_KEYS_FILE)")
     exit_now(0)
 
 

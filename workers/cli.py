@@ -9,7 +9,7 @@ import click
 from core.local_stack import stack_file
 from core.logging import configure_logging
 from core.process_exit import exit_now
-from core.service_cli import connect_or_explain, stop_on_signals
+from core.service_cli import check_payload_keys, connect_or_explain, stop_on_signals
 from core.settings import Settings, get_settings
 from core.tracing import flush_tracing, tracing_interceptors
 
@@ -34,6 +34,7 @@ def worker_command(metrics_port: int | None) -> None:
     if not settings.database_url:
         # Before anything starts: the worker cannot run without the bot's database.
         raise click.ClickException(_no_database(settings))
+    check_payload_keys(settings)
     configure_logging(settings)
 
     async def main() -> None:
@@ -47,7 +48,9 @@ def worker_command(metrics_port: int | None) -> None:
         except MetricsExportError as exc:
             raise click.ClickException(str(exc)) from None
         interceptors = tracing_interceptors(settings, SERVICE_NAME)
-        client = await connect_or_explain(settings, interceptors=interceptors, runtime=runtime)
+        client = await connect_or_explain(
+            settings, interceptors=interceptors, runtime=runtime, service="worker"
+        )
         await run_worker(client, settings, stop)
 
     try:

@@ -1,7 +1,7 @@
 """`OperatorDesk`: what an operator may do to a call from the Web UI or `voiceorder ops`
 (operators.md) — retry a stuck step now, cancel the call's order, resend the SMS. Each check
-says, in words an operator reads, why an action does not apply; each action is audited with
-who did it."""
+says, in words an operator reads, why an action does not apply (a `Refusal`: readable in
+the Web UI although failure messages are encrypted); each action is audited with who did it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.interfaces.audit import AuditEvent
     from activities.interfaces.store import CancelRequest, StoreActivities
+    from core.refusal import Refusal
     from core.vocabulary import Attention
     from workflows.models import OperatorCancel, OperatorResend, OperatorRetry
     from workflows.stages import Event, can
@@ -37,7 +38,7 @@ class OperatorDesk:
     def check_retry(self, request: OperatorRetry) -> None:
         _check_operator(request.operator)
         if self.s.confirm_job is None and not self.post_call.sms_pending():
-            raise ValueError(
+            raise Refusal(
                 "Nothing to retry: this call has no postponed confirmation and no unsent SMS."
             )
 
@@ -51,9 +52,9 @@ class OperatorDesk:
     def check_cancel(self, request: OperatorCancel) -> None:
         _check_operator(request.operator)
         if not request.reason.strip() or len(request.reason) > MAX_REASON:
-            raise ValueError('Give a reason (1–300 characters): {"reason": "…", "operator": "…"}.')
+            raise Refusal('Give a reason (1–300 characters): {"reason": "…", "operator": "…"}.')
         if self._target() is None:
-            raise ValueError("This call has no order to cancel.")
+            raise Refusal("This call has no order to cancel.")
 
     async def cancel_order(self, request: OperatorCancel) -> str:
         target = self._target()
@@ -103,13 +104,13 @@ class OperatorDesk:
     def check_resend(self, request: OperatorResend) -> None:
         _check_operator(request.operator)
         if not self.s.confirmed:
-            raise ValueError(
+            raise Refusal(
                 "This call's order was never confirmed, so there is no confirmation SMS to resend."
             )
         if self.s.confirmed[-1].cancelled:
-            raise ValueError("The order was cancelled; its confirmation SMS is not sent again.")
+            raise Refusal("The order was cancelled; its confirmation SMS is not sent again.")
         if self.s.hung_up and not self.post_call.sms_pending() and self.s.outcome:
-            raise ValueError("The call has finished its work; resend from the SMS gateway.")
+            raise Refusal("The call has finished its work; resend from the SMS gateway.")
 
     def resend_sms(self, request: OperatorResend) -> str:
         confirmed = self.s.confirmed[-1]
@@ -138,4 +139,4 @@ class OperatorDesk:
 
 def _check_operator(name: str) -> None:
     if not name.strip() or len(name) > MAX_OPERATOR_NAME:
-        raise ValueError('Say who you are: {"operator": "your name"} (1–100 characters).')
+        raise Refusal('Say who you are: {"operator": "your name"} (1–100 characters).')

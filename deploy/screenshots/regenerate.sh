@@ -6,7 +6,9 @@
 # Needs Debian's chromium (/usr/bin/chromium: `apt-get install chromium`) and Node with npm.
 # It starts its own stack on free ports with a temporary DATA_DIR (a running `./dev up` is
 # left alone), a fake LLM, stages four calls (completed, transferred, stuck in CONFIRMING, live),
-# shoots the Temporal Web UI with playwright-core, and stops everything it started.
+# shoots the Temporal Web UI with playwright-core, and stops everything it started. Besides
+# the stack's codec server (which serves this machine) it runs a second one that serves no
+# one, to show what an operator the codec server does not allow sees.
 # KEEP_STACK=1 leaves the stack running after the shots until you press Enter.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -23,10 +25,11 @@ fi
 PY="$ROOT/.venv/bin/python"
 
 WORK="$(mktemp -d -t voiceorder-shots.XXXXXX)"
-UP_PID="" STAGE_PID="" SLEEP_PID=""
+UP_PID="" STAGE_PID="" SLEEP_PID="" DENY_PID=""
 cleanup() {
   set +e
   [ -n "$STAGE_PID" ] && kill -TERM "$STAGE_PID" 2>/dev/null
+  [ -n "$DENY_PID" ] && kill -TERM "$DENY_PID" 2>/dev/null
   if [ -n "$UP_PID" ] && kill -0 "$UP_PID" 2>/dev/null; then
     kill -INT "$UP_PID" # Ctrl-C: the supervisor stops its services in order
     for _ in $(seq 60); do kill -0 "$UP_PID" 2>/dev/null || break; sleep 1; done
@@ -40,9 +43,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-read -r PG_PORT TEMPORAL_PORT UI_PORT STORE_PORT < <("$PY" - <<'EOF'
+read -r PG_PORT TEMPORAL_PORT UI_PORT STORE_PORT CODEC_PORT DENY_PORT < <("$PY" - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(4)]
+socks = [socket.socket() for _ in range(6)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
@@ -54,7 +57,9 @@ export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
 export TEMPORAL_UI_PORT="$UI_PORT"
 export STORE_API_PORT="$STORE_PORT"
 export STORE_API_URL="http://127.0.0.1:$STORE_PORT/api/v1"
+export CODEC_SERVER_HOST=127.0.0.1 CODEC_SERVER_PORT="$CODEC_PORT"
 unset DATABASE_URL STORE_DATABASE_URL STORE_API_TOKEN
+unset PAYLOAD_KEYS PAYLOAD_KEYS_FILE PAYLOAD_KEY_ID CODEC_SERVER_ALLOW_IPS CODEC_SERVER_TOKENS
 export STORE_API_MODE=dev SMS_PROVIDER=database
 export CALL_ATTENTION_AFTER_S=0 # Attention as soon as a postponed confirmation fails
 # No client circuit breaker: with it, a round against a hanging Store API fails fast and the
@@ -88,9 +93,21 @@ cat "$WORK/calls.json"
 WORKER_PID="$(pgrep -P "$UP_PID" -f -- '-m voiceorder worker' | head -n 1)"
 [ -n "$WORKER_PID" ] || { echo "regenerate: no worker process under $UP_PID" >&2; exit 1; }
 
+# The same keys, an empty allow-list and no tokens: it refuses everyone, as the stack's codec
+# server refuses a browser it does not allow.
+echo "regenerate: a codec server that allows no one (log $WORK/deny.log)"
+PAYLOAD_KEYS_FILE="$DATA_DIR/payload-keys" CODEC_SERVER_PORT="$DENY_PORT" CODEC_SERVER_ALLOW_IPS=none \
+  "$PY" -m voiceorder codec-server >"$WORK/deny.log" 2>&1 &
+DENY_PID=$!
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$DENY_PORT/health" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+
 echo "regenerate: screenshots"
 status=0
 UI_URL="http://127.0.0.1:$UI_PORT" CALLS_JSON="$WORK/calls.json" CHROMIUM="$CHROMIUM" \
+  CODEC_URL="http://127.0.0.1:$CODEC_PORT" DENY_CODEC_URL="http://127.0.0.1:$DENY_PORT" \
   PROFILE_DIR="$WORK/chromium-profile" OUT_DIR="$WORK/shots" WORKER_PID="$WORKER_PID" \
   node "$HERE/shoot.mjs" || status=$?
 if [ "$status" = 0 ]; then

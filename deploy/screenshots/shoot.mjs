@@ -7,6 +7,9 @@
 //   PROFILE_DIR  a fresh --user-data-dir
 //   OUT_DIR      where the PNG files go
 //   WORKER_PID   the stack's worker, paused for the "no worker" shot
+//   CODEC_URL    the stack's codec server (the UI's --ui-codec-endpoint)
+//   DENY_CODEC_URL  a codec server that allows no one: its answers stand in for the stack's
+//                in the "not allowed" shot, as a browser the codec server refuses gets them
 // The detail pages refresh themselves, so every shot waits for what it must show instead of
 // for the network to go idle (and plain `chromium --screenshot` never returns on them).
 import fs from 'node:fs';
@@ -23,6 +26,8 @@ const STORE_API = env('STORE_API_URL');
 const TOKEN = env('STORE_API_TOKEN', 'voiceorder-dev-token');
 const calls = JSON.parse(fs.readFileSync(env('CALLS_JSON'), 'utf8'));
 const OUT = env('OUT_DIR');
+const CODEC = env('CODEC_URL');
+const DENY_CODEC = env('DENY_CODEC_URL');
 const STUCK_QUERY = 'ExecutionStatus="Running" AND Attention!=""';
 const OPERATOR = '{"operator": "Ирина"}';
 const TIMEOUT = 30_000;
@@ -179,5 +184,23 @@ try {
 } finally {
   process.kill(worker, 'SIGCONT');
 }
+
+// 7. Encrypted call data: the stuck call's start input, decrypted by the codec server for an
+// allowed operator, and as stored (ciphertext) for anyone the codec server refuses.
+await openTab('timeline');
+await page.reload({ waitUntil: 'domcontentloaded' });
+await visible(page.getByText('"caller_number"')).waitFor();
+await page.evaluate(() => window.scrollTo(0, 0));
+await shot('call-decrypted');
+
+await page.route(`${CODEC}/**`, (route) =>
+  route.continue({ url: route.request().url().replace(CODEC, DENY_CODEC) }),
+);
+await page.reload({ waitUntil: 'domcontentloaded' });
+await visible(page.getByText('Codec Server could not connect')).waitFor();
+await page.waitForTimeout(2000); // every panel has had its refusal
+await page.evaluate(() => window.scrollTo(0, 0));
+await shot('call-encrypted');
+await page.unroute(`${CODEC}/**`);
 
 await context.close();

@@ -9,17 +9,15 @@ import asyncio
 import sys
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.reply_stream import ReplyPublisher
 from tests.activities.reply_stream_workflows import Speaker
+from tests.support.payload_keys import TEST_DATA_CONVERTER
 
 
 async def main(address: str, namespace: str, task_queue: str, secret: str) -> None:
-    client = await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter
-    )
+    client = await Client.connect(address, namespace=namespace, data_converter=TEST_DATA_CONVERTER)
     async with ReplyPublisher(secret) as publisher:
         worker = Worker(
             client,

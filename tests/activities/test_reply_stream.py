@@ -34,7 +34,6 @@ from core.reply_stream import (
     Unspoken,
     turn_token,
 )
-from core.temporal import DATA_CONVERTER
 from tests.activities.reply_stream_workflows import Speaker, SpeakRequest, StreamedTurnWorkflow
 from tests.support.servers import free_port
 from tests.support.temporal import temporal_dev_server
@@ -47,7 +46,7 @@ RETRY = ["Да, гречка есть.", "Пачка 900 г.", "Цена 112 ₽
 
 @pytest.fixture(scope="module")
 async def client() -> AsyncIterator[Client]:
-    async with temporal_dev_server(data_converter=DATA_CONVERTER) as env:
+    async with temporal_dev_server() as env:
         yield env.client
 
 

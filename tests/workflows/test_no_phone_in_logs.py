@@ -12,6 +12,7 @@ import structlog
 from core.logging import library_level
 from store_api.seed.personas import ONE_ACTIVE
 from tests.support.fake_llm import Reply
+from tests.support.payload_keys import TEST_DATA_CONVERTER
 from tests.workflows.conftest import Calls
 
 SAID = "89161234567"  # Анна Смирнова's number, said as an "order number"
@@ -39,11 +40,17 @@ async def test_a_phone_said_as_an_order_number_is_never_logged_in_full(
     assert ONE_ACTIVE.phone.lstrip("+") not in lines
     assert any(line.get("order_number") == "8916***4567" for line in logs), "masked, not dropped"
 
+    # The summaries as an allowed operator's Web UI shows them: decrypted (docs/privacy.md).
     history = await call.handle.fetch_history()
     summaries = [
-        event.user_metadata.summary.data.decode()
-        for event in history.events
-        if event.HasField("user_metadata") and event.user_metadata.HasField("summary")
+        str(summary)
+        for summary in await TEST_DATA_CONVERTER.decode(
+            [
+                event.user_metadata.summary
+                for event in history.events
+                if event.HasField("user_metadata") and event.user_metadata.HasField("summary")
+            ]
+        )
     ]
     assert any("№8916***4567" in s for s in summaries), summaries
     assert not [s for s in summaries if SAID[1:] in s or ONE_ACTIVE.phone[1:] in s]

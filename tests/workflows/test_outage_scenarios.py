@@ -16,6 +16,7 @@ from core.phones import mask_phone
 from core.settings import Settings
 from store_api.seed.personas import NO_ORDERS
 from tests.support.fake_llm import Reply
+from tests.support.payload_keys import key_env
 from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
@@ -87,6 +88,7 @@ def worker_env(settings: Settings, client: Client) -> dict[str, str]:
         "OPENAI_BASE_URL": settings.openai_base_url or "",
         "OPENAI_API_KEY": "test",
         "LOG_FORMAT": "json",
+        **key_env(),
     }
 
 

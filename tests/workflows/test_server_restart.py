@@ -10,9 +10,9 @@ import pytest
 from temporalio.client import Client
 
 from core.settings import Settings
-from core.temporal import DATA_CONVERTER
 from store_api.seed.personas import NO_ORDERS
 from tests.support.fake_llm import FakeLLM
+from tests.support.payload_keys import TEST_DATA_CONVERTER
 from tests.support.servers import free_port
 from tests.workflows.conftest import Calls
 from tests.workflows.scripts import pick_product, say, search
@@ -32,7 +32,7 @@ async def test_r2_call_continues_after_the_server_restarts(
     )
     process = await start_dev_server(server, **QUIET)
     try:
-        client = await Client.connect(server.address, data_converter=DATA_CONVERTER)
+        client = await Client.connect(server.address, data_converter=TEST_DATA_CONVERTER)
         async with activity_set(settings) as activities:
             calls = Calls(client, settings, fake_llm, database_url)
             async with build_worker(client, settings, activities):
@@ -44,7 +44,7 @@ async def test_r2_call_continues_after_the_server_restarts(
 
             await stop_dev_server(process)
             process = await start_dev_server(server, **QUIET)
-            client = await Client.connect(server.address, data_converter=DATA_CONVERTER)
+            client = await Client.connect(server.address, data_converter=TEST_DATA_CONVERTER)
             calls.client = client
             call.handle = client.get_workflow_handle(call.call_id, result_type=str)
             async with build_worker(client, settings, activities):

@@ -14,7 +14,6 @@ import pytest
 from temporalio.client import Client
 
 from core.settings import Settings
-from core.temporal import DATA_CONVERTER
 from store_api.seed.personas import NO_ORDERS
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.servers import StoreApiServer
@@ -35,7 +34,7 @@ async def skipping_calls(
         update={"temporal_task_queue": f"skip-{uuid.uuid4().hex[:8]}"}
     )
     async with (
-        temporal_time_skipping_server(data_converter=DATA_CONVERTER) as env,
+        temporal_time_skipping_server() as env,
         activity_set(settings) as activities,
         build_worker(env.client, settings, activities),
     ):

@@ -75,6 +75,8 @@ class TemporalDevServer:
     port: int
     ui_port: int
     namespace: str = "default"
+    # The codec server the Web UI asks to decrypt payloads (voiceorder codec-server).
+    codec_endpoint: str | None = None
 
     @property
     def address(self) -> str:
@@ -112,6 +114,8 @@ class TemporalDevServer:
         ]
         for name in CALL_SEARCH_ATTRIBUTES:
             args += ["--search-attribute", f"{name}=Keyword"]
+        if self.codec_endpoint:
+            args += ["--ui-codec-endpoint", self.codec_endpoint]
         return args
 
     def prepare(self) -> None:

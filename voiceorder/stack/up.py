@@ -1,10 +1,12 @@
 """`voiceorder up`: the whole local stack in the foreground, with real parts only.
 
 PostgreSQL (embedded unless DATABASE_URL is set), the Temporal dev server with its Web UI,
-the reference Store API (seeded on first run), the workers and the AudioSocket/ARI edges
-(`--workers N --edges M`, one of each by default). Everything local lives in DATA_DIR and is
-reused by the next run; `--reset` starts afresh. A new service is one more `ServiceSpec` in
-`stack_services`; a stateless one gets `RESTART` so a crash does not take the line down.
+the codec server that decrypts payloads for that UI (with a local payload key made in
+DATA_DIR on the first start), the reference Store API (seeded on first run), the workers
+and the AudioSocket/ARI edges (`--workers N --edges M`, one of each by default). Everything
+local lives in DATA_DIR and is reused by the next run; `--reset` starts afresh. A new
+service is one more `ServiceSpec` in `stack_services`; a stateless one gets `RESTART` so a
+crash does not take the line down.
 
 Several edges take consecutive AudioSocket ports from AUDIOSOCKET_PORT on, and with ARI each
 subscribes its own Stasis app, `<ARI_APP>-<n>`: Asterisk gives an app name to one WebSocket
@@ -15,6 +17,7 @@ receive the AudioSocket legs of its own callers, so they cannot share a port eit
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import os
 import shutil
@@ -32,9 +35,11 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
+from core.codec_access import parse_allow_list
 from core.local_stack import remove_stack_file, write_stack_file
-from core.settings import Settings, load_settings
+from core.settings import ConfigurationError, Settings, load_settings
 from core.temporal import connect
+from voiceorder.stack.payload_key import StackKeys, prepare_stack_keys
 from voiceorder.stack.postgres import (
     EmbeddedPostgres,
     EmbeddedPostgresError,
@@ -84,6 +89,7 @@ class Stack:
     temporal: TemporalDevServer
     workers: int = 1
     edge_count: int = 1
+    keys: StackKeys | None = None  # set by `up` once DATA_DIR exists (with_keys)
 
     @classmethod
     def plan(cls, settings: Settings, *, workers: int = 1, edges: int = 1) -> Stack:
@@ -98,6 +104,7 @@ class Stack:
             port,
             settings.temporal_ui_port,
             settings.temporal_namespace,
+            codec_endpoint=codec_server_url(settings),
         )
         if not 1 <= workers <= MAX_PROCESSES or not 1 <= edges <= MAX_PROCESSES:
             raise StackError(f"--workers and --edges take 1 to {MAX_PROCESSES}")
@@ -146,6 +153,11 @@ class Stack:
             PortNeed(self.temporal.host, self.temporal.port, "TEMPORAL_ADDRESS"),
             PortNeed(self.temporal.host, self.temporal.ui_port, "TEMPORAL_UI_PORT"),
             PortNeed(self.settings.store_api_host, self.settings.store_api_port, "STORE_API_PORT"),
+            PortNeed(
+                self.settings.codec_server_host,
+                self.settings.codec_server_port,
+                "CODEC_SERVER_PORT",
+            ),
         ]
         needs += [
             PortNeed(self.settings.audiosocket_host, edge.port, "AUDIOSOCKET_PORT")
@@ -153,10 +165,14 @@ class Stack:
         ]
         return needs
 
+    def with_keys(self, keys: StackKeys) -> Stack:
+        return dataclasses.replace(self, keys=keys)
+
     def shared_settings(self) -> dict[str, str]:
         """What every process of this stack must agree on: given to our children and
         published in DATA_DIR for processes started beside us (core/local_stack.py)."""
         settings = self.settings
+        local_key = self.keys.local_file if self.keys else None
         return {
             "DATA_DIR": str(self.data_dir),
             "DATABASE_URL": self.database_url,
@@ -171,6 +187,8 @@ class Stack:
             "TEMPORAL_TLS_KEY": "",
             "TEMPORAL_TLS_CA": "",
             "STORE_API_URL": settings.store_api_url,
+            # The local payload key `up` made (configured keys reach children as they are).
+            **({"PAYLOAD_KEYS_FILE": str(local_key)} if local_key else {}),
         }
 
     def child_env(self) -> dict[str, str]:
@@ -184,6 +202,8 @@ class Stack:
             "STORE_API_PORT": str(settings.store_api_port),
             "AUDIOSOCKET_HOST": settings.audiosocket_host,
             "AUDIOSOCKET_PORT": str(settings.audiosocket_port),
+            "CODEC_SERVER_HOST": settings.codec_server_host,
+            "CODEC_SERVER_PORT": str(settings.codec_server_port),
         }
 
     def edge_env(self, edge: Edge) -> dict[str, str]:
@@ -261,6 +281,16 @@ def without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}@{host}{port}"))
 
 
+def codec_server_url(settings: Settings) -> str:
+    """Where a browser reaches the codec server (a wildcard bind is reachable on loopback)."""
+    host = settings.codec_server_host
+    if host in {"0.0.0.0", "::", ""}:
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.codec_server_port}"
+
+
 def stack_services(stack: Stack) -> list[ServiceSpec]:
     env = stack.child_env()
     services: list[ServiceSpec] = []
@@ -268,6 +298,13 @@ def stack_services(stack: Stack) -> list[ServiceSpec]:
         services.append(postgres_service(stack.postgres))
     services += [
         temporal_service(stack.temporal),
+        ServiceSpec(
+            "codec-server",
+            _voiceorder("codec-server"),
+            env=env,
+            ready=_http_ready(f"{codec_server_url(stack.settings)}/health"),
+            restart=RESTART,
+        ),
         ServiceSpec("seed", _voiceorder("store-api", "seed"), env=env, one_shot=True),
         ServiceSpec(
             "store-api",
@@ -406,6 +443,19 @@ def _edge_summary(settings: Settings, edge: Edge) -> str:
     return f"{listen}  ({ari}; {stt}; TTS {settings.tts_provider.value})"
 
 
+def _payloads_summary(stack: Stack) -> str:
+    keys = stack.keys
+    if keys is None:
+        return "unencrypted"
+    where = str(keys.local_file) if keys.local_file else "PAYLOAD_KEYS/PAYLOAD_KEYS_FILE"
+    allowed = parse_allow_list(stack.settings.codec_server_allow_ips)
+    served = ", ".join(map(str, allowed)) or "token holders only"
+    return (
+        f"encrypted (key {keys.current} in {where}); the UI decrypts through "
+        f"{codec_server_url(stack.settings)} for {served}"
+    )
+
+
 def banner(stack: Stack) -> str:
     settings = stack.settings
     token = settings.effective_store_api_token or "<STORE_API_TOKEN>"
@@ -415,6 +465,7 @@ def banner(stack: Stack) -> str:
         pg_note = "DATABASE_URL"
     rows = [
         ("Temporal UI", stack.temporal.ui_url),
+        ("  payloads", _payloads_summary(stack)),
         ("Temporal", f"{stack.temporal.address}  (namespace {stack.temporal.namespace})"),
         ("Store API", settings.store_api_url),
         ("  token", f"{token}  (Authorization: Bearer …)"),
@@ -513,6 +564,13 @@ def up_command(reset: bool, workers: int, edges: int) -> None:
     if reset:
         reset_data_dir(stack)
     _prepare_data_dir(stack.data_dir)
+    try:
+        keys = prepare_stack_keys(settings, stack.data_dir)
+    except ConfigurationError as exc:
+        raise StackError(str(exc)) from None
+    if keys.created:
+        click.echo(f"first run: made a payload key in {keys.local_file}")
+    stack = stack.with_keys(keys)
     try:
         services = stack_services(stack)
     except (EmbeddedPostgresError, TemporalDevServerError) as exc:

@@ -42,7 +42,10 @@ from audiosocket.simulator.fake_ari import FakeAri, FakeChannel
 from audiosocket.simulator.peer import AudioSocketPeer
 from audiosocket.speech import synthesize_to_pcm
 from core.local_stack import running_stack
+from core.payload_keys import PayloadKeys
+from core.payload_keys_config import LOCAL_KEY_FILE
 from core.settings import DEV_STORE_API_TOKEN
+from core.temporal import data_converter
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.fake_openai_audio import FakeSpeech
 from tests.support.servers import free_port, server_data_dir
@@ -263,7 +266,11 @@ async def test_two_workers_and_two_edges_survive_a_killed_worker_and_a_stopped_e
                     await ari.wait_for_subscriber(TURN_S, app=app)
                 stack = running_stack(data_dir)
                 assert stack is not None, "up publishes its addresses in DATA_DIR/stack.json"
-                client = await Client.connect(env["TEMPORAL_ADDRESS"])
+                # Calls are stored encrypted with the key `up` made (docs/privacy.md).
+                keys = PayloadKeys.from_file(data_dir / LOCAL_KEY_FILE)
+                client = await Client.connect(
+                    env["TEMPORAL_ADDRESS"], data_converter=data_converter(keys)
+                )
                 database = stack.settings["DATABASE_URL"]
                 first = await _kill_a_worker_mid_turn(up, line, client, env, database)
                 await _stop_an_edge(up, line, client, first)
@@ -289,7 +296,7 @@ async def _kill_a_worker_mid_turn(
     channel, peer = await line.call(
         APPS[0],
         llm=[*steps, *steps, say("Ещё что-нибудь?"), say("Хорошо, жду.")],
-        heard=["Гречку, одну пачку", "Пока всё"],
+        heard=["Гречку, одну пачку", "Подождите минутку"],
     )
     call_id = f"call-{peer.call_id}"
     assert line.ports[peer.call_id] == int(env["AUDIOSOCKET_PORT"]), "edge 1 took the call"
@@ -336,7 +343,7 @@ async def _stop_an_edge(up: Up, line: Line, client: Client, first: OpenCall) -> 
     await asyncio.wait_for(peer.ended.wait(), TURN_S)
 
     # Edge 1's call goes on: another turn, answered.
-    await say_words(first_peer, "Пока всё")
+    await say_words(first_peer, "Подождите минутку")
     await wait_for_turns(client, first_call, 3)
     assert first_peer.connected and (first_channel.id, "operators") not in line.ari.continued
 

@@ -21,10 +21,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payloads
+from temporalio.api.history.v1 import History
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
 from audiosocket.simulator.peer import AudioSocketPeer
+from core.history_payloads import SDK_BOOKKEEPING, payload_paths
+from core.payload_codec import KEY_ID
 from core.settings import DEV_STORE_API_TOKEN
 from tests.support.servers import free_port, scratch_database, server_data_dir
 from voiceorder.stack.temporal import CALL_SEARCH_ATTRIBUTES
@@ -103,11 +108,21 @@ def up_env(
         "ui": free_port(),
         "store": free_port(),
         "edge": free_port(),
+        "codec": free_port(),
     }
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "STORE_DATABASE_URL", "STORE_API_TOKEN", "STORE_API_MODE"}
+        if key
+        not in {
+            "DATABASE_URL",
+            "STORE_DATABASE_URL",
+            "STORE_API_TOKEN",
+            "STORE_API_MODE",
+            "PAYLOAD_KEYS",
+            "PAYLOAD_KEYS_FILE",
+            "PAYLOAD_KEY_ID",
+        }
     }
     env |= {
         "DATA_DIR": str(data_dir),
@@ -119,6 +134,8 @@ def up_env(
         "STORE_API_URL": f"http://127.0.0.1:{ports['store']}/api/v1",
         "AUDIOSOCKET_HOST": "127.0.0.1",
         "AUDIOSOCKET_PORT": str(ports["edge"]),
+        "CODEC_SERVER_HOST": "127.0.0.1",
+        "CODEC_SERVER_PORT": str(ports["codec"]),
         "NO_COLOR": "1",
         # Must stay empty: the stack writes only into DATA_DIR.
         "HOME": str(home),
@@ -171,15 +188,38 @@ async def assert_temporal_ready(ports: dict[str, int]) -> None:
     assert set(CALL_SEARCH_ATTRIBUTES) <= set(listed.custom_attributes)
 
 
-async def assert_edge_answers(ports: dict[str, int]) -> None:
+async def assert_edge_answers(ports: dict[str, int]) -> str:
     """A call over AudioSocket gets silence at once, then the greeting: edge → Temporal →
-    worker → audio back."""
-    peer = await AudioSocketPeer.connect("127.0.0.1", ports["edge"], uuid.uuid4(), rate=8000)
+    worker → audio back. Returns the call's workflow id."""
+    leg = uuid.uuid4()
+    peer = await AudioSocketPeer.connect("127.0.0.1", ports["edge"], leg, rate=8000)
     try:
         await peer.wait_for_bot_speech(timeout_s=60)
         assert peer.received[0][1] == bytes(320), "the first frame must be silence"
     finally:
         await peer.hang_up()
+    return f"call-{leg}"
+
+
+async def assert_payloads_encrypted(ports: dict[str, int], call_id: str, data_dir: Path) -> None:
+    """What the edge and the worker wrote is stored under the local key `up` made, and the
+    codec server decrypts it for a loopback client."""
+    key_id = (data_dir / "payload-keys").read_text().splitlines()[-1].split(":", 1)[0]
+    client = await Client.connect(f"127.0.0.1:{ports['temporal']}")  # no codec: as stored
+    history = await client.get_workflow_handle(call_id).fetch_history()
+    stored = [
+        payload
+        for where, payload in payload_paths(History(events=history.events))
+        if SDK_BOOKKEEPING.search(where) is None
+    ]
+    assert stored and {p.metadata.get(KEY_ID) for p in stored} == {key_id.encode()}
+    async with httpx.AsyncClient(timeout=10) as http:
+        decoded = await http.post(
+            f"http://127.0.0.1:{ports['codec']}/decode",
+            json=json_format.MessageToDict(Payloads(payloads=stored[:1])),
+        )
+    assert decoded.status_code == 200, decoded.text
+    assert b"binary/encrypted" not in decoded.content
 
 
 def store_client(env: dict[str, str]) -> httpx.AsyncClient:
@@ -233,8 +273,10 @@ async def test_up_runs_the_stack_keeps_data_and_resets(tmp_path: Path, data_dir:
             assert f"http://127.0.0.1:{ports['ui']}" in banner
             assert DEV_STORE_API_TOKEN in banner
             assert f"AudioSocket 127.0.0.1:{ports['edge']}" in banner
+            assert "encrypted (key local-" in banner
             await assert_temporal_ready(ports)
-            await assert_edge_answers(ports)
+            call_id = await assert_edge_answers(ports)
+            await assert_payloads_encrypted(ports, call_id, data_dir)
             order_id = await create_order(env)
             assert up.interrupt() == 0, up.output()
         assert_nothing_left(data_dir, ports)

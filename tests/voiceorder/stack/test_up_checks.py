@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from core.settings import DEV_STORE_API_TOKEN, Settings, get_settings
+from tests.support.payload_keys import TEST_KEY_ID, TEST_PAYLOAD_KEYS_TEXT
 from tests.support.servers import free_port
 from voiceorder.stack import up
+from voiceorder.stack.payload_key import prepare_stack_keys
 from voiceorder.stack.up import MARKER, Stack, banner, up_command, without_password
 
 
@@ -42,6 +45,8 @@ def free_ports_env(data_dir: Path) -> dict[str, str]:
         "STORE_API_URL": f"http://127.0.0.1:{store}/api/v1",
         "AUDIOSOCKET_HOST": "127.0.0.1",
         "AUDIOSOCKET_PORT": str(free_port()),
+        "CODEC_SERVER_HOST": "127.0.0.1",
+        "CODEC_SERVER_PORT": str(free_port()),
     }
 
 
@@ -53,6 +58,7 @@ def free_ports_env(data_dir: Path) -> dict[str, str]:
         ("STORE_API_PORT", lambda env: int(env["STORE_API_PORT"])),
         ("EMBEDDED_PG_PORT", lambda env: int(env["EMBEDDED_PG_PORT"])),
         ("AUDIOSOCKET_PORT", lambda env: int(env["AUDIOSOCKET_PORT"])),
+        ("CODEC_SERVER_PORT", lambda env: int(env["CODEC_SERVER_PORT"])),
     ],
 )
 def test_a_busy_port_is_named_with_its_setting(
@@ -105,6 +111,7 @@ def test_with_database_url_no_embedded_postgres_is_planned(tmp_path: Path) -> No
     assert "EMBEDDED_PG_PORT" not in {need.setting for need in stack.ports()}
     assert [spec.name for spec in up.stack_services(stack)] == [
         "temporal",
+        "codec-server",
         "seed",
         "store-api",
         "worker",
@@ -140,6 +147,49 @@ def test_without_password(url: str, shown: str | None) -> None:
     assert without_password(url) == (shown or url)
 
 
+def test_up_makes_a_local_payload_key_once_and_hands_it_to_its_children(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    stack = Stack.plan(settings)
+    first = prepare_stack_keys(settings, tmp_path)
+    assert first.created and first.local_file == tmp_path / "payload-keys"
+    assert first.current.startswith("local-")
+    assert stat.S_IMODE(first.local_file.stat().st_mode) == 0o600, "the key is the owner's only"
+    key_text = first.local_file.read_text()
+    again = prepare_stack_keys(settings, tmp_path)
+    assert not again.created and again.current == first.current
+    assert first.local_file.read_text() == key_text, "reused, not replaced"
+    env = stack.with_keys(first).child_env()
+    assert env["PAYLOAD_KEYS_FILE"] == str(first.local_file)
+    assert f"encrypted (key {first.current}" in banner(stack.with_keys(first))
+
+
+def test_configured_keys_win_over_a_local_key(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, payload_keys=TEST_PAYLOAD_KEYS_TEXT)
+    keys = prepare_stack_keys(settings, tmp_path)
+    assert (keys.local_file, keys.created, keys.current) == (None, False, TEST_KEY_ID)
+    assert not (tmp_path / "payload-keys").exists()
+    assert "PAYLOAD_KEYS_FILE" not in Stack.plan(settings).with_keys(keys).child_env()
+
+
+def test_prod_mode_refuses_to_start_without_keys(no_start: None, tmp_path: Path) -> None:
+    env = free_ports_env(tmp_path / "data") | {"STORE_API_MODE": "prod", "STORE_API_TOKEN": "t"}
+    result = CliRunner().invoke(up_command, [], env=env)
+    assert result.exit_code == 1
+    assert "STORE_API_MODE=prod needs payload keys" in result.output
+    assert not (tmp_path / "data" / "payload-keys").exists(), "no local key in prod"
+
+
+def test_the_web_ui_asks_the_codec_server(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, codec_server_port=18234)
+    command = Stack.plan(settings).temporal.command()
+    endpoint = command[command.index("--ui-codec-endpoint") + 1]
+    assert endpoint == "http://127.0.0.1:18234"
+    wildcard = settings.model_copy(update={"codec_server_host": "0.0.0.0"})
+    assert up.codec_server_url(wildcard) == "http://127.0.0.1:18234", (
+        "a browser cannot open 0.0.0.0"
+    )
+
+
 def test_several_workers_and_edges_are_planned_with_their_own_ports_and_apps(
     tmp_path: Path,
 ) -> None:
@@ -154,7 +204,7 @@ def test_several_workers_and_edges_are_planned_with_their_own_ports_and_apps(
     stack = Stack.plan(settings, workers=2, edges=2)
     services = {spec.name: spec for spec in up.stack_services(stack)}
     assert list(services) == [
-        "temporal", "seed", "store-api", "worker-1", "worker-2", "edge-1", "edge-2"
+        "temporal", "codec-server", "seed", "store-api", "worker-1", "worker-2", "edge-1", "edge-2"
     ]  # fmt: skip
     edge_envs = [services[name].env or {} for name in ("edge-1", "edge-2")]
     assert [env["AUDIOSOCKET_PORT"] for env in edge_envs] == ["9300", "9301"]
@@ -167,7 +217,7 @@ def test_several_workers_and_edges_are_planned_with_their_own_ports_and_apps(
     assert edge_ports == [9300, 9301]
     # The stateless ones come back after a crash; the one that holds state does not.
     assert {name for name, spec in services.items() if spec.restart} == {
-        "store-api", "worker-1", "worker-2", "edge-1", "edge-2"
+        "codec-server", "store-api", "worker-1", "worker-2", "edge-1", "edge-2"
     }  # fmt: skip
     text = banner(stack)
     assert "2 × task queue voiceorder-calls" in text
