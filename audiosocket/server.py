@@ -18,13 +18,16 @@ import uuid
 from collections.abc import Callable
 from typing import Protocol
 
+from audiosocket.inbound import InboundBudget, InboundLimits, InboundTooFast
 from audiosocket.pacing import FrameSource, PacingStats, SendClock
 from audiosocket.protocol import (
     Audio,
     Dtmf,
     Error,
+    FrameDecoder,
     Hangup,
     ProtocolError,
+    TruncatedMessage,
     Uuid,
     encode,
     read_message,
@@ -34,6 +37,9 @@ log = logging.getLogger(__name__)
 
 # Asterisk sends the UUID within ~1 ms of connecting; anything slower is not Asterisk.
 DEFAULT_FIRST_MESSAGE_TIMEOUT = 5.0
+# Inbound bytes are read in chunks and decoded together: one wake-up of the reader per TCP
+# segment rather than two awaits per message (header, payload).
+READ_CHUNK = 64 * 1024
 
 
 class HangupReason(enum.Enum):
@@ -42,6 +48,7 @@ class HangupReason(enum.Enum):
     PROTOCOL_ERROR = "protocol_error"
     HANDLER_ERROR = "handler_error"
     SERVER_CLOSED = "server_closed"
+    TOO_FAST = "too_fast"  # inbound audio outran the wall clock (audiosocket/inbound.py)
 
 
 class CallHandler(Protocol):
@@ -68,6 +75,9 @@ class Call:
         self.id = call_id
         self.peer = peer
         self.stats = PacingStats()
+        # Set by the server when the connection is over, before the handler's on_hangup: the
+        # edge counts calls on the line by it (post-call work may run on for a while).
+        self.closed = False
         self._hangup_requested = False
         self._drain = False
 
@@ -102,11 +112,13 @@ class AudioSocketServer:
         handler_factory: HandlerFactory,
         *,
         first_message_timeout: float = DEFAULT_FIRST_MESSAGE_TIMEOUT,
+        inbound_limits: InboundLimits | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
         self._factory = handler_factory
         self._first_message_timeout = first_message_timeout
+        self._inbound_limits = inbound_limits or InboundLimits()
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -189,6 +201,7 @@ class AudioSocketServer:
             for task in (sender, receiver):
                 task.cancel()
             await asyncio.gather(sender, receiver, return_exceptions=True)
+            call.closed = True
             s = call.stats
             log.info(
                 "audiosocket %s: call %s ended (%s); sent %d frames, %d late, %d skipped",
@@ -230,21 +243,38 @@ class AudioSocketServer:
     async def _receive_loop(
         self, reader: asyncio.StreamReader, call: Call, handler: CallHandler
     ) -> None:
+        loop = asyncio.get_running_loop()
+        decoder = FrameDecoder()
+        budget = InboundBudget(loop.time(), self._inbound_limits)
         while True:
-            message = await read_message(reader)
-            match message:
-                case None | Hangup():
-                    return
-                case Audio(rate, pcm):
-                    await handler.on_audio(pcm, rate)
-                case Dtmf(digit):
-                    await handler.on_dtmf(digit)
-                case Error(payload):
-                    log.warning(
-                        "audiosocket %s: call %s: Asterisk error %r", call.peer, call.id, payload
+            data = await reader.read(READ_CHUNK)
+            if not data:
+                if decoder.pending:
+                    raise TruncatedMessage(
+                        f"stream ended inside a message ({decoder.pending} bytes of it)"
                     )
-                case Uuid(value):
-                    raise ProtocolError(f"second UUID {value} on an established call")
+                return
+            now = loop.time()
+            for message in decoder.feed(data):
+                match message:
+                    case Hangup():
+                        return
+                    case Audio(rate, pcm):
+                        budget.audio(len(pcm), rate, now)
+                        await handler.on_audio(pcm, rate)
+                    case Dtmf(digit):
+                        budget.control(now)
+                        await handler.on_dtmf(digit)
+                    case Error(payload):
+                        budget.control(now)
+                        log.warning(
+                            "audiosocket %s: call %s: Asterisk error %r",
+                            call.peer,
+                            call.id,
+                            payload,
+                        )
+                    case Uuid(value):
+                        raise ProtocolError(f"second UUID {value} on an established call")
 
 
 def _reason(finished: asyncio.Task[None], call: Call) -> HangupReason:
@@ -253,6 +283,10 @@ def _reason(finished: asyncio.Task[None], call: Call) -> HangupReason:
         return HangupReason.CALLER
     if isinstance(exc, _BotHangup):
         return HangupReason.BOT
+    if isinstance(exc, InboundTooFast):
+        # Not the caller's speech: a broken or hostile peer. Only this connection ends.
+        log.warning("audiosocket %s: call %s: cut off: %s", call.peer, call.id, exc)
+        return HangupReason.TOO_FAST
     if isinstance(exc, ProtocolError):
         log.warning("audiosocket %s: call %s: protocol error, closing: %s", call.peer, call.id, exc)
         return HangupReason.PROTOCOL_ERROR

@@ -18,7 +18,7 @@ import pytest
 from temporalio.client import Client
 
 from audiosocket.ari import AriClient
-from audiosocket.edge import PRELOADED_VAD_MODELS, Edge
+from audiosocket.edge import Edge
 from audiosocket.session import EdgeCallSession, SessionTimings
 from audiosocket.simulator.peer import AudioSocketPeer
 from audiosocket.speech import (
@@ -113,7 +113,6 @@ async def running_edge(
     ari: AriClient | None = None,
     timings: SessionTimings = TEST_TIMINGS,
     stt: bool = True,
-    vad_models: int = PRELOADED_VAD_MODELS,
     agent: AgentMode = AgentMode.AUTO,
 ) -> AsyncIterator[Edge]:
     """An edge on a free port; `stt=False` runs it without a transcriber."""
@@ -130,7 +129,6 @@ async def running_edge(
         timings=timings,
         metrics_port=0,
         endpointer=quick_endpointer,
-        vad_models=vad_models,
         agent=agent,
     )
     async with edge:
