@@ -113,12 +113,16 @@ class AudioSocketServer:
         *,
         first_message_timeout: float = DEFAULT_FIRST_MESSAGE_TIMEOUT,
         inbound_limits: InboundLimits | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.host = host
         self._requested_port = port
         self._factory = handler_factory
         self._first_message_timeout = first_message_timeout
         self._inbound_limits = inbound_limits or InboundLimits()
+        # Several processes on one port (SO_REUSEPORT): the kernel spreads the connections.
+        # Only for connections that need no ARI router state (docs/benchmarks.md, B3).
+        self._reuse_port = reuse_port
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -129,7 +133,12 @@ class AudioSocketServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._on_connect, self.host, self._requested_port)
+        self._server = await asyncio.start_server(
+            self._on_connect,
+            self.host,
+            self._requested_port,
+            reuse_port=self._reuse_port or None,
+        )
         log.info("audiosocket listening on %s:%d", self.host, self.port)
 
     async def close(self) -> None:
