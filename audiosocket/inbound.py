@@ -27,6 +27,8 @@ DEFAULT_BURST_S = 2.0
 DEFAULT_CONTROL_BURST = 20
 DEFAULT_CONTROL_PER_S = 10.0
 BYTES_PER_SAMPLE = 2
+# Rounding: a hundred 20 ms frames add up to a hair over 2 s in floating point.
+_SLACK_S = 1e-6
 
 
 class InboundTooFast(ProtocolError):
@@ -70,7 +72,7 @@ class InboundBudget:
         """Spend one frame's duration; raises InboundTooFast when the credit runs out."""
         self._refill(now)
         self._audio_credit -= payload_bytes / (rate * BYTES_PER_SAMPLE)
-        if self._audio_credit < 0:
+        if self._audio_credit < -_SLACK_S:
             raise InboundTooFast(
                 f"audio arrives faster than real time (more than {self.limits.burst_s:g} s ahead)"
             )
@@ -78,7 +80,7 @@ class InboundBudget:
     def control(self, now: float) -> None:
         self._refill(now)
         self._control_credit -= 1
-        if self._control_credit < 0:
+        if self._control_credit < -_SLACK_S:
             raise InboundTooFast(
                 f"more than {self.limits.control_per_s:g} control messages a second"
             )

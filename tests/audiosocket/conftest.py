@@ -114,6 +114,7 @@ async def running_edge(
     timings: SessionTimings = TEST_TIMINGS,
     stt: bool = True,
     agent: AgentMode = AgentMode.AUTO,
+    max_calls: int = 100,
 ) -> AsyncIterator[Edge]:
     """An edge on a free port; `stt=False` runs it without a transcriber."""
     edge = Edge(
@@ -130,6 +131,7 @@ async def running_edge(
         metrics_port=0,
         endpointer=quick_endpointer,
         agent=agent,
+        max_calls=max_calls,
     )
     async with edge:
         yield edge
