@@ -131,7 +131,7 @@ class FillerCache:
 
 
 def default_endpointer(rate: int) -> Endpointer:
-    return Endpointer(rate)
+    return Endpointer(rate, batched=True)  # calls share model runs (speech/vad.py)
 
 
 @dataclass

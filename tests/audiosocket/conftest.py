@@ -101,7 +101,7 @@ class EdgeCalls:
 
 
 def quick_endpointer(rate: int) -> Endpointer:
-    return Endpointer(rate, end_silence_ms=END_SILENCE_MS)
+    return Endpointer(rate, end_silence_ms=END_SILENCE_MS, batched=True)
 
 
 @asynccontextmanager
