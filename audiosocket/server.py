@@ -1,10 +1,12 @@
-"""asyncio TCP server for Asterisk AudioSocket connections, one task pair per call.
+"""asyncio TCP server for Asterisk AudioSocket connections.
 
 Per connection: the first message must be the call's UUID; a handler is made for it and
-the send loop starts at once, emitting silence on the 20 ms clock before any inbound audio
-(Asterisk issue #2089: some calls get no audio at all when the server waits). A reader task
-decodes inbound frames and feeds the handler. Any protocol error, handler failure or EOF ends
-only that connection.
+sending starts at once, emitting silence on the call's 20 ms clock before any inbound audio
+(Asterisk issue #2089: some calls get no audio at all when the server waits). Every call's
+frames leave from one shared timer (`audiosocket/sender.py`). A reader task per call decodes
+inbound frames and feeds the handler; audio faster than real time ends that call
+(`audiosocket/inbound.py`). Any protocol error, handler failure or EOF ends only that
+connection.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from audiosocket.inbound import InboundBudget, InboundLimits, InboundTooFast
-from audiosocket.pacing import FrameSource, PacingStats, SendClock
+from audiosocket.pacing import FrameSource, PacingStats
 from audiosocket.protocol import (
     Audio,
     Dtmf,
@@ -29,9 +31,9 @@ from audiosocket.protocol import (
     ProtocolError,
     TruncatedMessage,
     Uuid,
-    encode,
     read_message,
 )
+from audiosocket.sender import BotHangup, FrameSender
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +100,6 @@ class Call:
 HandlerFactory = Callable[[Call], CallHandler]
 
 
-class _BotHangup(Exception):
-    pass
-
-
 class AudioSocketServer:
     """Listens for AudioSocket connections. `port=0` picks a free port (see `.port`)."""
 
@@ -125,6 +123,7 @@ class AudioSocketServer:
         self._reuse_port = reuse_port
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._sender: FrameSender | None = None  # made on the running loop, at start()
 
     @property
     def port(self) -> int:
@@ -133,6 +132,7 @@ class AudioSocketServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
+        self._sender = FrameSender()
         self._server = await asyncio.start_server(
             self._on_connect,
             self.host,
@@ -200,16 +200,20 @@ class AudioSocketServer:
         call = Call(first.value, peer)
         handler = self._factory(call)
         log.info("audiosocket %s: call %s connected", peer, call.id)
-        sender = asyncio.create_task(self._send_loop(writer, call, handler.outbound))
+        assert self._sender is not None
+        # Silence (or the 0x00 of a refused call) goes out at once, then on the call's clock.
+        outbound = self._sender.add(call, handler.outbound, writer.transport)
         receiver = asyncio.create_task(self._receive_loop(reader, call, handler))
         reason = HangupReason.SERVER_CLOSED
         try:
-            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {outbound.done, receiver}, return_when=asyncio.FIRST_COMPLETED
+            )
             reason = _reason(done.pop(), call)
         finally:
-            for task in (sender, receiver):
-                task.cancel()
-            await asyncio.gather(sender, receiver, return_exceptions=True)
+            self._sender.remove(outbound)
+            receiver.cancel()
+            await asyncio.gather(outbound.done, receiver, return_exceptions=True)
             call.closed = True
             s = call.stats
             log.info(
@@ -225,29 +229,6 @@ class AudioSocketServer:
                 await handler.on_hangup(reason)
             except Exception:
                 log.exception("audiosocket %s: call %s on_hangup failed", peer, call.id)
-
-    async def _send_loop(
-        self, writer: asyncio.StreamWriter, call: Call, source: FrameSource
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        clock = SendClock(loop.time())
-        call.stats = clock.stats
-        while True:
-            if call.hangup_due(source):
-                if call.drains_speech:
-                    # Frames go out up to `lead` early; let the last one finish playing, since
-                    # Asterisk drops the channel ~2 ms after reading 0x00.
-                    await asyncio.sleep(max(0.0, clock.due(clock.index) - loop.time()))
-                writer.write(encode(Hangup()))
-                await writer.drain()
-                raise _BotHangup
-            delay = clock.delay(loop.time())
-            if delay > 0:
-                await asyncio.sleep(delay)
-            clock.take(loop.time())
-            # One write per message: header and payload leave together.
-            writer.write(encode(Audio(source.rate, source.next_frame())))
-            await writer.drain()
 
     async def _receive_loop(
         self, reader: asyncio.StreamReader, call: Call, handler: CallHandler
@@ -286,11 +267,11 @@ class AudioSocketServer:
                         raise ProtocolError(f"second UUID {value} on an established call")
 
 
-def _reason(finished: asyncio.Task[None], call: Call) -> HangupReason:
+def _reason(finished: asyncio.Future[None], call: Call) -> HangupReason:
     exc = finished.exception()
     if exc is None:
         return HangupReason.CALLER
-    if isinstance(exc, _BotHangup):
+    if isinstance(exc, BotHangup):
         return HangupReason.BOT
     if isinstance(exc, InboundTooFast):
         # Not the caller's speech: a broken or hostile peer. Only this connection ends.
