@@ -218,6 +218,11 @@ def _server_totals(per_process: list[dict[str, Any]]) -> dict[str, Any]:
         "utterances": sum(p["utterances"] for p in per_process),
         "barge_ins": sum(p["barge_ins"] for p in per_process),
         "vad_streams_open_after": sum(p["vad_streams_open"] for p in per_process),
+        "vad_windows_per_model_run": round(
+            sum(p["vad_windows_scored"] for p in per_process)
+            / max(1, sum(p["vad_model_runs"] for p in per_process)),
+            1,
+        ),
         "calls_per_process": [p["calls"] for p in per_process],
     }
 

@@ -32,7 +32,7 @@ from audiosocket.playout import PlayoutSource
 from audiosocket.server import AudioSocketServer, Call, CallHandler, HangupReason
 from audiosocket.session import SessionTimings, default_endpointer
 from audiosocket.speech import SpeechEnded, SpeechStarted
-from audiosocket.speech.vad import open_streams
+from audiosocket.speech.vad import batched_runs, open_streams
 
 
 class EdgeTotals:
@@ -69,6 +69,8 @@ class EdgeTotals:
             "utterances": self.utterances,
             "barge_ins": self.barge_ins,
             "vad_streams_open": sum(open_streams().values()),
+            "vad_model_runs": batched_runs()[0],
+            "vad_windows_scored": batched_runs()[1],
         }
 
 

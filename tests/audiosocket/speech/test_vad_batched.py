@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from audiosocket.speech import Endpointer, SpeechEnded, SpeechStarted, VoiceActivity
-from audiosocket.speech.vad import open_streams, shared_batcher
+from audiosocket.speech.vad import BATCH_DELAY_S, open_streams, shared_batcher
 from tests.audiosocket.speech.audio import SECOND_PHRASE, frames, silence, speech
 
 RATES = [8000, 16000]
@@ -44,7 +44,7 @@ async def test_batched_streams_score_what_each_stream_alone_scores(rate: int) ->
         for i, stream in enumerate(streams):
             if step < len(cut[i]):
                 scored[i] += stream.feed(cut[i][step])
-        await asyncio.sleep(0)  # the loop's next pass: the batcher runs
+        await asyncio.sleep(BATCH_DELAY_S * 1.5)  # the batcher runs
     for i, stream in enumerate(streams):
         scored[i] += stream.ready() + stream.flush()
         stream.close()
@@ -68,11 +68,11 @@ async def test_a_batched_endpointer_finds_the_same_utterances(rate: int) -> None
         for frame in frames(pcm, [rate // 50 * 2]):
             now += 0.02
             events += endpointer.feed(frame, now)
-            await asyncio.sleep(0)
+            await asyncio.sleep(BATCH_DELAY_S * 1.5)
         for _ in range(100):  # frames stop: ticks end the utterance on the wall clock
             now += 0.03
             events += endpointer.tick(now)
-            await asyncio.sleep(0)
+            await asyncio.sleep(BATCH_DELAY_S * 1.5)
         endpointer.close()
         results.append(events)
     single, together = results
@@ -95,7 +95,7 @@ async def test_closing_streams_gives_their_state_back() -> None:
     for stream in streams:
         stream.feed(speech(16000)[:6400])
         stream.close()  # with windows still queued: the batcher skips them
-    await asyncio.sleep(0)
+    await asyncio.sleep(BATCH_DELAY_S * 1.5)
     assert sum(open_streams().values()) == before
     with pytest.raises(RuntimeError, match="closed"):
         streams[0].feed(b"\x00\x00")
