@@ -21,7 +21,7 @@ import itertools
 from typing import TYPE_CHECKING
 
 from audiosocket.pacing import FrameSource, SendClock
-from audiosocket.protocol import Audio, Hangup, encode
+from audiosocket.protocol import AUDIO_KINDS, HEADER, Audio, Hangup, encode
 
 if TYPE_CHECKING:
     from audiosocket.server import Call
@@ -40,7 +40,16 @@ class Outbound:
     """One call's place in the sender; `done` ends (with BotHangup, or the error that broke
     the sending) when the call's outbound side is over."""
 
-    __slots__ = ("_draining", "call", "clock", "done", "next_at", "source", "transport")
+    __slots__ = (
+        "_draining",
+        "_header",
+        "call",
+        "clock",
+        "done",
+        "next_at",
+        "source",
+        "transport",
+    )
 
     def __init__(
         self, call: Call, source: FrameSource, transport: asyncio.WriteTransport, now: float
@@ -53,6 +62,10 @@ class Outbound:
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.next_at = now
         self._draining = False
+        # Every frame of a FrameSource is whole (a short tail is padded), so one header fits
+        # all; encode() checks the first, so a rate AudioSocket has no kind for fails here.
+        encode(Audio(source.rate, source.silence))
+        self._header = HEADER.pack(AUDIO_KINDS[source.rate], source.frame_size)
 
     def step(self, now: float) -> None:
         """Send what is due at `now` and set `next_at`; ends `done` when the call is over."""
@@ -76,7 +89,11 @@ class Outbound:
             return
         clock.take(now)
         # One write per message: header and payload leave together.
-        transport.write(encode(Audio(source.rate, source.next_frame())))
+        frame = source.next_frame()
+        if len(frame) == source.frame_size:
+            transport.write(self._header + frame)
+        else:  # a source that hands out odd sizes still gets a correct header
+            transport.write(encode(Audio(source.rate, frame)))
         self.next_at = clock.due(clock.index) - clock.lead
 
 

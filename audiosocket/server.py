@@ -236,6 +236,7 @@ class AudioSocketServer:
         loop = asyncio.get_running_loop()
         decoder = FrameDecoder()
         budget = InboundBudget(loop.time(), self._inbound_limits)
+        on_audio = handler.on_audio
         while True:
             data = await reader.read(READ_CHUNK)
             if not data:
@@ -246,12 +247,13 @@ class AudioSocketServer:
                 return
             now = loop.time()
             for message in decoder.feed(data):
+                if type(message) is Audio:  # 50 a second per call: checked first, cheaply
+                    budget.audio(len(message.pcm), message.rate, now)
+                    await on_audio(message.pcm, message.rate)
+                    continue
                 match message:
                     case Hangup():
                         return
-                    case Audio(rate, pcm):
-                        budget.audio(len(pcm), rate, now)
-                        await handler.on_audio(pcm, rate)
                     case Dtmf(digit):
                         budget.control(now)
                         await handler.on_dtmf(digit)
