@@ -129,9 +129,8 @@ async def _send_all(legs: list[Leg], until: float, lag: list[float]) -> None:
     while base < until:
         for slot, members in enumerate(slots):
             due = base + slot * FRAME_SECONDS / PHASES
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            # Always yield, even when behind: arrivals are timestamped by the same loop.
+            await asyncio.sleep(max(0.0, due - loop.time()))
             lag.append(max(0.0, loop.time() - due))
             for leg in members:
                 leg.send_frame()
