@@ -30,6 +30,23 @@ from typing import Any
 
 from bench.cpu import process_cpu_s
 
+
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of a process (Linux /proc), MB."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+def _total(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else round(sum(v for v in values if v), 1)
+
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT_ROOT / "bench" / "results"
 DEFAULT_OUTPUT = RESULTS / "streams.json"
@@ -165,6 +182,7 @@ async def run_step(
         )
         if load_cpus is not None:
             os.sched_setaffinity(load.pid, load_cpus)
+        rss_before = _total([rss_mb(edge.pid) for edge in edges])
         # CPU of the edges over the measured window only (the ramp and settling excluded).
         await asyncio.sleep(config.ramp_s + config.settle_s)
         cpu_before = [process_cpu_s(edge.pid) for edge in edges]
@@ -172,8 +190,11 @@ async def run_step(
         await asyncio.sleep(config.seconds)
         cpu_after = [process_cpu_s(edge.pid) for edge in edges]
         wall = time.monotonic() - wall_before
+        rss_during = _total([rss_mb(edge.pid) for edge in edges])
         if await load.wait() != 0:
             raise RuntimeError(f"the caller process failed at {calls} calls")
+        await asyncio.sleep(1.0)  # the calls' ends reach the edges
+        rss_after = _total([rss_mb(edge.pid) for edge in edges])
         peer = json.loads(result_file.read_text(encoding="utf-8"))
     finally:
         await _stop_edges(edges)
@@ -195,6 +216,8 @@ async def run_step(
         "server": server,
         "edge_cpu_cores": round(edge_cpu / wall, 3),
         "edge_cpu_ms_per_call_second": round(edge_cpu * 1000 / (wall * calls), 3),
+        # resident memory of the edge processes: listening, with the calls on, after they end
+        "edge_rss_mb": {"before": rss_before, "during": rss_during, "after": rss_after},
         "passed": passed,
     }
 
