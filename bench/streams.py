@@ -288,19 +288,22 @@ def markdown(result: dict[str, Any]) -> str:
         f" speaking half of the time; {result['seconds']:g} s measured per step",
         "",
         "| calls | peer p50 / p99 / max ms | gaps | server p99 ms | late / skipped"
-        " | utterances | edge CPU (cores) | CPU ms per call-second | p99 < 10 ms |",
-        "|---|---|---|---|---|---|---|---|---|",
+        " | utterances | VAD windows per run | edge CPU (cores) | CPU ms per call-second"
+        " | edge RSS MB before / during / after | callers' own lag p99 ms | p99 < 10 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = [*result["steps"], result["baseline_silence_only"]]
     for step in rows:
-        peer, server = step["peer"], step["server"]
+        peer, server, rss = step["peer"], step["server"], step["edge_rss_mb"]
         name = str(step["calls"]) + ("" if step["speech"] else " (baseline: silence, no VAD)")
         lines.append(
             f"| {name} | {peer['lateness_p50_ms']} / {peer['lateness_p99_ms']} /"
             f" {peer['lateness_max_ms']} | {peer['gaps']} | {server['lateness_p99_ms']}"
             f" | {server['late']} / {server['skipped']} | {server['utterances']}"
+            f" | {server['vad_windows_per_model_run']}"
             f" | {step['edge_cpu_cores']} | {step['edge_cpu_ms_per_call_second']}"
-            f" | {'yes' if step['passed'] else 'no'} |"
+            f" | {rss['before']} / {rss['during']} / {rss['after']}"
+            f" | {peer['sender_lag_p99_ms']} | {'yes' if step['passed'] else 'no'} |"
         )
     lines += [
         "",
