@@ -29,6 +29,7 @@ from audiosocket.admission import BusyCall, Refusal, RefusedCall, UuidGuard
 from audiosocket.ari import AriClient
 from audiosocket.ari_calls import AriCallRouter
 from audiosocket.dtmf import DtmfSource
+from audiosocket.memory import HeapTrimmer
 from audiosocket.metrics import EdgeMetrics, metrics_app
 from audiosocket.server import AudioSocketServer, Call, CallHandler
 from audiosocket.session import (
@@ -130,6 +131,7 @@ class Edge:
         # Synthesised once at start, like the filler: a full edge must not spend TTS per refusal.
         self._busy_phrase = FillerCache(synthesizer, BUSY_TEXT)
         self._busy_pcm: dict[int, bytes] = {}  # by rate, filled by start()
+        self.heap = HeapTrimmer()  # gives ended calls' memory back to the system
         self.server = AudioSocketServer(host, port, self._new_session)
         # Outbound audio of a connection without ARI: the AudioSocket() app is always 8 kHz,
         # `Dial(AudioSocket/host:port/uuid/c(slin16))` 16 kHz. The edge speaks first, so it
@@ -272,6 +274,7 @@ class Edge:
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
             self._metrics_runner = None
+        await self.heap.close()
 
     async def __aenter__(self) -> Edge:
         await self.start()
@@ -359,6 +362,7 @@ class Edge:
         self.sessions.pop(session.call.id, None)
         self.ended.append(session)
         del self.ended[:-100]
+        self.heap.calls_ended()
 
     async def session(
         self,

@@ -62,6 +62,7 @@ async def test_past_the_cap_a_caller_hears_that_the_lines_are_busy_and_no_workfl
 
     busy_id = uuid.uuid4()
     busy = await AudioSocketPeer.connect("127.0.0.1", edge.port, busy_id, rate=8000)
+    full_edge.peers.append(busy)
     async with asyncio.timeout(30):
         await busy.bot_hung_up.wait()
     spans = busy.speech_spans()
@@ -145,6 +146,11 @@ async def test_calls_share_the_vad_model_and_give_their_state_back_when_they_end
 
     await eventually(given_back)
     assert loaded_models() <= 2
+
+    async def trimmed() -> bool:  # and the freed heap went back to the system
+        return edge_calls.edge.heap.trims >= 1
+
+    await eventually(trimmed)
 
 
 async def _flood(port: int, stop: asyncio.Event) -> tuple[int, str]:
