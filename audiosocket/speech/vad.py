@@ -58,6 +58,10 @@ _OUTPUTS: Final = ["output", "stateN"]
 # window (16 kHz: 126 µs alone, 75 µs in fours, 53 µs from sixteen up); a few ms gather a
 # dozen windows at a few hundred calls and are nothing against a 120 ms speech onset.
 BATCH_DELAY_S: Final = 0.005
+# Model runs in one go before the batcher lets the event loop breathe: a stream that got many
+# windows at once (a burst read after a stall, a flood before the edge cuts it) is scored a
+# few windows per pass instead of stalling every call's clock for its whole backlog.
+MAX_ROUNDS_PER_PASS: Final = 4
 
 
 class SileroModel:
@@ -121,13 +125,28 @@ class VadBatcher:
         self._scheduled = True
         loop.call_later(self.delay_s, self.run)
 
+    def _yield_to_loop(self) -> bool:
+        """Continue on the loop's next pass; False when no loop runs (keep going then)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        self._scheduled = True
+        loop.call_soon(self.run)
+        return True
+
     def run(self) -> None:
-        """Score every waiting window: one model run per round, a stream's next window in the
-        next round (its state depends on the one before)."""
+        """Score waiting windows: one model run per round, a stream's next window in the next
+        round (its state depends on the one before), at most MAX_ROUNDS_PER_PASS rounds per
+        pass of the event loop."""
         self._scheduled = False
         model = self.model
         context = model.context
+        rounds = 0
         while self._waiting:
+            if rounds == MAX_ROUNDS_PER_PASS and self._yield_to_loop():
+                return
+            rounds += 1
             streams, self._waiting = self._waiting, []
             batch: list[tuple[VoiceActivity, np.ndarray]] = []
             for stream in streams:
@@ -287,8 +306,13 @@ class VoiceActivity:
         waiting and the partial window as if silence followed, then start afresh like
         `reset()`. [] if nothing was left."""
         self._check_open()
-        if self._batcher is not None and self._has_waiting():
-            self._batcher.run()
+        model = self._model
+        assert model is not None
+        # Windows still waiting for the batcher are scored here, in order: the stream ends.
+        while (waiting := self._next_waiting()) is not None:
+            audio = np.concatenate((self._context, waiting))[np.newaxis, :]
+            scores, state = model.run(audio, self._state)
+            self._scored(float(scores[0, 0]), state, waiting)
         probabilities = self.ready()
         tail = bytes(self._pending) + self._input.flush()
         if tail:
