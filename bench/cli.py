@@ -117,6 +117,11 @@ def stream_channel_command(
     "--edge-cores", default=1, show_default=True, type=click.IntRange(min=1), help="CPUs for edges."
 )
 @click.option(
+    "--unbatched",
+    is_flag=True,
+    help="Run the VAD one window at a time (as before batching), for comparison.",
+)
+@click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -130,6 +135,7 @@ def streams_command(
     rate: str,
     processes: int,
     edge_cores: int,
+    unbatched: bool,
     output: Path | None,
 ) -> None:
     """B3: concurrent AudioSocket calls one edge core carries at p99 frame lateness < 10 ms."""

@@ -70,6 +70,7 @@ class StreamsConfig:
     rate: int = 16000
     processes: int = 1
     edge_cores: int = 1
+    batched: bool = True  # False: the VAD one window at a time, as before batching
 
 
 def speech_files(workdir: Path, rate: int) -> tuple[Path, Path]:
@@ -118,7 +119,7 @@ async def _start_edges(
             str(config.rate),
             str(reply),
             str(stats_file),
-            "speech" if speech else "silence",
+            ("speech" if config.batched else "speech-unbatched") if speech else "silence",
             env=env,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -266,6 +267,7 @@ async def run(config: StreamsConfig) -> dict[str, Any]:
         "rate": config.rate,
         "frame_ms": 20,
         "edge_processes": config.processes,
+        "vad_batched": config.batched,
         "edge_cpus": sorted(edge_cpus) if edge_cpus is not None else None,
         "caller_cpus": sorted(load_cpus) if load_cpus is not None else None,
         "seconds": config.seconds,

@@ -12,7 +12,8 @@ the fakes on the same two cores, and B3 would measure them instead of the edge's
 
 Run by bench/streams.py: `python -m bench.streams_edge PORT RATE REPLY_FILE STATS_FILE MODE`;
 MODE `silence` is the baseline: the same server and clock, inbound audio read and dropped, no
-VAD, no endpointer, no ticker.
+VAD, no endpointer, no ticker; `speech-unbatched` runs the VAD one window at a time (what the
+edge did before batching), to show what batching saves.
 Prints `listening PORT` when ready; on SIGTERM closes every call and writes its statistics
 (the server's SendClock figures of every call, utterances, barge-ins) as JSON.
 """
@@ -31,8 +32,11 @@ from audiosocket.pacing import LATENESS_BUCKETS, FrameSource
 from audiosocket.playout import PlayoutSource
 from audiosocket.server import AudioSocketServer, Call, CallHandler, HangupReason
 from audiosocket.session import SessionTimings, default_endpointer
-from audiosocket.speech import SpeechEnded, SpeechStarted
+from audiosocket.speech import Endpointer, SpeechEnded, SpeechStarted
 from audiosocket.speech.vad import batched_runs, open_streams
+
+
+MODES = ("speech", "speech-unbatched", "silence")
 
 
 class EdgeTotals:
@@ -100,12 +104,14 @@ class SilentCall:
 class StandInCall:
     """The CallHandler of one B3 call (see the module docstring)."""
 
-    def __init__(self, call: Call, rate: int, reply: bytes, totals: EdgeTotals) -> None:
+    def __init__(
+        self, call: Call, rate: int, reply: bytes, totals: EdgeTotals, *, batched: bool = True
+    ) -> None:
         self.call = call
         self._reply = reply
         self._totals = totals
         self._outbound = PlayoutSource(rate)
-        self._endpointer = default_endpointer(rate)
+        self._endpointer = default_endpointer(rate) if batched else Endpointer(rate)
         self._loop = asyncio.get_running_loop()
         self._tick_s = SessionTimings().tick_s
         self._ticker = asyncio.create_task(self._tick())
@@ -144,13 +150,13 @@ class StandInCall:
                 self._on_vad(event)
 
 
-async def serve(port: int, rate: int, reply: bytes, speech: bool) -> EdgeTotals:
+async def serve(port: int, rate: int, reply: bytes, mode: str) -> EdgeTotals:
     totals = EdgeTotals()
     default_endpointer(rate).close()  # load the shared VAD model before listening
 
     def handler(call: Call) -> CallHandler:
-        if speech:
-            return StandInCall(call, rate, reply, totals)
+        if mode != "silence":
+            return StandInCall(call, rate, reply, totals, batched=mode == "speech")
         return SilentCall(call, rate, totals)
 
     server = AudioSocketServer("127.0.0.1", port, handler, reuse_port=True)
@@ -167,10 +173,10 @@ async def serve(port: int, rate: int, reply: bytes, speech: bool) -> EdgeTotals:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     port, rate, reply_file, stats_file, mode = sys.argv[1:6]
-    if mode not in ("speech", "silence"):
-        sys.exit(f"mode must be speech or silence, not {mode!r}")
+    if mode not in MODES:
+        sys.exit(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     reply = Path(reply_file).read_bytes()
-    totals = asyncio.run(serve(int(port), int(rate), reply, mode == "speech"))
+    totals = asyncio.run(serve(int(port), int(rate), reply, mode))
     Path(stats_file).write_text(json.dumps(totals.as_json()), encoding="utf-8")
 
 
