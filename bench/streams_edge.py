@@ -35,7 +35,6 @@ from audiosocket.session import SessionTimings, default_endpointer
 from audiosocket.speech import Endpointer, SpeechEnded, SpeechStarted
 from audiosocket.speech.vad import batched_runs, open_streams
 
-
 MODES = ("speech", "speech-unbatched", "silence")
 
 
