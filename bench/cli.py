@@ -157,6 +157,7 @@ def streams_command(
         rate=int(rate),
         processes=processes,
         edge_cores=edge_cores,
+        batched=not unbatched,
     )
     click.echo(
         f"B3: calls {list(counts)}, {processes} edge process(es); a step takes"
