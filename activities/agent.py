@@ -18,13 +18,23 @@ from temporalio.exceptions import ApplicationError
 
 from activities.interfaces.agent import AgentActivities, AgentReply, AgentRequest, ToolCall
 from activities.interfaces.base import implements
+from core.caller_text import utf8_safe
 from core.settings import Settings
 from core.vocabulary import ErrorType
-from prompts.tools import openai_tools
+from prompts.tools import (
+    MAX_TOOL_CALL_ID_CHARS,
+    MAX_TOOL_CALLS_PER_REPLY,
+    MAX_TOOL_NAME_CHARS,
+    bounded_arguments,
+    openai_tools,
+)
 
 log = structlog.get_logger("agent")
 
 CALL_ID_HEADER = "X-Call-Id"
+# A spoken reply is a few sentences; a model that writes a book is cut (the rest would go
+# into the call's history and every later request).
+MAX_TEXT_CHARS = 4000
 
 
 class _NotAnOutage(Exception):
@@ -86,11 +96,29 @@ class OpenAiAgentActivities(AgentActivities):
                 f"LLM unavailable: {exc}", type=ErrorType.LLM_UNAVAILABLE
             ) from None
         message = completion.choices[0].message
+        proposed = [call for call in message.tool_calls or [] if call.type == "function"]
         calls = [
-            ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments)
-            for call in message.tool_calls or []
-            if call.type == "function"
+            bounded_call(call.id, call.function.name, call.function.arguments) for call in proposed
         ]
+        kept = calls[:MAX_TOOL_CALLS_PER_REPLY]
         ms = int((time.perf_counter() - started) * 1000)
-        log.info("agent turn", call_id=request.call_id, tools=[c.name for c in calls], ms=ms)
-        return AgentReply(text=message.content, tool_calls=calls, ms=ms)
+        log.info(
+            "agent turn",
+            call_id=request.call_id,
+            tools=[c.name for c in kept],
+            dropped_calls=len(calls) - len(kept),
+            ms=ms,
+        )
+        text = utf8_safe(message.content[:MAX_TEXT_CHARS]) if message.content is not None else None
+        return AgentReply(text=text, tool_calls=kept, ms=ms)
+
+
+def bounded_call(call_id: str, name: str, arguments: str) -> ToolCall:
+    """A proposed tool call as the workflow takes it: the name and id cut to sane lengths
+    (the workflow answers an unknown name with a tool error), the arguments cut so the
+    workflow refuses them as too long (prompts.tools.bounded_arguments)."""
+    return ToolCall(
+        id=utf8_safe(call_id[:MAX_TOOL_CALL_ID_CHARS]),
+        name=utf8_safe(name[:MAX_TOOL_NAME_CHARS]),
+        arguments=utf8_safe(bounded_arguments(arguments)),
+    )

@@ -15,9 +15,15 @@ import structlog
 from temporalio import activity
 
 from activities.db import database_errors
-from activities.interfaces.audit import AuditActivities, AuditRecord
+from activities.interfaces.audit import (
+    AuditActivities,
+    AuditEvent,
+    AuditRecord,
+    DeniedLookupsQuery,
+)
 from activities.interfaces.base import implements
-from core.phones import mask_phone
+from activities.storable import storable_json, storable_optional, storable_text
+from core.phones import mask_phone, mask_phones_in
 
 log = structlog.get_logger(__name__)
 
@@ -42,24 +48,26 @@ _EXISTING = "SELECT call_id, event FROM bot.order_audit WHERE event_key = $1"
 
 
 async def insert_audit(pool: asyncpg.Pool, record: AuditRecord) -> bool:
-    """Store `record` unless its key is already there; True when this call wrote it."""
+    """Store `record` unless its key is already there; True when this call wrote it. Text the
+    LLM wrote (a cancel reason, a tool's arguments) may hold what PostgreSQL cannot store: it
+    is stored with U+FFFD in its place rather than the record being lost."""
     async with pool.acquire() as conn:
         row_id = await conn.fetchval(
             _INSERT,
-            record.event_key,
+            storable_text(record.event_key),
             record.at,
-            record.call_id,
-            record.workflow_id,
+            storable_text(record.call_id),
+            storable_text(record.workflow_id),
             record.event.value,
-            record.order_id,
-            record.order_number,
-            record.phone,
-            record.actor,
-            json.dumps(record.details, ensure_ascii=False),
+            storable_optional(record.order_id),
+            storable_optional(record.order_number),
+            storable_optional(record.phone),
+            storable_text(record.actor),
+            json.dumps(storable_json(record.details), ensure_ascii=False),
         )
         if row_id is not None:
             return True
-        existing = await conn.fetchrow(_EXISTING, record.event_key)
+        existing = await conn.fetchrow(_EXISTING, storable_text(record.event_key))
     if existing is not None and (existing["call_id"], existing["event"]) != (
         record.call_id,
         record.event.value,
@@ -90,12 +98,37 @@ class PostgresAuditActivities(AuditActivities):
             audit_event=record.event.value,
             event_key=record.event_key,
             call_id=record.call_id,
-            order_number=record.order_number,
+            # A caller may say a phone number where an order number belongs (a denied look-up
+            # records what was asked): the log gets it masked, the audit row in full.
+            order_number=mask_phones_in(record.order_number or "") or None,
             phone=mask_phone(record.phone),
             actor=record.actor,
             attempt=activity.info().attempt,
         )
         return written
+
+    @implements(AuditActivities.count_denied_lookups)
+    async def count_denied_lookups(self, query: DeniedLookupsQuery) -> int:
+        with database_errors("count denied order look-ups"):
+            return await count_denied_lookups(self._pool, query)
+
+
+_DENIED = """
+SELECT count(*) FROM bot.order_audit
+WHERE event = $1 AND phone = $2 AND at >= $3 AND call_id <> $4
+"""
+
+
+async def count_denied_lookups(pool: asyncpg.Pool, query: DeniedLookupsQuery) -> int:
+    """`order_lookup_denied` records of one phone since `query.since`, other calls only."""
+    count = await pool.fetchval(
+        _DENIED,
+        AuditEvent.ORDER_LOOKUP_DENIED.value,
+        storable_text(query.phone),
+        query.since,
+        storable_text(query.other_than_call),
+    )
+    return int(count or 0)
 
 
 _TRAIL = """

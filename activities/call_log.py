@@ -19,7 +19,8 @@ import structlog
 from activities.db import database_errors
 from activities.interfaces.base import implements
 from activities.interfaces.call_log import CallEnded, CallLogActivities, CallStarted, TurnRecord
-from core.phones import mask_phone
+from activities.storable import storable_json, storable_optional, storable_text
+from core.phones import mask_phone, mask_phones_in
 
 log = structlog.get_logger(__name__)
 
@@ -70,11 +71,11 @@ class PostgresCallLogActivities(CallLogActivities):
         with database_errors("record call start"):
             inserted = await self._pool.fetchval(
                 _CALL_STARTED,
-                call.call_id,
-                call.caller_phone,
+                storable_text(call.call_id),
+                storable_optional(call.caller_phone),
                 call.withheld,
                 call.started_at,
-                call.agent_mode,
+                storable_optional(call.agent_mode),
             )
         log.info(
             "call started",
@@ -87,17 +88,19 @@ class PostgresCallLogActivities(CallLogActivities):
 
     @implements(CallLogActivities.record_turn)
     async def record_turn(self, turn: TurnRecord) -> bool:
-        """True if written now, False if an earlier attempt already wrote this turn."""
-        tools = [tool.model_dump(mode="json") for tool in turn.tools]
+        """True if written now, False if an earlier attempt already wrote this turn. What the
+        caller and the LLM said is stored as said, except for what PostgreSQL cannot hold (NUL,
+        lone surrogates), which becomes U+FFFD: a turn is never lost to its text."""
+        tools = storable_json([tool.model_dump(mode="json") for tool in turn.tools])
         with database_errors(f"record turn {turn.turn_no}"):
             written = await self._pool.fetchval(
                 _TURN,
-                turn.call_id,
+                storable_text(turn.call_id),
                 turn.turn_no,
-                turn.caller_text,
-                turn.reply_text,
-                turn.action,
-                turn.stage,
+                storable_text(turn.caller_text),
+                storable_text(turn.reply_text),
+                storable_text(turn.action),
+                storable_optional(turn.stage),
                 json.dumps(tools, ensure_ascii=False),
                 json.dumps(turn.timings.model_dump(mode="json")),
                 turn.at,
@@ -120,18 +123,18 @@ class PostgresCallLogActivities(CallLogActivities):
         with database_errors("record call end"):
             inserted = await self._pool.fetchval(
                 _CALL_ENDED,
-                call.call_id,
+                storable_text(call.call_id),
                 call.ended_at,
-                call.outcome,
-                call.last_stage,
-                call.order_number,
-                call.agent_mode,
+                storable_text(call.outcome),
+                storable_text(call.last_stage),
+                storable_optional(call.order_number),
+                storable_optional(call.agent_mode),
             )
         log.info(
             "call ended",
             call_id=call.call_id,
             outcome=call.outcome,
             last_stage=call.last_stage,
-            order_number=call.order_number,
+            order_number=mask_phones_in(call.order_number or "") or None,
         )
         return bool(inserted)

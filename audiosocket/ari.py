@@ -30,6 +30,10 @@ DEFAULT_RECONNECT_INITIAL = 0.5
 DEFAULT_RECONNECT_MAX = 10.0
 # aiohttp answers Asterisk's pings on its own; our own pings detect a silently dead TCP link.
 WEBSOCKET_HEARTBEAT = 20.0
+# Sent to the older WebSocket when another one registers the same app (res/stasis/app.c):
+# from then on its events go elsewhere. Not retried: reconnecting would take the app back
+# from the other edge, which would take it back in turn.
+APP_REPLACED = "ApplicationReplaced"
 
 
 class AriError(Exception):
@@ -429,8 +433,8 @@ class AriClient:
 
     async def events(self) -> AsyncIterator[AriEvent]:
         """Events of our app, forever: reconnects after a drop (capped backoff, one log line
-        per attempt). Ends with AriError on 401/403 (wrong ARI_USER/ARI_PASSWORD) and
-        returns once `close()` was called."""
+        per attempt). Ends with AriError on 401/403 (wrong ARI_USER/ARI_PASSWORD) or when
+        another connection takes the app over (409), and returns once `close()` was called."""
         session = self._ensure_session()
         url = f"{self.base_url}/ari/events"
         params = {"app": self.app, "subscribeAll": "false"}
@@ -448,6 +452,8 @@ class AriClient:
                     async for message in ws:
                         if message.type is aiohttp.WSMsgType.TEXT:
                             event = parse_event(message.data)
+                            if isinstance(event, OtherEvent) and event.type == APP_REPLACED:
+                                raise AriError(409, _replaced(self.app))
                             if event is not None:
                                 yield event
                         elif message.type is aiohttp.WSMsgType.ERROR:
@@ -488,6 +494,14 @@ class AriClient:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         return self._session
+
+
+def _replaced(app: str) -> str:
+    return (
+        f"another connection subscribed the Stasis app {app!r}, and Asterisk gives an app to "
+        "one WebSocket only: every edge needs its own ARI_APP (see docs/edge.md, "
+        '"Several edges on one Asterisk")'
+    )
 
 
 def _error_text(status: int, body: str) -> str:

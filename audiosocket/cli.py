@@ -10,6 +10,9 @@ from core.logging import configure_logging
 from core.process_exit import exit_now
 from core.service_cli import connect_or_explain, stop_on_signals
 from core.settings import get_settings
+from core.tracing import flush_tracing, tracing_interceptors
+
+SERVICE_NAME = "voiceorder-edge"
 
 
 @click.command("edge")
@@ -30,7 +33,8 @@ def edge_command(metrics_port: int | None) -> None:
 
     async def main() -> None:
         stop = stop_on_signals()
-        client = await connect_or_explain(settings)
+        interceptors = tracing_interceptors(settings, SERVICE_NAME)
+        client = await connect_or_explain(settings, interceptors=interceptors)
         try:
             edge = Edge.from_settings(settings, client, metrics_port=metrics_port)
         except EdgeError as exc:
@@ -46,9 +50,9 @@ def edge_command(metrics_port: int | None) -> None:
         try:
             await edge.serve(stop)
         except AriError as exc:
-            raise click.ClickException(
-                f"ARI at {settings.ari_url} refused us: {exc} (check ARI_USER/ARI_PASSWORD)"
-            ) from None
+            hint = " (check ARI_USER/ARI_PASSWORD)" if exc.status in (401, 403) else ""
+            message = f"ARI at {settings.ari_url} refused us: {exc}{hint}"
+            raise click.ClickException(message) from None
         finally:
             await edge.close()
 
@@ -57,4 +61,6 @@ def edge_command(metrics_port: int | None) -> None:
     except click.ClickException as exc:
         exc.show()  # then leave without the Temporal runtime's exit-time crash
         exit_now(exc.exit_code)
+    finally:
+        flush_tracing()
     exit_now(0)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from core.vocabulary import Stage
+
 # A second report of the same key from the other source arrives within milliseconds; two
 # genuine presses of the same key are at least ~100 ms apart even for a fast typist, and
 # a real duplicate is never from the same source.
@@ -24,7 +26,6 @@ INTER_DIGIT_TIMEOUT_S = 2.5
 MAX_DIGITS = 20  # the workflow's DtmfTurn accepts at most 20
 DIGITS = frozenset("0123456789")
 KEYS = DIGITS | {"*", "#"}
-AWAITING_CONFIRMATION = "AWAITING_CONFIRMATION"
 
 
 class DtmfSource(enum.Enum):
@@ -70,7 +71,7 @@ class DigitCollector:
     def pending(self) -> str:
         return self._digits
 
-    def press(self, key: str, now: float, *, stage: str | None) -> str | None:
+    def press(self, key: str, now: float, *, stage: Stage | None) -> str | None:
         """Feed one key; returns digits to send to the workflow now, if any."""
         if key not in KEYS:
             return None  # A–D exist on the wire but mean nothing here
@@ -79,7 +80,7 @@ class DigitCollector:
         if not self._digits:
             if key in ("0", "*"):
                 return key
-            if key == "1" and stage == AWAITING_CONFIRMATION:
+            if key == "1" and stage is Stage.AWAITING_CONFIRMATION:
                 return key
         if key == "*":
             # The caller started typing and wants to start over.

@@ -49,7 +49,8 @@ from audiosocket.speech import (
 from core.settings import DEFAULT_EDGE_MAX_CALLS, Settings
 from core.vocabulary import AgentMode
 from russian import warm_up as russian_warm_up
-from workflows.client import agent_for
+from workflows.client import agent_for, lookup_limits_for
+from workflows.models import LookupLimits
 
 log = structlog.get_logger("audiosocket.edge")
 
@@ -95,6 +96,7 @@ class Edge:
         dialplan_rate: int = DIALPLAN_RATE,
         media_format: str = MEDIA_FORMAT,
         agent: AgentMode = AgentMode.AUTO,
+        lookup_limits: LookupLimits | None = None,
         max_calls: int = DEFAULT_EDGE_MAX_CALLS,
     ) -> None:
         if media_format not in RATES:
@@ -127,6 +129,7 @@ class Edge:
             endpointer=endpointer,
             fillers=FillerCache(synthesizer),
             agent=agent,
+            lookup_limits=lookup_limits or LookupLimits(),
         )
         # Synthesised once at start, like the filler: a full edge must not spend TTS per refusal.
         self._busy_phrase = FillerCache(synthesizer, BUSY_TEXT)
@@ -173,6 +176,7 @@ class Edge:
             metrics_host=settings.metrics_host,
             media_format=settings.ari_media_format,
             agent=agent_for(settings),
+            lookup_limits=lookup_limits_for(settings),
             max_calls=settings.edge_max_calls,
         )
 

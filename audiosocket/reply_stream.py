@@ -210,26 +210,20 @@ class ReplyStreamServer:
             del self._turns[(target.call_id, target.turn_key)]
 
     async def _handle_open(self, request: web.Request) -> web.Response:
-        parsed = await self._parse(request, StreamOpen)
-        if isinstance(parsed, web.Response):
-            return parsed
-        subscription = self._turns.get((parsed.call_id, parsed.turn_key))
-        if subscription is None:
-            self.counters.unknown_turn += 1
-            return _json(404, {"verdict": Verdict.CLOSED, "reason": "no such turn"})
+        found = await self._addressed(request, StreamOpen)
+        if isinstance(found, web.Response):
+            return found
+        parsed, subscription = found
         result = subscription._open(parsed)
         if result.verdict is not Verdict.ACCEPTED:
             self.counters.refused += 1
         return _json(_STATUS[result.verdict], result.model_dump(mode="json"))
 
     async def _handle_sentence(self, request: web.Request) -> web.Response:
-        parsed = await self._parse(request, SentenceMessage)
-        if isinstance(parsed, web.Response):
-            return parsed
-        subscription = self._turns.get((parsed.call_id, parsed.turn_key))
-        if subscription is None:
-            self.counters.unknown_turn += 1
-            return _json(404, {"verdict": Verdict.CLOSED, "reason": "no such turn"})
+        found = await self._addressed(request, SentenceMessage)
+        if isinstance(found, web.Response):
+            return found
+        parsed, subscription = found
         result = subscription._offer(parsed)
         if result.verdict is Verdict.ACCEPTED:
             self.counters.accepted += 1 if parsed.text else 0  # the final marker is no sentence
@@ -247,6 +241,19 @@ class ReplyStreamServer:
                 attempt=parsed.attempt,
             )
         return _json(_STATUS[result.verdict], result.model_dump(mode="json"))
+
+    async def _addressed(
+        self, request: web.Request, model: type[_M]
+    ) -> tuple[_M, TurnSubscription] | web.Response:
+        """The request's message and the turn it is for; or the answer that refuses it."""
+        parsed = await self._parse(request, model)
+        if isinstance(parsed, web.Response):
+            return parsed
+        subscription = self._turns.get((parsed.call_id, parsed.turn_key))
+        if subscription is None:
+            self.counters.unknown_turn += 1
+            return _json(404, {"verdict": Verdict.CLOSED, "reason": "no such turn"})
+        return parsed, subscription
 
     async def _parse(self, request: web.Request, model: type[_M]) -> _M | web.Response:
         try:

@@ -23,12 +23,14 @@ ARI are spoken as an apology where possible and logged; they never touch other c
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
+from opentelemetry import trace
 from temporalio.client import Client
 
 from audiosocket.admission import CallRefused, Refusal
@@ -47,9 +49,11 @@ from audiosocket.speech import (
 from core.vocabulary import AgentMode
 from russian.text import normalise_for_tts
 from workflows.client import CallIdInUse, CallSession
-from workflows.models import CallStart, Reply
+from workflows.models import CallStart, LookupLimits, Reply
 
 log = structlog.get_logger("audiosocket.session")
+# A no-op until the process installs a tracer provider (core/tracing.py).
+tracer = trace.get_tracer("voiceorder.edge")
 
 FILLER_TEXT = "Секунду, проверяю…"
 NO_STT = [
@@ -150,6 +154,8 @@ class SessionDeps:
     # Who leads the dialog (workflows.client.agent_for): with `auto` a call whose LLM fails
     # goes on with the guided agent.
     agent: AgentMode = AgentMode.AUTO
+    # Caps on guessing order numbers (workflows.client.lookup_limits_for).
+    lookup_limits: LookupLimits = field(default_factory=LookupLimits)
 
     def __post_init__(self) -> None:
         if self.fillers is None:
@@ -221,6 +227,9 @@ class EdgeCallSession:
         self._gone = False
         self._workflow_failures = 0
         self._filler: asyncio.Task[None] | None = None
+        # The whole call is one trace: the workflow's spans hang under the start's context,
+        # so they share its trace id with every turn's span (core/tracing.py).
+        self.span = tracer.start_span("call", attributes={"voiceorder.call_id": self.call_id})
         deps.metrics.call_started()
         # Not cancelled with the call: a started workflow must still learn of the hang-up.
         self._start_task = asyncio.create_task(self._start(), name=f"{self.call_id}-start")
@@ -258,8 +267,11 @@ class EdgeCallSession:
         # conversation then sees `_gone` and stops by itself.
         await asyncio.wait({self._run_task}, timeout=RUN_STOP_S)
         try:
-            await self._after_call(reason)
+            with trace.use_span(self.span, end_on_exit=False):
+                await self._after_call(reason)
         finally:
+            self.span.set_attribute("voiceorder.hangup_reason", reason.value)
+            self.span.end()
             self.deps.metrics.call_ended(reason.value)
             self.finished.set()
 
@@ -404,6 +416,10 @@ class EdgeCallSession:
             self._last_activity = self._loop.time()
 
     async def _start(self) -> Reply:
+        with trace.use_span(self.span, end_on_exit=False):
+            return await self._start_workflow()
+
+    async def _start_workflow(self) -> Reply:
         routing = self.deps.routing
         if routing is not None:
             line = routing.lookup(self.call.id) or await routing.wait_for(
@@ -424,6 +440,7 @@ class EdgeCallSession:
                     audiosocket_id=str(self.call.id),
                     source="edge",
                     agent=self.deps.agent,
+                    lookup_limits=self.deps.lookup_limits,
                 ),
                 call_id=self.call_id,
                 auto_played=False,
@@ -445,18 +462,22 @@ class EdgeCallSession:
         clock = _LatencyClock(self, kind, started)
         self._filler = asyncio.create_task(self._filler_after(self.timings.filler_after_s))
         try:
-            text = ""
-            if isinstance(item, _Utterance):
-                heard = await self._transcribe(item)
-                clock.stt_done = self._loop.time()
-                if heard is None:
-                    return _Spoken(NO_STT), clock
-                if not heard:
-                    self._log.info("empty_transcript", audio_ms=_ms(item.pcm, item.rate))
-                    return None, None
-                text = heard
-                self._log.info("caller_said", chars=len(text))
-            return await self._ask_workflow(item, text), clock
+            # The turn's span is the parent of the update call, and through Temporal's
+            # headers of the workflow's handler and the activities (core/tracing.py).
+            with trace.use_span(clock.span, end_on_exit=False):
+                text = ""
+                if isinstance(item, _Utterance):
+                    heard = await self._transcribe(item)
+                    clock.stt_done = self._loop.time()
+                    if heard is None:
+                        return _Spoken(NO_STT), clock
+                    if not heard:
+                        self._log.info("empty_transcript", audio_ms=_ms(item.pcm, item.rate))
+                        clock.span.end()
+                        return None, None
+                    text = heard
+                    self._log.info("caller_said", chars=len(text))
+                return await self._ask_workflow(item, text), clock
         finally:
             self._filler.cancel()
             clock.reply_done = self._loop.time()
@@ -621,6 +642,14 @@ class _LatencyClock:
         self.reply_done: float | None = None
         self.first_audio: float | None = None
         self._recorded = False
+        # From the end of the caller's input (in the past by now) to the first audio.
+        ago_ns = int((session._loop.time() - input_end) * 1e9)
+        self.span = tracer.start_span(
+            "turn",
+            context=trace.set_span_in_context(session.span),
+            start_time=time.time_ns() - max(0, ago_ns),
+            attributes={"voiceorder.call_id": session.call_id, "voiceorder.turn.kind": kind},
+        )
 
     def first_audio_queued(self) -> None:
         if self.first_audio is None:
@@ -641,6 +670,10 @@ class _LatencyClock:
         )
         self._session.deps.metrics.turn(latency)
         log.info("turn_latency", **latency.as_log())
+        for name, value in latency.as_log().items():
+            if isinstance(value, float):
+                self.span.set_attribute(f"voiceorder.turn.{name}", value)
+        self.span.end()
 
 
 def _ms(pcm: bytes, rate: int) -> int:

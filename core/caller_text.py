@@ -14,6 +14,7 @@ import unicodedata
 # nothing (zero-width spaces, bidi overrides that could hide text in the Web UI).
 _INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _SPACES = re.compile(r"\s+")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clean_caller_text(text: str) -> str:
@@ -22,3 +23,10 @@ def clean_caller_text(text: str) -> str:
     encodable = text.encode("utf-8", "ignore").decode("utf-8")
     visible = _INVISIBLE.sub(" ", encodable)
     return _SPACES.sub(" ", unicodedata.normalize("NFC", visible)).strip()
+
+
+def utf8_safe(text: str) -> str:
+    """`text` as UTF-8 (and so JSON, and so Temporal) can carry it: a lone surrogate — which
+    only a broken `\\udXXX` escape in some service's JSON produces — becomes U+FFFD. Anything
+    else is kept; cleaning is the receiver's job."""
+    return _LONE_SURROGATE.sub("\ufffd", text)

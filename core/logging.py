@@ -37,5 +37,26 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("aiohttp.access", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    for name, floor in LIBRARY_FLOORS.items():
+        logging.getLogger(name).setLevel(max(level, floor))
+
+
+# Libraries whose lower levels carry request URLs and bodies or Temporal payloads — phone
+# numbers, what callers said, tokens (SEC4): never below these, whatever LOG_LEVEL says.
+LIBRARY_FLOORS: dict[str, int] = {
+    "aiohttp.access": logging.WARNING,
+    "httpx": logging.WARNING,  # INFO: "HTTP Request: GET …/orders/search?phone=…"
+    "httpcore": logging.WARNING,
+    "openai": logging.INFO,  # DEBUG: the request options, messages included
+    "temporalio": logging.INFO,  # DEBUG: activity tasks and completions with payloads
+}
+
+
+def library_level(logger_name: str, level: int) -> int:
+    """The level a standard-library logger runs at under LOG_LEVEL=`level`."""
+    floors = [
+        floor
+        for name, floor in LIBRARY_FLOORS.items()
+        if logger_name == name or logger_name.startswith(name + ".")
+    ]
+    return max([level, *floors])

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Sequence
 
 import click
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
+from temporalio.runtime import Runtime
 
-from core.settings import Settings
+from core.settings import ConfigurationError, Settings
 from core.temporal import connect
 
 
@@ -24,10 +26,18 @@ def stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def connect_or_explain(settings: Settings) -> Client:
+async def connect_or_explain(
+    settings: Settings,
+    *,
+    interceptors: Sequence[Interceptor] = (),
+    runtime: Runtime | None = None,
+) -> Client:
     try:
-        return await connect(settings)
+        return await connect(settings, interceptors=interceptors, runtime=runtime)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
     except RuntimeError as exc:
+        tls = " (TLS)" if settings.temporal_uses_tls else ""
         raise click.ClickException(
-            f"cannot reach Temporal at {settings.temporal_address}: {exc}"
+            f"cannot reach Temporal at {settings.temporal_address}{tls}: {exc}"
         ) from None

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.local_stack import running_stack
 from core.vocabulary import AgentMode, SmsProvider
 
 # The fixed token of local development. Documented in docs/store-api.md; refused in prod mode.
@@ -51,8 +52,14 @@ _HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
 class Settings(BaseSettings):
+    # An empty variable is an unset one: compose passes `${X:-}` for every optional setting
+    # the operator did not set, and `ARI_URL=` must not read as a malformed URL.
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
     )
 
     # --- storage -----------------------------------------------------------------------
@@ -76,6 +83,26 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "voiceorder-calls"
     temporal_ui_port: Port = 8233
+    # A cluster of your own with TLS (mTLS), or Temporal Cloud (API key or mTLS).
+    temporal_tls: bool = Field(
+        default=False,
+        description="TLS to the Temporal frontend; on with any TEMPORAL_TLS_* or an API key.",
+    )
+    temporal_tls_cert: Path | None = Field(
+        default=None, description="Client certificate (PEM) for mTLS; needs TEMPORAL_TLS_KEY."
+    )
+    temporal_tls_key: Path | None = Field(
+        default=None, description="Private key (PEM) of TEMPORAL_TLS_CERT."
+    )
+    temporal_tls_ca: Path | None = Field(
+        default=None, description="CA certificate (PEM) the server's is checked against."
+    )
+    temporal_tls_server_name: str | None = Field(
+        default=None, description="Server name to verify when it differs from the address."
+    )
+    temporal_api_key: str | None = Field(
+        default=None, description="Temporal Cloud API key (sent as a bearer token; TLS on)."
+    )
 
     # --- Store API (server and client) -----------------------------------------------
     store_api_url: str = "http://127.0.0.1:8080/api/v1"
@@ -106,6 +133,19 @@ class Settings(BaseSettings):
     call_attention_after_s: Annotated[int, Field(ge=0, le=86_400)] = Field(
         default=120,
         description="Post-call work failing this long sets the call's Attention attribute.",
+    )
+
+    order_lookup_max_failures_per_call: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=5,
+        description="Order look-ups by number that find nothing, per call, before the caller"
+        " is offered an operator instead of another look-up.",
+    )
+    order_lookup_max_failures_per_phone: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=10,
+        description="The same, per phone across calls within ORDER_LOOKUP_WINDOW_H.",
+    )
+    order_lookup_window_h: Annotated[int, Field(ge=1, le=24 * 90)] = Field(
+        default=24, description="Hours the per-phone count of failed look-ups goes back."
     )
 
     # --- SMS ----------------------------------------------------------------------------
@@ -156,9 +196,29 @@ class Settings(BaseSettings):
     tts_model: str = "tts-1"
     tts_voice: str = "alloy"
 
+    # --- observability ------------------------------------------------------------------------
+    tracing_otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector for OpenTelemetry traces, e.g. http://127.0.0.1:4318.",
+    )
+
     # --- logging ------------------------------------------------------------------------------
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.CONSOLE
+
+    @field_validator(
+        "temporal_tls_cert",
+        "temporal_tls_key",
+        "temporal_tls_ca",
+        "temporal_tls_server_name",
+        "temporal_api_key",
+        "tracing_otlp_endpoint",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose passes an unset variable as "" (`${TEMPORAL_API_KEY:-}`).
+        return None if value == "" else value
 
     @field_validator("log_level")
     @classmethod
@@ -168,7 +228,14 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
 
-    @field_validator("store_api_url", "ari_url", "stt_base_url", "tts_base_url", "openai_base_url")
+    @field_validator(
+        "store_api_url",
+        "ari_url",
+        "stt_base_url",
+        "tts_base_url",
+        "openai_base_url",
+        "tracing_otlp_endpoint",
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
@@ -198,6 +265,12 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _client_cert_comes_with_its_key(self) -> Settings:
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both")
+        return self
+
+    @model_validator(mode="after")
     def _http_sms_needs_a_gateway(self) -> Settings:
         if self.sms_provider is SmsProvider.HTTP and not self.sms_gateway_url:
             raise ValueError("SMS_PROVIDER=http needs SMS_GATEWAY_URL")
@@ -208,6 +281,17 @@ class Settings(BaseSettings):
         if self.tts_provider is TtsProvider.OPENAI and not self.tts_base_url:
             raise ValueError("TTS_PROVIDER=openai needs TTS_BASE_URL")
         return self
+
+    @property
+    def temporal_uses_tls(self) -> bool:
+        """Any of the TLS settings or an API key means TLS (Temporal Cloud takes nothing else)."""
+        return bool(
+            self.temporal_tls
+            or self.temporal_api_key
+            or self.temporal_tls_cert
+            or self.temporal_tls_ca
+            or self.temporal_tls_server_name
+        )
 
     @property
     def llm_configured(self) -> bool:
@@ -236,13 +320,32 @@ class ConfigurationError(RuntimeError):
     """The environment or `.env` holds a value the settings refuse; the message says which."""
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
+def load_settings(**values: object) -> Settings:
+    """The settings from the environment and `.env` (`values` win); one readable line on
+    a bad value. `voiceorder up` uses these: it is the one that decides the rest."""
     try:
-        return Settings()
+        return Settings(**values)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
             ": ".join(filter(None, (".".join(map(str, e["loc"])).upper(), e["msg"])))
             for e in exc.errors(include_url=False)
         )
         raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of every command but `up`: like `load_settings`, and beside a running
+    `voiceorder up` (same DATA_DIR) every variable not set here is taken from what that `up`
+    chose (core/local_stack.py), so a worker or edge started by hand joins its stack."""
+    settings = load_settings()
+    stack = running_stack(settings.data_dir.resolve())
+    if stack is None:
+        return settings
+    joined = {
+        field: value
+        for name, value in stack.settings.items()
+        if (field := name.lower()) in Settings.model_fields
+        and field not in settings.model_fields_set
+    }
+    return load_settings(**joined) if joined else settings

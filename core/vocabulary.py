@@ -120,6 +120,9 @@ class ErrorType(StrEnum):
     # Temporal and the workflow itself
     TIMEOUT = "TimeoutError"  # an activity ran out of time (temporalio's TimeoutError)
     CALL_ENDED = "CallEnded"  # a turn that arrived after the call ended
+    # A tool result, not a failure: failed order look-ups reached their cap (per call or
+    # per phone); the agent offers an operator instead of looking again.
+    LOOKUP_LIMIT_REACHED = "LookupLimitReached"
 
 
 class Attention(StrEnum):
@@ -131,6 +134,9 @@ class Attention(StrEnum):
     CONFIRM_FAILED = "confirm_failed"
     AGENT_UNAVAILABLE = "agent_unavailable"
     EDGE_LOST = "edge_lost"
+    # An audit or call-log write failed for good (a row the database refused, or an outage
+    # past the retry window): the record is missing, the call's order work went on.
+    RECORDS_FAILED = "records_failed"
 
 
 class CallOutcome(StrEnum):

@@ -194,6 +194,14 @@ def nothing_to_cancel() -> str:
     return "Хорошо, ничего не оформляю. " + QUESTIONS[Question.ANYTHING_ELSE]
 
 
+def lookup_limit() -> str:
+    """Failed order look-ups reached their cap: no more numbers, a person instead."""
+    return (
+        "Не получается найти заказ по этим номерам, больше искать по номеру я не могу. "
+        "Соединить вас с оператором?"
+    )
+
+
 def store_trouble() -> str:
     return "Извините, сервис магазина сейчас не отвечает. Могу соединить с оператором."
 

@@ -21,6 +21,7 @@ from typing import Any
 from core.vocabulary import DRAFT_STAGES, ErrorType, Stage, ToolName
 from guided import lines
 from guided.memory import Candidate, GuidedMemory, Item, PartialAddress, Question
+from russian.farewells import closes_the_conversation, is_farewell
 from russian.understanding import (
     Intent,
     classify_reply,
@@ -64,6 +65,14 @@ LIST_QUESTIONS = frozenset(
     {Question.PRODUCT, Question.CHOOSE_PRODUCT, Question.QUANTITY, Question.MORE_ITEMS}
 )
 DONE_STAGES = frozenset({Stage.CONFIRMED, Stage.SMS_SENT, Stage.CANCELLED, Stage.CONFIRMING})
+# Questions where closing words ("всё, спасибо") end the call. Not while the list of items is
+# gathered ("всё" completes it), nor at the read-back (a "yes" is asked for, not guessed).
+CLOSABLE = frozenset(
+    {
+        Q.NEED, Q.ANYTHING_ELSE, Q.ORDER_NUMBER, Q.CHOOSE_ORDER, Q.CONTACT_PHONE,
+        Q.DELIVERY_TYPE, Q.ADDRESS, Q.CITY, Q.DATE, Q.PICKUP_PLACE, Q.CHOOSE_PICKUP, Q.CHANGE,
+    }
+)  # fmt: skip
 # Questions that cannot be pending while the read-back waits for its answer: the read-back
 # came after them (a price change, a call just switched from the LLM). Any other question
 # was asked after the read-back, to change something.
@@ -162,6 +171,9 @@ def _on_caller(turn: Turn, m: GuidedMemory) -> Action:
     if intent is Intent.REPEAT:
         # The last words again; the workflow's read-back too (the bot did not compose it).
         return Say(turn.previous_reply or " ".join(m.asked) or lines.question(question))
+    if is_farewell(text) or (question in CLOSABLE and closes_the_conversation(text)):
+        # "всё, спасибо" to "Курьером или сами?" takes leave; it is no street or product.
+        return Use(T.END_CALL, {"reason": "звонящий попрощался"})
     action = HANDLERS[question](turn, m, intent)
     if action is None and question is Q.NEED and not m.asked:
         # A call that just left the LLM: the words answered the LLM's question, not ours.
@@ -792,6 +804,10 @@ def _after_confirm(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
 
 def _after_status(turn: Turn, result: ToolResult, m: GuidedMemory) -> Action:
     payload = result.payload
+    if result.error and result.code == ErrorType.LOOKUP_LIMIT_REACHED:
+        # No more numbers: a yes to the offer transfers (OFFERED_OPERATOR).
+        m.order_number, m.candidates = None, []
+        return _ask(m, Q.ANYTHING_ELSE, lines.lookup_limit())
     if result.error:
         if turn.withheld:
             return _ask(m, Q.ORDER_NUMBER)

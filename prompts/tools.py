@@ -20,6 +20,16 @@ from core.vocabulary import ToolName
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
+# What the workflow takes from one model reply. A misbehaving model can answer with
+# megabytes of arguments or dozens of calls; all of it would enter the call's history, its
+# state and every later request. The agent activity keeps the first MAX_TOOL_CALLS_PER_REPLY
+# calls and cuts arguments to one character past MAX_ARGUMENT_CHARS, which
+# `parse_arguments` then refuses with a message the model can act on.
+MAX_TOOL_CALLS_PER_REPLY = 10
+MAX_ARGUMENT_CHARS = 4000
+MAX_TOOL_NAME_CHARS = 64
+MAX_TOOL_CALL_ID_CHARS = 100
+
 
 class ToolArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -70,8 +80,10 @@ class CreateOrderDraft(ToolArgs):
     ) = None
 
 
+# Not longer than the Store API's Address takes (store_api/contract.py): the workflow builds
+# that model from these arguments, where a validation error would fail the workflow task.
 class DeliveryAddress(ToolArgs):
-    city: Short
+    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     street: Short
     house: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
     apartment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
@@ -83,7 +95,7 @@ class UpdateOrderDelivery(ToolArgs):
     type: Literal["courier", "pickup"]
     address: DeliveryAddress | None = None
     date: dt.date | None = Field(default=None, description="YYYY-MM-DD")
-    pickup_point_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    pickup_point_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     pickup_query: Annotated[str, StringConstraints(max_length=100)] | None = None
     city: Annotated[str, StringConstraints(max_length=100)] | None = None
 
@@ -163,6 +175,12 @@ def openai_tools(names: Iterable[ToolName]) -> list[dict[str, Any]]:
     return [openai_tool(name) for name in TOOL_MODELS if name in offered]
 
 
+def bounded_arguments(arguments: str) -> str:
+    """`arguments` as the workflow may take them: cut to one character past the limit, so
+    `parse_arguments` still refuses them as too long."""
+    return arguments[: MAX_ARGUMENT_CHARS + 1]
+
+
 @dataclass(frozen=True)
 class ToolArgumentError:
     """Why arguments were refused, worded for the LLM to correct itself."""
@@ -183,6 +201,8 @@ def parse_arguments(name: str, arguments: str) -> ToolArgs | ToolArgumentError:
     if tool is None:
         return ToolArgumentError(f"Нет инструмента {name!r}.")
     model = TOOL_MODELS[tool]
+    if len(arguments) > MAX_ARGUMENT_CHARS:
+        return ToolArgumentError(f"Аргументы длиннее {MAX_ARGUMENT_CHARS} символов.")
     try:
         raw = json.loads(arguments or "{}")
     except (ValueError, RecursionError):  # "[[[[…" nests past the parser's limit

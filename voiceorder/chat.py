@@ -18,11 +18,13 @@ import click
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from core.caller_text import clean_caller_text
 from core.process_exit import exit_now
 from core.service_cli import connect_or_explain
 from core.settings import get_settings
 from core.temporal import ui_link
-from workflows.client import CallIdInUse, CallSession, agent_for
+from core.vocabulary import Action
+from workflows.client import CallIdInUse, CallSession, agent_for, lookup_limits_for
 from workflows.models import CallStart, Reply
 
 AGENT_NAMES = {
@@ -48,8 +50,9 @@ async def _lines_from(script: Iterable[str]) -> AsyncIterator[str]:
 
 
 def _show(reply: Reply) -> None:
-    action = "" if reply.action == "continue" else f", {reply.action}"
-    click.echo(f"бот> {reply.text}   [{reply.stage}{action}]")
+    action = "" if reply.action is Action.CONTINUE else f", {reply.action.value}"
+    # Shown as printable text: an escape sequence in a reply must not drive the terminal.
+    click.echo(f"бот> {clean_caller_text(reply.text)}   [{reply.stage}{action}]")
 
 
 async def run_chat(phone: str | None, script: list[str] | None, call_id: str | None = None) -> int:
@@ -65,6 +68,7 @@ async def run_chat(phone: str | None, script: list[str] | None, call_id: str | N
                 source="chat",
                 attention_after_s=settings.call_attention_after_s,
                 agent=agent,
+                lookup_limits=lookup_limits_for(settings),
             ),
             call_id=call_id,
         )
@@ -82,16 +86,16 @@ async def run_chat(phone: str | None, script: list[str] | None, call_id: str | N
             if not line or line.startswith("#"):
                 continue
             if script:
-                click.echo(f"вы> {line}")
+                click.echo(f"вы> {clean_caller_text(line)}")  # what the bot will hear
             try:
                 reply = await _act(session, line)
             except (WorkflowUpdateFailedError, RPCError) as exc:
-                click.echo(f"(звонок не принял реплику: {exc})", err=True)
+                click.echo(f"(звонок не принял реплику: {_refusal(exc)})", err=True)
                 continue
             except BadAction as exc:
                 click.echo(f"({exc})", err=True)
                 continue
-            if reply is None or reply.action != "continue":
+            if reply is None or reply.action is not Action.CONTINUE:
                 ended = True
                 if reply is not None:
                     _show(reply)
@@ -104,6 +108,13 @@ async def run_chat(phone: str | None, script: list[str] | None, call_id: str | N
     outcome = await session.result()
     click.echo(f"итог звонка: {outcome} — {ui_link(settings, session.call_id)}")
     return 0
+
+
+def _refusal(exc: Exception) -> str:
+    """Why the call refused a line: the validator's reason ("empty utterance"), not just
+    "Workflow update failed"."""
+    cause = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else None
+    return str(cause) if cause is not None else str(exc)
 
 
 class BadAction(ValueError):
@@ -164,6 +175,7 @@ def chat_command(
         raise click.UsageError("--phone and --withheld exclude each other")
     if not phone and not withheld:
         phone = "+79161234567"  # Анна Смирнова from the demo data
-    lines = script.read_text("utf-8").splitlines() if script else None
+    # Bytes that are not UTF-8 become U+FFFD: a hostile file is a caller's line, not a crash.
+    lines = script.read_text("utf-8", errors="replace").splitlines() if script else None
     code = asyncio.run(run_chat(None if withheld else phone, lines, call_id))
     exit_now(code)

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         ProductRequest,
         StoreActivities,
     )
-    from core.phones import InvalidPhone, mask_phone, normalise_phone
+    from core.phones import InvalidPhone, mask_phone, mask_phones_in, normalise_phone
     from core.vocabulary import Action, CallOutcome, ErrorType, ToolName
     from prompts.tools import (
         CancelOrder,
@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.activity_options import ACTIVITY_FAILED, error_type, in_call
 from workflows.confirmation import Confirmation, Heard, fingerprint
+from workflows.lookup_limits import LookupGuard
 from workflows.records import CallRecords, TurnLog
 from workflows.tool_outcome import ToolOutcome, store_error
 
@@ -72,6 +73,7 @@ class AgentTools:
         self.s = s
         self.records = records
         self.confirmation = confirmation
+        self.lookups = LookupGuard(records.call, s, records)
 
     async def run(self, call: ToolCall, heard: Heard, log: TurnLog) -> ToolOutcome:
         started = workflow.time()
@@ -116,10 +118,7 @@ class AgentTools:
             case T.TRANSFER_TO_OPERATOR, TransferToOperator():
                 return await self.transfer(args)
             case T.END_CALL, _:
-                self.records.finish(CallOutcome.COMPLETED)
-                return ToolOutcome(
-                    {"ok": True}, speech=phrases.goodbye(), action=Action.HANGUP, ends_turn=True
-                )
+                return self.end_call()
             case T.SET_CONTACT_PHONE, SetContactPhone():
                 return self._set_contact_phone(args)
         return ToolOutcome({"error": f"Инструмент {tool} не поддерживается."}, error=True)
@@ -176,17 +175,23 @@ class AgentTools:
                 error=True,
             )
         assert phone is not None
+        if args.order_number is not None:
+            refused = await self.lookups.refusal(args.order_number, phone)
+            if refused is not None:
+                return refused
         try:
             found = await in_call(
                 StoreActivities.find_orders,
                 OrdersQuery(phone=phone, number=args.order_number),
+                # A caller may say a phone number where the order number belongs.
                 summary=f"orders of {mask_phone(phone)}"
-                + (f" №{args.order_number}" if args.order_number else ""),
+                + (f" №{mask_phones_in(args.order_number)}" if args.order_number else ""),
             )
         except ACTIVITY_FAILED as exc:
             return store_error(self.s, exc, "Не удалось узнать статус")
         today = self.records.today()
         if args.order_number is not None and found.order is None:
+            self.lookups.failed()
             self.records.audit(
                 AuditEvent.ORDER_LOOKUP_DENIED,
                 order_number=args.order_number,
@@ -424,6 +429,13 @@ class AgentTools:
         )
         return True
 
+    def end_call(self) -> ToolOutcome:
+        """Goodbye; the edge hangs up after it, post-call work follows."""
+        self.records.finish(CallOutcome.COMPLETED)
+        return ToolOutcome(
+            {"ok": True}, speech=phrases.goodbye(), action=Action.HANGUP, ends_turn=True
+        )
+
     async def transfer(self, args: TransferToOperator) -> ToolOutcome:
         self.records.audit(
             AuditEvent.CALL_TRANSFERRED,
@@ -458,9 +470,34 @@ class AgentTools:
         self.s.messages.append({"role": "system", "content": note})
 
 
+# The call log keeps a tool's arguments as JSON when they are a small, flat-enough object;
+# anything else (broken JSON, nesting past the parser's or pydantic's depth, megabytes from
+# a misbehaving model) as the first characters of the raw text. Raising here would fail the
+# workflow task.
+LOGGED_ARGUMENTS_CHARS = 2000
+LOGGED_ARGUMENTS_DEPTH = 8
+
+
 def _json_safe(arguments: str) -> dict[str, Any]:
+    raw = {"raw": arguments[:200]}
+    if len(arguments) > LOGGED_ARGUMENTS_CHARS:
+        return {**raw, "chars": len(arguments)}
     try:
         parsed = json.loads(arguments)
-    except ValueError:
-        return {"raw": arguments[:200]}
+    except (ValueError, RecursionError):
+        return raw
+    if _nested_deeper_than(parsed, LOGGED_ARGUMENTS_DEPTH):
+        return raw
     return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+def _nested_deeper_than(value: Any, levels: int) -> bool:
+    """Whether objects and arrays nest more than `levels` deep (looks no deeper than that)."""
+    children = (
+        value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    )
+    if not children:
+        return False
+    if levels == 0:
+        return True
+    return any(_nested_deeper_than(child, levels - 1) for child in children)

@@ -23,6 +23,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from core.caller_text import utf8_safe
 from core.phones import InvalidPhone, mask_phone, normalise_phone
 from core.settings import Settings
 from core.vocabulary import AgentMode, HangupReason, Stage
@@ -36,6 +37,7 @@ from workflows.models import (
     CallUpdate,
     DtmfTurn,
     HangUp,
+    LookupLimits,
     PlaybackReport,
     Reply,
 )
@@ -48,6 +50,15 @@ def agent_for(settings: Settings) -> AgentMode:
     if settings.agent is AgentMode.AUTO and not settings.llm_configured:
         return AgentMode.GUIDED
     return settings.agent
+
+
+def lookup_limits_for(settings: Settings) -> LookupLimits:
+    """The guessing caps of a new call (`CallStart.lookup_limits`) from the settings."""
+    return LookupLimits(
+        per_call=settings.order_lookup_max_failures_per_call,
+        per_phone=settings.order_lookup_max_failures_per_phone,
+        window_h=settings.order_lookup_window_h,
+    )
 
 
 class CallIdInUse(RuntimeError):
@@ -150,7 +161,8 @@ class CallSession:
     async def say(self, text: str) -> Reply:
         reply = await self.handle.execute_update(
             CallUpdate.CALLER_SAID,
-            CallerTurn(text=text, previous_playback=self._playback),
+            # A lone surrogate (a broken escape in an STT service's JSON) cannot travel at all.
+            CallerTurn(text=utf8_safe(text), previous_playback=self._playback),
             result_type=Reply,
         )
         return self._heard(reply)

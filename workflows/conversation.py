@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from guided.memory import Item as GuidedItem
     from prompts import keypad_line
     from prompts.tools import CancelOrder, TransferToOperator
+    from russian.farewells import is_farewell
     from russian.text import normalise_for_tts, split_sentences
     from workflows import phrases
     from workflows.expectations import expectation_of
@@ -44,6 +45,8 @@ from workflows.records import GUIDED_AGENT, OPERATOR_LAYER, CallRecords, TurnLog
 from workflows.tool_outcome import ToolOutcome
 
 MAX_TOOL_CALLS_PER_TURN = 5
+# Patch id: the workflow answers a plain farewell itself, in both agents.
+FAREWELL = "farewell-1"
 MAX_CONSECUTIVE_TOOL_ERRORS = 3
 # Failures of `agent_turn` after which an "auto" call goes on with the guided agent.
 LLM_DOWN = frozenset({ErrorType.LLM_UNAVAILABLE, ErrorType.LLM_NOT_CONFIGURED, ErrorType.TIMEOUT})
@@ -109,7 +112,14 @@ class Conversation:
         log = TurnLog()
         if self.s.pending_contact_phone is not None:
             self.tools.settle_contact_phone(text)
-        sentences, action = await self._agent_loop(heard, log)
+        if not heard.keys and is_farewell(text) and workflow.patched(FAREWELL):
+            # A goodbye at any question, in either agent: never taken for a product or a
+            # street, never answered with "не поняла". Post-call work follows as usual.
+            goodbye = self.tools.end_call()
+            sentences, action = goodbye.speech or [], goodbye.action
+            self.s.messages.append({"role": "assistant", "content": " ".join(sentences)})
+        else:
+            sentences, action = await self._agent_loop(heard, log)
         if self._switch_note:
             sentences, self._switch_note = self._switch_note + sentences, []
         reply = self.reply(sentences, action=action)

@@ -50,6 +50,17 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class LookupLimits(Model):
+    """Caps on guessing order numbers (settings ORDER_LOOKUP_*): order look-ups by number
+    that matched none of the phone's orders, per call and per phone across calls within a
+    window. Once a cap is reached no look-up by number is made; the caller is offered an
+    operator instead."""
+
+    per_call: Annotated[int, Field(ge=1, le=1000)] = 5
+    per_phone: Annotated[int, Field(ge=1, le=10_000)] = 10
+    window_h: Annotated[int, Field(ge=1, le=24 * 90)] = 24
+
+
 class CallStart(Model):
     """How the edge (or the text softphone) starts a call."""
 
@@ -68,6 +79,8 @@ class CallStart(Model):
     # "auto" (the LLM, and guided when it fails). None: calls started before the guided
     # agent existed, which behave as "llm".
     agent: AgentMode | None = None
+    # Workflow code cannot read settings: the starter carries the caps in.
+    lookup_limits: LookupLimits = Field(default_factory=LookupLimits)
 
 
 class PlaybackReport(Model):

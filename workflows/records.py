@@ -1,5 +1,9 @@
 """`CallRecords`: the call's bookkeeping — stage moves, Attention, current details, idempotency
-keys, audit records, the call log — and the background activities that write them."""
+keys, audit records, the call log — and the background activities that write them.
+
+A record is never worth the call: a write Temporal gave up on (a row the database refused,
+or an outage longer than the retry window) sets `Attention=records_failed` and the call goes
+on — its order work (a confirmation, the SMS, cancelling a draft) still runs."""
 
 from __future__ import annotations
 
@@ -28,13 +32,16 @@ with workflow.unsafe.imports_passed_through():
     from workflows.stages import Event, next_stage
     from workflows.state import CallInput, CallState
 
-from workflows.activity_options import DURABLE
+from workflows.activity_options import ACTIVITY_FAILED, DURABLE, error_type
 
 # Patch id of the operator layer (memo with the last error, agent Attention, operator
 # updates): calls recorded before it replay without these commands.
 OPERATOR_LAYER = "operator-layer-1"
 # Patch id of the guided agent (its activity, the switch from the LLM, the agent memo).
 GUIDED_AGENT = "guided-agent-1"
+# Patch id: a failed background write sets Attention instead of failing the call (before
+# it, the failure reached `drain()` and failed the whole workflow).
+RECORDS_NEVER_FAIL = "records-never-fail-1"
 
 A = TypeVar("A")
 
@@ -69,6 +76,8 @@ class CallRecords:
         self.details()
 
     def set_attention(self, value: Attention) -> None:
+        if value is Attention.NONE and self.s.records_failed:
+            value = Attention.RECORDS_FAILED  # a lost record outlives the trouble that cleared
         if value == self.s.attention:
             return
         previous, self.s.attention = self.s.attention, value
@@ -183,7 +192,25 @@ class CallRecords:
     ) -> None:
         """Off the reply path: the update returns while this runs; the run loop waits for it."""
         handle = workflow.start_activity_method(activity, arg, summary=summary, **DURABLE)
-        self._background.append(handle)
+        self._background.append(asyncio.create_task(self._settled(handle, summary)))
+
+    async def _settled(self, write: Awaitable[Any], summary: str) -> None:
+        """Wait for one background write; one that failed for good is surfaced, not raised.
+
+        Retryable failures (the database away) are retried by Temporal for as long as DURABLE
+        allows; what comes back here is a row the database refused (`BotDataRejected`) or
+        the retry window running out."""
+        try:
+            await write
+        except ACTIVITY_FAILED as exc:
+            if not workflow.patched(RECORDS_NEVER_FAIL):
+                raise  # calls recorded before the patch failed here; replay them alike
+            self.s.last_error = error_type(exc)
+            self.s.records_failed += 1
+            workflow.logger.warning(
+                "background write failed; the call goes on", extra={"write": summary}
+            )
+            self.set_attention(Attention.RECORDS_FAILED)
 
     async def drain(self) -> None:
         while self._background:

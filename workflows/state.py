@@ -94,6 +94,9 @@ class CallState(StateModel):
     attention: Attention = Attention.NONE
     last_error: str = ""
     operator_cancelled: bool = False
+    records_failed: int = 0  # audit or call-log writes Temporal gave up on (Attention says so)
+    # Order look-ups by number that matched none of the phone's orders (the guessing cap).
+    failed_lookups: int = 0
 
     @property
     def verified_phone(self) -> str | None:

@@ -18,6 +18,8 @@ from temporalio import activity
 class AuditEvent(StrEnum):
     ORDER_STATUS_VIEWED = "order_status_viewed"
     ORDER_LOOKUP_DENIED = "order_lookup_denied"
+    # A look-up not made: failed look-ups reached their cap (per call or per phone).
+    ORDER_LOOKUP_REFUSED = "order_lookup_refused"
     ORDER_DRAFT_CREATED = "order_draft_created"
     ORDER_DRAFT_REPLACED = "order_draft_replaced"
     ORDER_DELIVERY_SET = "order_delivery_set"
@@ -61,6 +63,17 @@ class AuditRecord(BaseModel):
     )
 
 
+class DeniedLookupsQuery(BaseModel):
+    """Which `order_lookup_denied` records to count: those of one phone since a time, from
+    calls other than the asking one (it counts its own in its state)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    phone: str = Field(min_length=1, max_length=32, repr=False)
+    since: datetime
+    other_than_call: ShortText
+
+
 class AuditActivities(ABC):
     """Implemented by `activities.audit.PostgresAuditActivities` (bot.order_audit)."""
 
@@ -68,3 +81,8 @@ class AuditActivities(ABC):
     @abstractmethod
     async def write_audit(self, record: AuditRecord) -> bool:
         """True if written now, False if an earlier attempt already wrote it."""
+
+    @activity.defn(name="count_denied_lookups")
+    @abstractmethod
+    async def count_denied_lookups(self, query: DeniedLookupsQuery) -> int:
+        """How many order look-ups of this phone found nothing, in other calls since then."""

@@ -10,6 +10,14 @@ reproduces what was observed on a real Asterisk 22.10.1 (../shared/spec/audiosoc
   deletes that channel;
 - when the edge ends the AudioSocket connection (0x00 or close), the media channel hangs up
   and the caller is left alone in the bridge.
+
+Several Stasis apps, as Asterisk keeps them (res/res_stasis.c, res/stasis/app.c,
+res/ari/ari_websockets.c): `GET /ari/events?app=a,b` registers each app for that WebSocket;
+an app has one WebSocket at a time — a newer one takes it over and the older one gets
+`ApplicationReplaced` and no more events of it; when any WebSocket that registered an app
+closes, the app is deactivated by name (even if a newer WebSocket had taken it over), and
+`Stasis(app)` fails at once for an app without an active WebSocket. A channel's events go to
+the app it is in (the media leg's: the `app` of its externalMedia request).
 Every request is recorded, so tests assert on what the client really sent.
 """
 
@@ -123,6 +131,11 @@ class _Failure:
     times: int
 
 
+class StasisFailed(RuntimeError):
+    """`Stasis(app)` in the dialplan failed at once (STASISSTATUS=FAILED): no WebSocket holds
+    the app. The dialplan goes on with its next priority (e.g. the next edge's app)."""
+
+
 class AriHttpError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -162,7 +175,9 @@ class FakeAri:
         self.deleted_channels: list[str] = []  # DELETE /channels/{id} that found the channel
         self.destroyed_bridges: list[str] = []
         self.events_sent: list[dict[str, Any]] = []
-        self._subscribers: list[web.WebSocketResponse] = []
+        self._subscribers: list[web.WebSocketResponse] = []  # every open event WebSocket
+        # app → the WebSocket that holds it now (None: registered once, inactive now).
+        self._apps: dict[str, web.WebSocketResponse | None] = {}
         self._subscribed = asyncio.Condition()
         self._failures: list[_Failure] = []
         self._ids = itertools.count(1)
@@ -221,14 +236,24 @@ class FakeAri:
 
     # --- what a test does ---------------------------------------------------------------------
 
-    async def wait_for_subscriber(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        """Until an event WebSocket of our app is connected (Stasis() fails without one)."""
+    async def wait_for_subscriber(
+        self,
+        timeout: float = 10.0,  # noqa: ASYNC109
+        *,
+        app: str | None = None,
+    ) -> None:
+        """Until an event WebSocket holds `app` (default: ours); Stasis() fails without one."""
+        name = app or self.app
         async with asyncio.timeout(timeout), self._subscribed:
-            await self._subscribed.wait_for(lambda: bool(self._subscribers))
+            await self._subscribed.wait_for(lambda: self.app_active(name))
 
     @property
     def subscribers(self) -> int:
+        """Event WebSockets open now, whatever their apps."""
         return len(self._subscribers)
+
+    def app_active(self, app: str) -> bool:
+        return self._apps.get(app) is not None
 
     async def place_call(
         self,
@@ -238,10 +263,14 @@ class FakeAri:
         caller_name: str | None = None,
         args: list[str] | None = None,
         variables: dict[str, str] | None = None,
+        app: str | None = None,
     ) -> FakeChannel:
-        """A PJSIP call reaches `Stasis(app)`: the channel and its StasisStart."""
-        if not self._subscribers:
-            raise RuntimeError(f"no WebSocket subscribed to app {self.app!r}; Stasis() would fail")
+        """A PJSIP call reaches `Stasis(app)` (default: ours): the channel and its
+        StasisStart. Raises StasisFailed, as Stasis() fails, when no WebSocket holds `app`."""
+        name = app or self.app
+        if not self.app_active(name):
+            state = "not active" if name in self._apps else "not registered"
+            raise StasisFailed(f"Stasis app '{name}' {state}")
         channel = FakeChannel(
             id=self._channel_id(),
             name=f"PJSIP/trunk-{next(self._ids):08x}",
@@ -249,12 +278,24 @@ class FakeAri:
             caller_name=caller_name or "",
             exten=exten,
             in_stasis=True,
-            stasis_app=self.app,
+            stasis_app=name,
             variables=dict(variables or {}),
         )
         self.channels[channel.id] = channel
         await self._emit("StasisStart", channel, args=list(args or []), replace_channel=None)
         return channel
+
+    async def place_call_on_any(
+        self, caller_number: str | None, apps: list[str], *, first: int = 0
+    ) -> FakeChannel:
+        """What the sample dialplan does with several edges (deploy/asterisk/extensions.conf):
+        `Stasis()` on each app in turn from `first`, on to the next while it fails."""
+        for step in range(len(apps)):
+            try:
+                return await self.place_call(caller_number, app=apps[(first + step) % len(apps)])
+            except StasisFailed:
+                continue
+        raise StasisFailed(f"no edge holds any of {apps}")
 
     def dialplan_call(
         self, caller_number: str | None, variables: dict[str, str], *, exten: str = "100"
@@ -376,25 +417,32 @@ class FakeAri:
     # --- handlers ---------------------------------------------------------------------------
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
-        app = request.query.get("app", "")
-        if not app:
+        apps = [a.strip() for a in request.query.get("app", "").split(",") if a.strip()]
+        if not apps:
             raise AriHttpError(400, "Missing parameter app")
         if not self.accepting_websockets:
             raise AriHttpError(503, "Service Unavailable")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        subscribed = app == self.app
-        if subscribed:
-            async with self._subscribed:
-                self._subscribers.append(ws)
-                self._subscribed.notify_all()
+        async with self._subscribed:
+            self._subscribers.append(ws)
+            for app in apps:
+                previous = self._apps.get(app)
+                self._apps[app] = ws
+                if previous is not None and previous is not ws:
+                    # app_update(): the newer WebSocket wins; the older one is told so.
+                    await _send_quietly(previous, _app_event("ApplicationReplaced", app))
+            self._subscribed.notify_all()
         try:
             async for message in ws:
                 if message.type is WSMsgType.ERROR:
                     break
         finally:
-            if subscribed:
-                self._subscribers.remove(ws)
+            self._subscribers.remove(ws)
+            for app in apps:
+                # The session's cleanup unregisters its apps by name: whoever holds one now
+                # loses it too (stasis_app_unregister → app_deactivate).
+                self._apps[app] = None
         return ws
 
     async def _list_channels(self, request: web.Request) -> web.StreamResponse:
@@ -543,7 +591,7 @@ class FakeAri:
 
     async def _enter_stasis_later(self, channel: FakeChannel, app: str) -> None:
         await asyncio.sleep(self.media_stasis_delay)
-        if channel.hung_up or app != self.app:
+        if channel.hung_up or not self.app_active(app):
             return
         channel.in_stasis = True
         await self._emit("StasisStart", channel, args=[], replace_channel=None)
@@ -584,19 +632,20 @@ class FakeAri:
             log.exception("fake ARI: closing the media leg of %s failed", channel.id)
 
     async def _emit(self, kind: str, channel: FakeChannel, **fields: Any) -> None:
+        """An event of `channel`, to the WebSocket of the app the channel belongs to."""
+        app = channel.stasis_app or self.app
         event: dict[str, Any] = {
             "type": kind,
             "timestamp": _timestamp(),
             "asterisk_id": ASTERISK_ID,
-            "application": self.app,
+            "application": app,
             "channel": channel.to_json(self.channelvars),
         }
         event.update({k: v for k, v in fields.items() if v is not None})
         self.events_sent.append(event)
-        text = json.dumps(event)
-        for ws in list(self._subscribers):
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.send_str(text)
+        ws = self._apps.get(app)
+        if ws is not None:
+            await _send_quietly(ws, event)
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -631,6 +680,15 @@ class FakeAri:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _app_event(kind: str, app: str) -> dict[str, Any]:
+    return {"type": kind, "timestamp": _timestamp(), "asterisk_id": ASTERISK_ID, "application": app}
+
+
+async def _send_quietly(ws: web.WebSocketResponse, event: dict[str, Any]) -> None:
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_str(json.dumps(event))
 
 
 def _required(request: web.Request, name: str) -> str:

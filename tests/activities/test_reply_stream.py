@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.reply_stream import ReplyPublisher
@@ -35,6 +34,7 @@ from core.reply_stream import (
     Unspoken,
     turn_token,
 )
+from core.temporal import DATA_CONVERTER
 from tests.activities.reply_stream_workflows import Speaker, SpeakRequest, StreamedTurnWorkflow
 from tests.support.servers import free_port
 from tests.support.temporal import temporal_dev_server
@@ -47,10 +47,8 @@ RETRY = ["Да, гречка есть.", "Пачка 900 г.", "Цена 112 ₽
 
 @pytest.fixture(scope="module")
 async def client() -> AsyncIterator[Client]:
-    async with temporal_dev_server() as env:
-        config = env.client.config()
-        config["data_converter"] = pydantic_data_converter
-        yield Client(**config)
+    async with temporal_dev_server(data_converter=DATA_CONVERTER) as env:
+        yield env.client
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import asyncpg
 import pytest
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -30,6 +29,7 @@ from activities.interfaces.call_log import (
 )
 from activities.interfaces.sms import SmsReceipt, SmsRequest
 from activities.sms import GatewaySmsActivities, HttpSmsGateway
+from core.temporal import DATA_CONVERTER
 from core.vocabulary import SmsProvider
 from tests.activities.fake_sms_gateway import FakeSmsGateway, fake_sms_gateway
 from tests.activities.retry_workflows import SendSmsWorkflow, WriteAuditWorkflow
@@ -43,10 +43,8 @@ NOW = datetime(2025, 11, 27, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 async def client() -> AsyncIterator[Client]:
-    async with temporal_dev_server() as env:
-        config = env.client.config()
-        config["data_converter"] = pydantic_data_converter
-        yield Client(**config)
+    async with temporal_dev_server(data_converter=DATA_CONVERTER) as env:
+        yield env.client
 
 
 @pytest.fixture
@@ -217,7 +215,7 @@ async def test_a_rejected_sms_is_not_retried(
     ids=lambda model: type(model).__name__,
 )
 def test_models_survive_the_data_converter(model: BaseModel) -> None:
-    converter = pydantic_data_converter.payload_converter
+    converter = DATA_CONVERTER.payload_converter
     payloads = converter.to_payloads([model])
     [back] = converter.from_payloads(payloads, [type(model)])
     assert back == model

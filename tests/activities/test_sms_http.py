@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import asyncpg
 import pytest
+import structlog
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -199,3 +201,26 @@ async def test_a_text_too_long_never_reaches_the_gateway(
 
     await activity_env.run(sms.send_sms, request(key, text="я" * 134))
     assert gateway.requests[0].body["text"] == "я" * 134
+
+
+async def test_the_gateway_token_is_in_no_error_log_line_or_stored_row(
+    bot_pool: asyncpg.Pool,
+    activity_env: ActivityEnvironment,
+    gateway: FakeSmsGateway,
+    key: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = f"tok-{uuid.uuid4().hex}"
+    caplog.set_level(logging.DEBUG)
+    with structlog.testing.capture_logs() as logs:
+        refused = await expect_error(
+            activity_env, activities(bot_pool, gateway.url, token=secret), request(key)
+        )
+        url = f"http://127.0.0.1:{free_port()}/v1/messages"
+        away = await expect_error(
+            activity_env, activities(bot_pool, url, token=secret), request(f"{key}-2")
+        )
+    assert "401" in refused.message and "unreachable" in away.message
+    rows = [*await stored(bot_pool, key), *await stored(bot_pool, f"{key}-2")]
+    shown = [refused.message, away.message, repr(logs), caplog.text, repr(rows)]
+    assert [text for text in shown if secret in text] == []

@@ -4,6 +4,7 @@ dialog.md (0 and * alone at once, 1 at confirmation, order numbers until a pause
 from __future__ import annotations
 
 from audiosocket.dtmf import DigitCollector, DtmfDeduper, DtmfSource
+from core.vocabulary import Stage
 
 AS, ARI = DtmfSource.AUDIOSOCKET, DtmfSource.ARI
 
@@ -46,22 +47,22 @@ def test_a_late_second_report_is_a_new_press() -> None:
 
 def test_zero_and_star_alone_act_at_once() -> None:
     keys = DigitCollector()
-    assert keys.press("0", 0.0, stage="LISTENING") == "0"
-    assert keys.press("*", 1.0, stage="DRAFTING") == "*"
+    assert keys.press("0", 0.0, stage=Stage.LISTENING) == "0"
+    assert keys.press("*", 1.0, stage=Stage.DRAFTING) == "*"
     assert keys.pending == ""
 
 
 def test_one_is_a_yes_only_at_confirmation() -> None:
     keys = DigitCollector(inter_digit_s=2.0)
-    assert keys.press("1", 0.0, stage="AWAITING_CONFIRMATION") == "1"
-    assert keys.press("1", 1.0, stage="LISTENING") is None
+    assert keys.press("1", 0.0, stage=Stage.AWAITING_CONFIRMATION) == "1"
+    assert keys.press("1", 1.0, stage=Stage.LISTENING) is None
     assert keys.pending == "1"
 
 
 def test_an_order_number_is_sent_after_the_pause() -> None:
     keys = DigitCollector(inter_digit_s=2.0)
     for at, digit in enumerate("100245"):
-        assert keys.press(digit, at * 0.5, stage="LISTENING") is None
+        assert keys.press(digit, at * 0.5, stage=Stage.LISTENING) is None
     assert keys.due(2.5 + 1.9) is None  # the pause is not over yet
     assert keys.due(2.5 + 2.0) == "100245"
     assert keys.due(10.0) is None
@@ -81,8 +82,8 @@ def test_hash_ends_the_number_and_star_restarts_it() -> None:
 
 def test_zero_inside_a_number_is_a_digit() -> None:
     keys = DigitCollector()
-    keys.press("1", 0.0, stage="LISTENING")
-    assert keys.press("0", 0.1, stage="LISTENING") is None
+    keys.press("1", 0.0, stage=Stage.LISTENING)
+    assert keys.press("0", 0.1, stage=Stage.LISTENING) is None
     assert keys.pending == "10"
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from core.local_stack import write_stack_file
 from core.settings import (
     DEV_STORE_API_TOKEN,
     PROJECT_ROOT,
@@ -18,6 +20,7 @@ from core.settings import (
     StoreApiMode,
     TtsProvider,
     get_settings,
+    load_settings,
 )
 from core.vocabulary import AgentMode, SmsProvider
 
@@ -163,7 +166,6 @@ BAD_VALUES = [
     ("TTS_PROVIDER", "festival"),
     ("METRICS_HOST", "0.0.0.0:9100"),  # a port belongs to --metrics-port
     ("METRICS_HOST", "http://127.0.0.1"),
-    ("METRICS_HOST", ""),
     ("METRICS_HOST", "1.2.3"),
 ]
 
@@ -179,6 +181,15 @@ def test_bad_value_names_the_variable(
     assert message.startswith(f"invalid configuration: {variable.upper()}: ")
     assert "\n" not in message
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_an_empty_variable_is_an_unset_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What compose passes for `${ARI_URL:-}` when the operator set nothing."""
+    for variable in ("ARI_URL", "OPENAI_BASE_URL", "METRICS_HOST", "STT_API_KEY", "AGENT"):
+        monkeypatch.setenv(variable, "")
+    s = get_settings()
+    assert (s.ari_url, s.openai_base_url, s.stt_api_key) == (None, None, None)
+    assert (s.metrics_host, s.agent) == ("127.0.0.1", AgentMode.AUTO)
 
 
 def test_error_does_not_echo_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -251,7 +262,9 @@ def test_docs_defaults_match() -> None:
             assert value is None, variable
         elif literal and not re.fullmatch(r"[A-Z_]+", literal[1]):
             documented = literal[1]
-            if isinstance(value, bool | int | float):
+            if isinstance(value, bool):
+                assert documented == str(value).lower(), variable
+            elif isinstance(value, int | float):
                 assert float(documented) == value, variable
             else:
                 assert documented == str(value), variable
@@ -280,3 +293,65 @@ def test_external_host_and_urls_are_tidied(monkeypatch: pytest.MonkeyPatch) -> N
     s = get_settings()
     assert s.effective_audiosocket_external_host == "10.0.0.5:9092"
     assert s.ari_url == "http://127.0.0.1:8088"
+
+
+# --- Temporal over TLS ------------------------------------------------------------------------
+
+
+def test_a_client_certificate_needs_its_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEMPORAL_TLS_CERT", "/etc/temporal/client.pem")
+    with pytest.raises(ConfigurationError, match="TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY"):
+        get_settings()
+
+
+def test_an_api_key_or_a_certificate_turns_tls_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not Settings().temporal_uses_tls
+    monkeypatch.setenv("TEMPORAL_API_KEY", "key")
+    assert Settings().temporal_uses_tls
+    monkeypatch.setenv("TEMPORAL_API_KEY", "")  # what compose passes for an unset variable
+    s = Settings()
+    assert s.temporal_api_key is None and not s.temporal_uses_tls
+
+
+# --- joining a running `voiceorder up` ------------------------------------------------------
+
+
+def test_a_command_beside_a_running_up_takes_what_it_chose(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    write_stack_file(
+        data_dir,
+        {
+            "DATABASE_URL": "postgresql://voiceorder@127.0.0.1:54329/voiceorder",
+            "TEMPORAL_ADDRESS": "127.0.0.1:7299",
+            "STORE_API_URL": "http://127.0.0.1:8099/api/v1",
+            "NOT_A_SETTING": "ignored",
+        },
+    )
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    monkeypatch.setenv("STORE_API_URL", "http://mine:8080/api/v1")  # set here: it wins
+    s = get_settings()
+    assert s.database_url == "postgresql://voiceorder@127.0.0.1:54329/voiceorder"
+    assert s.temporal_address == "127.0.0.1:7299"
+    assert s.store_api_url == "http://mine:8080/api/v1"
+    assert load_settings().database_url is None, "`up` itself never joins"
+
+
+def test_a_stack_file_of_an_up_that_is_gone_is_ignored(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    dead_pid = _exited_pid()
+    write_stack_file(tmp_path, {"DATABASE_URL": "postgresql://x@y/z"}, pid=dead_pid)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    assert get_settings().database_url is None
+    (tmp_path / "stack.json").write_text("{not json", encoding="utf-8")
+    get_settings.cache_clear()
+    assert get_settings().database_url is None
+
+
+def _exited_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid

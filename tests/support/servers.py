@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import asyncpg
 import httpx
@@ -171,17 +171,7 @@ async def store_api_server(
         raise RuntimeError("voiceorder store-api seed failed (output above)")
     output = log.open("ab") if log is not None else None
     try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "voiceorder",
-            "store-api",
-            "serve",
-            env=env,
-            preexec_fn=die_with_parent(),
-            stdout=output,
-            stderr=output,
-        )
+        process = await spawn_store_api(env, output=output)
     finally:
         if output is not None:
             output.close()  # the child has its own copy
@@ -191,6 +181,23 @@ async def store_api_server(
         yield StoreApiServer(base_url, TEST_STORE_TOKEN, database_url, process)
     finally:
         await stop_child(process, signal.SIGTERM, 10)
+
+
+async def spawn_store_api(
+    env: dict[str, str], *, output: IO[bytes] | int | None = None
+) -> asyncio.subprocess.Process:
+    """`voiceorder store-api serve` as a child that dies with the test session."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voiceorder",
+        "store-api",
+        "serve",
+        env=env,
+        preexec_fn=die_with_parent(),
+        stdout=output,
+        stderr=output,
+    )
 
 
 async def _wait_healthy(base_url: str, process: asyncio.subprocess.Process) -> None:

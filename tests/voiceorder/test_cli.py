@@ -118,3 +118,12 @@ def test_temporal_out_of_reach_is_one_line_naming_the_address(args: list[str]) -
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
     assert lines[0].startswith("Error: cannot reach Temporal at 127.0.0.1:1: ")
+
+
+def test_a_worker_without_a_database_or_a_running_up_says_what_to_do(tmp_path: Path) -> None:
+    result = invoke("worker", env={"DATA_DIR": str(tmp_path / "data")})
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert lines[0].startswith("Error: DATABASE_URL is not set, and no `voiceorder up` runs")
+    assert "start `./dev up` first" in lines[0]

@@ -19,7 +19,7 @@ from tests.support.servers import StoreApiServer
 from tests.support.temporal import temporal_dev_server
 from workers.worker import activity_set, build_worker
 from workflows.client import CallSession
-from workflows.models import CallStart
+from workflows.models import CallStart, LookupLimits
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +82,7 @@ class Calls:
         auto_played: bool = True,
         turns_per_run: int = 400,
         agent: AgentMode | None = None,
+        lookup_limits: LookupLimits | None = None,
     ) -> CallSession:
         call_id = f"call-{uuid.uuid4()}"
         if script:
@@ -95,6 +96,7 @@ class Calls:
                 attention_after_s=attention_after_s,
                 turns_per_run=turns_per_run,
                 agent=agent,
+                lookup_limits=lookup_limits or LookupLimits(),
             ),
             call_id=call_id,
             auto_played=auto_played,

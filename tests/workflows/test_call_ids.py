@@ -13,7 +13,7 @@ from core.vocabulary import AgentMode
 from store_api.seed.personas import NO_ORDERS
 from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls
-from tests.workflows.test_guided_cli import SCRIPT, chat, no_llm_queue
+from tests.workflows.test_guided_cli import chat, no_llm_queue, order_by_chat
 from tests.workflows.test_order_scenarios import orders_of_call
 from workflows.client import CallIdInUse, CallSession
 from workflows.models import CallStart
@@ -24,16 +24,13 @@ __all__ = ["no_llm_queue"]  # the module-scoped worker without an LLM, shared wi
 async def test_a_used_call_id_is_refused_and_the_first_order_stays_confirmed(
     calls: Calls, no_llm_queue: str, store_api: StoreApiServer, tmp_path: Path
 ) -> None:
-    script = tmp_path / "order.txt"
-    script.write_text(SCRIPT, "utf-8")
     call_id = f"call-{uuid.uuid4()}"
-    args = ("--phone", NO_ORDERS.phone, "--script", str(script))
-    code, out, err = await chat(calls, no_llm_queue, call_id, *args)
+    code, out, err = await order_by_chat(calls, no_llm_queue, tmp_path, call_id)
     assert code == 0 and "итог звонка: order_confirmed" in out, (out, err)
     events = await calls.audit_events(call_id)
 
     # The same id again, as in the report: refused in one line, before any turn.
-    code, out, err = await chat(calls, no_llm_queue, call_id, *args)
+    code, out, err = await order_by_chat(calls, no_llm_queue, tmp_path, call_id)
     assert code != 0
     assert f"call id '{call_id}' was already used" in err and "Traceback" not in err
     orders = await orders_of_call(store_api, NO_ORDERS.phone, call_id)

@@ -80,15 +80,20 @@ def test_the_starter_picks_guided_without_an_llm() -> None:
     assert agent_for(settings(AgentMode.LLM, None)) == "llm"
 
 
+async def order_by_chat(
+    calls: Calls, queue: str, tmp_path: Path, call_id: str
+) -> tuple[int, str, str]:
+    """The whole guided order of SCRIPT, as `voiceorder chat --script` under `call_id`."""
+    script = tmp_path / "order.txt"
+    script.write_text(SCRIPT, "utf-8")
+    return await chat(calls, queue, call_id, "--phone", NO_ORDERS.phone, "--script", str(script))
+
+
 async def test_chat_script_runs_a_guided_order_with_no_llm_configured(
     calls: Calls, no_llm_queue: str, store_api: StoreApiServer, tmp_path: Path
 ) -> None:
-    script = tmp_path / "order.txt"
-    script.write_text(SCRIPT, "utf-8")
     call_id = f"call-{uuid.uuid4()}"
-    code, out, err = await chat(
-        calls, no_llm_queue, call_id, "--phone", NO_ORDERS.phone, "--script", str(script)
-    )
+    code, out, err = await order_by_chat(calls, no_llm_queue, tmp_path, call_id)
     assert code == 0, err
     assert "агент: короткие вопросы, без LLM" in out
     assert "оформить новый?" in out, "the guided greeting"

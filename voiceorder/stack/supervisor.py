@@ -2,10 +2,17 @@
 
 Services start in order, each waiting for the previous one to be ready, and stop in reverse
 order. Every output line of a child is shown with its name in front (`temporal | ...`),
-coloured on a terminal. If a child exits on its own, the rest are stopped and `run` returns
-non-zero with a message naming it. Each child lives in its own process group, so a Ctrl-C
-in the terminal reaches only us and the shutdown order holds; `die_with_parent` takes the
-children down even if we are killed with SIGKILL.
+coloured on a terminal. Each child lives in its own process group, so a Ctrl-C in the
+terminal reaches only us and the shutdown order holds; `die_with_parent` takes the children
+down even if we are killed with SIGKILL.
+
+A child that exits on its own is handled as systemd would handle its unit: a service with a
+`Restart` policy (the stateless ones: workers, edges) is started again after a growing pause
+while the rest keep running — a worker killed mid-call must not take the phone line down —
+and given up on, stopping the stack with a message naming it, after too many exits in a short
+time (`StartLimitBurst` within `StartLimitIntervalSec`). A service without one (the
+databases), or one that fails before it was ever ready, stops the rest at once and `run`
+returns non-zero with a message naming it.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO, TypeVar
@@ -31,6 +39,26 @@ Prepare = Callable[[Say], Awaitable[None]]
 _PALETTE = ("36", "35", "33", "32", "34", "96", "95", "93")
 _RED = "31"
 _READ_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Restart:
+    """systemd's `Restart=always`: the pause before a restart doubles from `first_delay_s` up
+    to `max_delay_s` with each exit inside the window; `burst` exits within `window_s`
+    seconds give up on the service (`StartLimitBurst`, `StartLimitIntervalSec`)."""
+
+    first_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+    burst: int = 5
+    window_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.burst < 1 or self.first_delay_s < 0 or self.max_delay_s < self.first_delay_s:
+            raise ValueError(f"inconsistent restart policy: {self}")
+
+    def delay_s(self, recent_exits: int) -> float:
+        """The pause before the restart that follows the `recent_exits`-th exit (1-based)."""
+        return min(self.max_delay_s, self.first_delay_s * 2.0 ** max(0, recent_exits - 1))
 
 
 @dataclass(frozen=True)
@@ -54,6 +82,8 @@ class ServiceSpec:
     show_while_stopping: Callable[[str], bool] | None = None
     # Extra subprocess arguments (user, group, cwd).
     popen: Mapping[str, Any] = field(default_factory=dict)
+    # Started again when it exits after it was ready; None: its exit stops the stack.
+    restart: Restart | None = None
 
 
 class Console:
@@ -108,6 +138,7 @@ class _Child:
     pump: asyncio.Task[None] = field(init=False)
     started: bool = False
     stopping: bool = False
+    restarted: bool = False  # a restart of a service that was ready before
 
 
 class Supervisor:
@@ -132,6 +163,15 @@ class Supervisor:
         self._failure: str | None = None
         self._signal: str | None = None
         self._stopping = False
+        # Loop times of each restartable service's recent exits (within its window).
+        self._exits: dict[str, deque[float]] = {}
+
+    def pid_of(self, name: str) -> int | None:
+        """The pid of the running process of service `name` (None if it is not running)."""
+        for child in self._children:
+            if child.spec.name == name and child.process.returncode is None:
+                return child.process.pid
+        return None
 
     def say(self, text: str, *, error: bool = False) -> None:
         self.console.line(self._label, text, error=error)
@@ -205,9 +245,7 @@ class Supervisor:
         if spec.one_shot:
             await self._finish_one_shot(child)
             return
-        watcher = asyncio.create_task(self._watch(child))
-        self._watchers.add(watcher)
-        watcher.add_done_callback(self._watchers.discard)
+        self._watch_child(child)
         if spec.ready is not None:
             try:
                 await self._unless_interrupted(
@@ -223,9 +261,9 @@ class Supervisor:
                     self._fail(f"{spec.name} did not become ready: {exc}")
                 return
         child.started = True
-        self.say(f"{spec.name} is ready")
+        self.say(f"{spec.name} is ready (pid {child.process.pid})")
 
-    async def _spawn(self, spec: ServiceSpec) -> _Child | None:
+    async def _spawn(self, spec: ServiceSpec, *, replacing: _Child | None = None) -> _Child | None:
         kwargs: dict[str, Any] = {
             "stdin": asyncio.subprocess.DEVNULL,
             "stdout": asyncio.subprocess.PIPE,
@@ -244,7 +282,11 @@ class Supervisor:
         assert process.stdout is not None  # we asked for a pipe
         child = _Child(spec, process)
         child.pump = asyncio.create_task(self._pump(child, process.stdout))
-        self._children.append(child)
+        if replacing is not None and replacing in self._children:
+            # Same place in the list: the stop order stays the start order reversed.
+            self._children[self._children.index(replacing)] = child
+        else:
+            self._children.append(child)
         return child
 
     async def _finish_one_shot(self, child: _Child) -> None:
@@ -256,12 +298,66 @@ class Supervisor:
         else:
             self.say(f"{child.spec.name} done")
 
+    def _watch_child(self, child: _Child) -> None:
+        watcher = asyncio.create_task(self._watch(child), name=f"watch-{child.spec.name}")
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+
     async def _watch(self, child: _Child) -> None:
         returncode = await child.process.wait()
         if child.stopping or self._stopping:
             return
-        when = "" if child.started else " while starting"
-        self._fail(f"{child.spec.name} {describe_exit(returncode)}{when}; stopping the rest")
+        spec = child.spec
+        if spec.restart is None or not (child.started or child.restarted):
+            # A service that never got ready is misconfigured: restarting it would only
+            # repeat the error. One without a policy holds state the rest depend on.
+            when = "" if child.started else " while starting"
+            self._fail(f"{spec.name} {describe_exit(returncode)}{when}; stopping the rest")
+            return
+        await self._restart(child, spec.restart, describe_exit(returncode))
+
+    async def _restart(self, child: _Child, policy: Restart, how: str) -> None:
+        spec = child.spec
+        now = asyncio.get_running_loop().time()
+        exits = self._exits.setdefault(spec.name, deque())
+        exits.append(now)
+        while exits and now - exits[0] > policy.window_s:
+            exits.popleft()
+        if len(exits) >= policy.burst:
+            self._fail(
+                f"{spec.name} {how}, {len(exits)} times within {policy.window_s:g}s: "
+                "giving up on it; stopping the rest"
+            )
+            return
+        delay = policy.delay_s(len(exits))
+        self.say(f"{spec.name} {how}; restarting it in {delay:g}s", error=True)
+        try:
+            await self._unless_interrupted(asyncio.sleep(delay))
+        except _Interrupted:
+            return
+        _kill_group(child.process)  # whatever it left in its group goes with it
+        await self._drain(child)
+        self.say(f"restarting {spec.name}")
+        new = await self._spawn(spec, replacing=child)
+        if new is None:
+            return  # could not even be spawned: _spawn failed the stack
+        new.restarted = True
+        self._watch_child(new)
+        if spec.ready is not None:
+            try:
+                await self._unless_interrupted(
+                    asyncio.wait_for(spec.ready(new.process), spec.ready_timeout_s)
+                )
+            except _Interrupted:
+                return
+            except Exception as exc:
+                # Its exit (now, or after this kill) counts as one more: the policy decides.
+                reason = "timed out" if isinstance(exc, TimeoutError) else str(exc)
+                self.say(f"{spec.name} did not become ready again: {reason}", error=True)
+                _kill_group(new.process)
+                return
+        new.started = True
+        self.say(f"{spec.name} is ready again (pid {new.process.pid})")
 
     def _fail(self, message: str) -> None:
         if self._failure is None:
@@ -302,10 +398,13 @@ class Supervisor:
         self.console.line(child.spec.name, text)
 
     async def _stop_all(self) -> None:
+        # Watchers first: a restart in progress must not start a process behind our back.
+        watchers = list(self._watchers)
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
         for child in reversed(self._children):
             await self._stop(child)
-        for watcher in list(self._watchers):
-            watcher.cancel()
         self._children.clear()
 
     async def _stop(self, child: _Child) -> None:

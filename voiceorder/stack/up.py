@@ -1,9 +1,15 @@
 """`voiceorder up`: the whole local stack in the foreground, with real parts only.
 
 PostgreSQL (embedded unless DATABASE_URL is set), the Temporal dev server with its Web UI,
-the reference Store API (seeded on first run), the worker and the AudioSocket/ARI edge.
-Everything local lives in DATA_DIR and is reused by the next run; `--reset` starts afresh.
-A new service is one more `ServiceSpec` in `stack_services`.
+the reference Store API (seeded on first run), the workers and the AudioSocket/ARI edges
+(`--workers N --edges M`, one of each by default). Everything local lives in DATA_DIR and is
+reused by the next run; `--reset` starts afresh. A new service is one more `ServiceSpec` in
+`stack_services`; a stateless one gets `RESTART` so a crash does not take the line down.
+
+Several edges take consecutive AudioSocket ports from AUDIOSOCKET_PORT on, and with ARI each
+subscribes its own Stasis app, `<ARI_APP>-<n>`: Asterisk gives an app name to one WebSocket
+only (docs/edge.md, "Several edges on one Asterisk"), and with externalMedia each edge must
+receive the AudioSocket legs of its own callers, so they cannot share a port either.
 """
 
 from __future__ import annotations
@@ -26,19 +32,24 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
-from core.settings import Settings, get_settings
+from core.local_stack import remove_stack_file, write_stack_file
+from core.settings import Settings, load_settings
 from core.temporal import connect
 from voiceorder.stack.postgres import (
     EmbeddedPostgres,
     EmbeddedPostgresError,
     ensure_database,
 )
-from voiceorder.stack.supervisor import ReadyCheck, Say, ServiceSpec, Supervisor
+from voiceorder.stack.supervisor import ReadyCheck, Restart, Say, ServiceSpec, Supervisor
 from voiceorder.stack.temporal import TemporalDevServer, TemporalDevServerError, split_address
 
 DATABASE = "voiceorder"
 # Written into DATA_DIR so that `--reset` never deletes a folder that is not ours.
 MARKER = ".voiceorder-data"
+# The stateless services come back after a crash (R1: a worker killed mid-call); five exits
+# within a minute mean something is broken, and the stack stops saying which.
+RESTART = Restart(first_delay_s=1.0, max_delay_s=30.0, burst=5, window_s=60.0)
+MAX_PROCESSES = 16
 
 
 class StackError(click.ClickException):
@@ -53,6 +64,16 @@ class PortNeed:
 
 
 @dataclass(frozen=True)
+class Edge:
+    """One edge process of the stack: its name, AudioSocket port and Stasis app."""
+
+    name: str
+    port: int
+    ari_app: str
+    external_host: str | None  # AUDIOSOCKET_EXTERNAL_HOST for this edge, when set
+
+
+@dataclass(frozen=True)
 class Stack:
     """What `up` runs, worked out from the settings before anything starts."""
 
@@ -61,9 +82,11 @@ class Stack:
     postgres: EmbeddedPostgres | None  # None: DATABASE_URL names an existing server
     database_url: str
     temporal: TemporalDevServer
+    workers: int = 1
+    edge_count: int = 1
 
     @classmethod
-    def plan(cls, settings: Settings) -> Stack:
+    def plan(cls, settings: Settings, *, workers: int = 1, edges: int = 1) -> Stack:
         data_dir = settings.data_dir.resolve()
         try:
             host, port = split_address(settings.temporal_address)
@@ -76,10 +99,44 @@ class Stack:
             settings.temporal_ui_port,
             settings.temporal_namespace,
         )
+        if not 1 <= workers <= MAX_PROCESSES or not 1 <= edges <= MAX_PROCESSES:
+            raise StackError(f"--workers and --edges take 1 to {MAX_PROCESSES}")
+        if settings.audiosocket_port + edges - 1 > 65535:
+            raise StackError(
+                f"{edges} edges need ports {settings.audiosocket_port}.."
+                f"{settings.audiosocket_port + edges - 1}: set a lower AUDIOSOCKET_PORT"
+            )
         if settings.database_url:
-            return cls(settings, data_dir, None, settings.database_url, temporal)
+            return cls(settings, data_dir, None, settings.database_url, temporal, workers, edges)
         postgres = EmbeddedPostgres(data_dir / "postgres", settings.embedded_pg_port)
-        return cls(settings, data_dir, postgres, postgres.url(DATABASE), temporal)
+        url = postgres.url(DATABASE)
+        return cls(settings, data_dir, postgres, url, temporal, workers, edges)
+
+    @property
+    def worker_names(self) -> list[str]:
+        return _numbered("worker", self.workers)
+
+    @property
+    def edges(self) -> list[Edge]:
+        """Edge n listens on AUDIOSOCKET_PORT + n - 1 and, when there are several, subscribes
+        the Stasis app `<ARI_APP>-<n>`; a set AUDIOSOCKET_EXTERNAL_HOST shifts likewise."""
+        settings = self.settings
+        several = self.edge_count > 1
+        edges = []
+        for offset, name in enumerate(_numbered("edge", self.edge_count)):
+            external = None
+            if settings.audiosocket_external_host:
+                host, _, port = settings.audiosocket_external_host.rpartition(":")
+                external = f"{host}:{int(port) + offset}"
+            edges.append(
+                Edge(
+                    name=name,
+                    port=settings.audiosocket_port + offset,
+                    ari_app=f"{settings.ari_app}-{offset + 1}" if several else settings.ari_app,
+                    external_host=external,
+                )
+            )
+        return edges
 
     def ports(self) -> list[PortNeed]:
         needs = []
@@ -89,11 +146,32 @@ class Stack:
             PortNeed(self.temporal.host, self.temporal.port, "TEMPORAL_ADDRESS"),
             PortNeed(self.temporal.host, self.temporal.ui_port, "TEMPORAL_UI_PORT"),
             PortNeed(self.settings.store_api_host, self.settings.store_api_port, "STORE_API_PORT"),
-            PortNeed(
-                self.settings.audiosocket_host, self.settings.audiosocket_port, "AUDIOSOCKET_PORT"
-            ),
+        ]
+        needs += [
+            PortNeed(self.settings.audiosocket_host, edge.port, "AUDIOSOCKET_PORT")
+            for edge in self.edges
         ]
         return needs
+
+    def shared_settings(self) -> dict[str, str]:
+        """What every process of this stack must agree on: given to our children and
+        published in DATA_DIR for processes started beside us (core/local_stack.py)."""
+        settings = self.settings
+        return {
+            "DATA_DIR": str(self.data_dir),
+            "DATABASE_URL": self.database_url,
+            "TEMPORAL_ADDRESS": self.temporal.address,
+            "TEMPORAL_NAMESPACE": self.temporal.namespace,
+            "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+            "TEMPORAL_UI_PORT": str(self.temporal.ui_port),
+            # Our own dev server speaks plain gRPC, whatever the environment says of a cluster.
+            "TEMPORAL_TLS": "false",
+            "TEMPORAL_API_KEY": "",
+            "TEMPORAL_TLS_CERT": "",
+            "TEMPORAL_TLS_KEY": "",
+            "TEMPORAL_TLS_CA": "",
+            "STORE_API_URL": settings.store_api_url,
+        }
 
     def child_env(self) -> dict[str, str]:
         """Our children read the same settings; pass what `up` decided explicitly."""
@@ -101,17 +179,23 @@ class Stack:
         return {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
-            "DATA_DIR": str(self.data_dir),
-            "DATABASE_URL": self.database_url,
-            "TEMPORAL_ADDRESS": self.temporal.address,
-            "TEMPORAL_NAMESPACE": self.temporal.namespace,
-            "TEMPORAL_UI_PORT": str(self.temporal.ui_port),
-            "STORE_API_URL": settings.store_api_url,
+            **self.shared_settings(),
             "STORE_API_HOST": settings.store_api_host,
             "STORE_API_PORT": str(settings.store_api_port),
             "AUDIOSOCKET_HOST": settings.audiosocket_host,
             "AUDIOSOCKET_PORT": str(settings.audiosocket_port),
         }
+
+    def edge_env(self, edge: Edge) -> dict[str, str]:
+        env = self.child_env() | {"AUDIOSOCKET_PORT": str(edge.port), "ARI_APP": edge.ari_app}
+        if edge.external_host is not None:
+            env["AUDIOSOCKET_EXTERNAL_HOST"] = edge.external_host
+        return env
+
+
+def _numbered(kind: str, count: int) -> list[str]:
+    """`worker` alone, or `worker-1`, `worker-2`, … when there are several."""
+    return [kind] if count == 1 else [f"{kind}-{n}" for n in range(1, count + 1)]
 
 
 def check_ports_free(needs: list[PortNeed]) -> None:
@@ -190,19 +274,28 @@ def stack_services(stack: Stack) -> list[ServiceSpec]:
             _voiceorder("store-api", "serve"),
             env=env,
             ready=_http_ready(f"{stack.settings.store_api_url}/health"),
+            restart=RESTART,
         ),
+    ]
+    services += [
         ServiceSpec(
-            "worker",
+            name,
             _voiceorder("worker"),
             env=env,
             ready=_worker_polling(stack.settings),
-        ),
+            restart=RESTART,
+        )
+        for name in stack.worker_names
+    ]
+    services += [
         ServiceSpec(
-            "edge",
+            edge.name,
             _voiceorder("edge"),
-            env=env,
-            ready=_listening(stack.settings.audiosocket_host, stack.settings.audiosocket_port),
-        ),
+            env=stack.edge_env(edge),
+            ready=_listening(stack.settings.audiosocket_host, edge.port),
+            restart=RESTART,
+        )
+        for edge in stack.edges
     ]
     return services
 
@@ -225,7 +318,8 @@ def _listening(host: str, port: int) -> ReadyCheck:
 
 
 def _worker_polling(settings: Settings) -> ReadyCheck:
-    """Ready when Temporal sees the worker polling the call task queue."""
+    """Ready when Temporal sees this worker polling the call task queue: a poller whose
+    identity is the SDK's default, `<pid>@<host>` (others may be polling already)."""
 
     async def ready(process: asyncio.subprocess.Process) -> None:
         client = await connect(settings)
@@ -234,9 +328,10 @@ def _worker_polling(settings: Settings) -> ReadyCheck:
             task_queue=TaskQueue(name=settings.temporal_task_queue),
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
+        ours = f"{process.pid}@"
         while process.returncode is None:
             described = await client.workflow_service.describe_task_queue(request)
-            if described.pollers:
+            if any(poller.identity.startswith(ours) for poller in described.pollers):
                 return
             await asyncio.sleep(0.3)
         raise RuntimeError(f"exited with code {process.returncode}")
@@ -301,9 +396,12 @@ def _http_ready(url: str) -> ReadyCheck:
     return ready
 
 
-def _edge_summary(settings: Settings) -> str:
-    listen = f"AudioSocket {settings.audiosocket_host}:{settings.audiosocket_port}"
-    ari = f"ARI {settings.ari_url}" if settings.ari_url else "no ARI (dialplan AudioSocket())"
+def _edge_summary(settings: Settings, edge: Edge) -> str:
+    listen = f"AudioSocket {settings.audiosocket_host}:{edge.port}"
+    if settings.ari_url:
+        ari = f"ARI {settings.ari_url} app {edge.ari_app}"
+    else:
+        ari = "no ARI (dialplan AudioSocket())"
     stt = "STT on" if settings.stt_base_url else "no STT: callers hear an apology (STT_BASE_URL)"
     return f"{listen}  ({ari}; {stt}; TTS {settings.tts_provider.value})"
 
@@ -321,8 +419,13 @@ def banner(stack: Stack) -> str:
         ("Store API", settings.store_api_url),
         ("  token", f"{token}  (Authorization: Bearer …)"),
         ("PostgreSQL", f"{without_password(stack.database_url)}  ({pg_note})"),
-        ("Worker", f"task queue {settings.temporal_task_queue}"),
-        ("Edge", _edge_summary(settings)),
+        (
+            "Workers" if stack.workers > 1 else "Worker",
+            f"{stack.workers} × task queue {settings.temporal_task_queue}"
+            if stack.workers > 1
+            else f"task queue {settings.temporal_task_queue}",
+        ),
+        *((edge.name.capitalize(), _edge_summary(settings, edge)) for edge in stack.edges),
         ("Data", f"{stack.data_dir}  (kept between runs; `voiceorder up --reset` wipes it)"),
     ]
     width = max(len(name) for name, _ in rows)
@@ -335,6 +438,9 @@ def banner(stack: Stack) -> str:
         "  ./dev chat --phone +79161234567      (Анна Смирнова, three active orders)",
         "Or a voice call into the edge (a script of caller phrases, see docs/simulator.md):",
         f"  ./dev call --script call.txt --port {settings.audiosocket_port} --rate 8000",
+        "",
+        "More capacity: `./dev worker` (or `./dev edge` with its own AUDIOSOCKET_PORT) in",
+        f"another terminal joins this stack ({STACK_FILE_NOTE}).",
         "",
         "Try the Store API:",
         f"  curl -sG -H 'Authorization: Bearer {token}' \\",
@@ -363,7 +469,15 @@ async def _run(stack: Stack, services: list[ServiceSpec]) -> int:
         supervisor.console.write(banner(stack))
 
     supervisor = Supervisor(services, label="up", on_ready=show_banner)
-    return await supervisor.run()
+    # Published before the start, so a process started by hand during it finds us too.
+    write_stack_file(stack.data_dir, stack.shared_settings())
+    try:
+        return await supervisor.run()
+    finally:
+        remove_stack_file(stack.data_dir)
+
+
+STACK_FILE_NOTE = "DATA_DIR/stack.json names this stack's addresses"
 
 
 def _prepare_data_dir(data_dir: Path) -> None:
@@ -377,10 +491,24 @@ def _prepare_data_dir(data_dir: Path) -> None:
     is_flag=True,
     help="Delete DATA_DIR first (embedded PostgreSQL and Temporal history) and start afresh.",
 )
-def up_command(reset: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_PROCESSES),
+    default=1,
+    show_default=True,
+    help="Worker processes on the call task queue.",
+)
+@click.option(
+    "--edges",
+    type=click.IntRange(1, MAX_PROCESSES),
+    default=1,
+    show_default=True,
+    help="Edge processes: ports AUDIOSOCKET_PORT, +1, …; with ARI, Stasis apps ARI_APP-1, -2, ….",
+)
+def up_command(reset: bool, workers: int, edges: int) -> None:
     """Run the whole local stack in the foreground (Ctrl-C stops it)."""
-    settings = get_settings()
-    stack = Stack.plan(settings)
+    settings = load_settings()
+    stack = Stack.plan(settings, workers=workers, edges=edges)
     check_ports_free(stack.ports())
     if reset:
         reset_data_dir(stack)

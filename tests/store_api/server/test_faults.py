@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 
 import httpx
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from core.settings import Settings, StoreApiMode
 from store_api.server.app import ConfigurationError, fault_config, server_token
 from tests.store_api.server.conftest import in_stock_product
-from tests.support.servers import StoreApiServer, free_port
+from tests.support.servers import StoreApiServer, free_port, spawn_store_api
 
 
 async def test_injected_errors_and_latency(
@@ -59,16 +58,7 @@ async def test_server_refuses_to_start_without_token_in_prod(store_api: StoreApi
         "STORE_API_PORT": str(free_port()),
     }
     env.pop("STORE_API_TOKEN", None)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voiceorder",
-        "store-api",
-        "serve",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await spawn_store_api(env, output=asyncio.subprocess.PIPE)
     _, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode != 0
     assert b"STORE_API_TOKEN is required" in stderr

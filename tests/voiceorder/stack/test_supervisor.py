@@ -9,12 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.voiceorder.stack.supervised import wait_for_file
-from voiceorder.stack.supervisor import Console, ServiceSpec, Supervisor
+from voiceorder.stack.supervisor import Console, Restart, ServiceSpec, Supervisor
 
 HERE = Path(__file__).parent
 CHILD = HERE / "child.py"
@@ -242,3 +243,95 @@ def test_children_die_with_a_killed_supervisor(tmp_path: Path) -> None:
     process.kill()
     process.wait(timeout=30)
     assert wait_gone(pids) == []
+
+
+async def wait_for(predicate: Callable[[], bool], within_s: float = 60) -> None:
+    async with asyncio.timeout(within_s):
+        while not predicate():  # noqa: ASYNC110 - the supervisor's state has no event to wait on
+            await asyncio.sleep(0.05)
+
+
+async def test_a_restartable_child_that_is_killed_is_started_again_and_the_rest_keep_running(
+    tmp_path: Path,
+) -> None:
+    """What `voiceorder up` does with a SIGKILLed worker: systemd's Restart=always."""
+    quick = Restart(first_delay_s=0.1, burst=3, window_s=60)
+    services = [child("db", tmp_path), child("worker", tmp_path, restart=quick)]
+    out = io.StringIO()
+    supervisor = Supervisor(services, stream=out)
+    running = asyncio.create_task(supervisor.run(handle_signals=False))
+    try:
+        await wait_for(lambda: "worker is ready (pid" in out.getvalue())
+        db, first = supervisor.pid_of("db"), supervisor.pid_of("worker")
+        assert db is not None and first is not None
+        os.kill(first, signal.SIGKILL)
+        await wait_for(lambda: "worker is ready again" in out.getvalue())
+        again = supervisor.pid_of("worker")
+        assert again is not None and again != first and alive(again)
+        assert supervisor.pid_of("db") == db and alive(db), "the rest kept running"
+        supervisor.request_stop("test is done")
+        code = await asyncio.wait_for(running, 60)
+    finally:
+        supervisor.request_stop("test is done")
+        await asyncio.wait_for(running, 60)
+    text = out.getvalue()
+    assert code == 0, text
+    assert in_order(
+        text,
+        "worker was killed by SIGKILL; restarting it in 0.1s",
+        "restarting worker",
+        f"worker is ready again (pid {again})",
+        "stopping worker",
+        "stopping db",
+    ), text
+    assert not alive(again)
+
+
+async def test_a_child_that_keeps_exiting_is_given_up_on_with_a_clear_message(
+    tmp_path: Path,
+) -> None:
+    flaky = child(
+        "flaky",
+        tmp_path,
+        "--exit-after",
+        "0.2",
+        "3",
+        restart=Restart(first_delay_s=0.05, burst=3, window_s=60),
+    )
+    out = io.StringIO()
+    code = await asyncio.wait_for(
+        Supervisor([child("db", tmp_path), flaky], stream=out).run(handle_signals=False), 60
+    )
+
+    text = out.getvalue()
+    assert code == 1, text
+    assert in_order(
+        text,
+        "flaky exited with code 3; restarting it in 0.05s",
+        "flaky exited with code 3; restarting it in 0.1s",
+        "flaky exited with code 3, 3 times within 60s: giving up on it; stopping the rest",
+        "stopping db",
+    ), text
+
+
+async def test_a_restartable_child_that_fails_its_first_start_still_stops_the_stack(
+    tmp_path: Path,
+) -> None:
+    """A service that was never ready is misconfigured: restarting would repeat the error."""
+    broken = ServiceSpec(
+        "broken",
+        [sys.executable, "-c", "raise SystemExit(4)"],
+        ready=wait_for_file(tmp_path / "never"),
+        restart=Restart(first_delay_s=0.05),
+    )
+    code, out = await run_until_ready([broken])
+    assert code == 1, out
+    assert "broken exited with code 4 while starting; stopping the rest" in out
+    assert "restarting" not in out
+
+
+def test_restart_pauses_double_up_to_the_cap() -> None:
+    policy = Restart(first_delay_s=1, max_delay_s=5)
+    assert [policy.delay_s(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 5]
+    with pytest.raises(ValueError, match="inconsistent"):
+        Restart(first_delay_s=10, max_delay_s=1)

@@ -138,3 +138,54 @@ def test_banner_says_what_runs_where(tmp_path: Path) -> None:
 )
 def test_without_password(url: str, shown: str | None) -> None:
     assert without_password(url) == (shown or url)
+
+
+def test_several_workers_and_edges_are_planned_with_their_own_ports_and_apps(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        database_url="postgresql://u@db/x",
+        audiosocket_port=9300,
+        audiosocket_external_host="10.0.0.5:9300",
+        ari_url="http://asterisk:8088",
+    )
+    stack = Stack.plan(settings, workers=2, edges=2)
+    services = {spec.name: spec for spec in up.stack_services(stack)}
+    assert list(services) == [
+        "temporal", "seed", "store-api", "worker-1", "worker-2", "edge-1", "edge-2"
+    ]  # fmt: skip
+    edge_envs = [services[name].env or {} for name in ("edge-1", "edge-2")]
+    assert [env["AUDIOSOCKET_PORT"] for env in edge_envs] == ["9300", "9301"]
+    assert [env["ARI_APP"] for env in edge_envs] == ["voiceorder-1", "voiceorder-2"]
+    assert [env["AUDIOSOCKET_EXTERNAL_HOST"] for env in edge_envs] == [
+        "10.0.0.5:9300",
+        "10.0.0.5:9301",
+    ]
+    edge_ports = [n.port for n in stack.ports() if n.setting == "AUDIOSOCKET_PORT"]
+    assert edge_ports == [9300, 9301]
+    # The stateless ones come back after a crash; the one that holds state does not.
+    assert {name for name, spec in services.items() if spec.restart} == {
+        "store-api", "worker-1", "worker-2", "edge-1", "edge-2"
+    }  # fmt: skip
+    text = banner(stack)
+    assert "2 × task queue voiceorder-calls" in text
+    assert "AudioSocket 127.0.0.1:9301  (ARI http://asterisk:8088 app voiceorder-2" in text
+    # One edge keeps the name everybody's dialplan already has.
+    single = Stack.plan(settings)
+    assert [edge.ari_app for edge in single.edges] == ["voiceorder"]
+
+
+def test_what_up_publishes_points_at_its_own_temporal_in_plain_grpc(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, temporal_api_key="cloud-key")
+    shared = Stack.plan(settings).shared_settings()
+    assert shared["DATABASE_URL"].endswith("/voiceorder")
+    assert shared["TEMPORAL_TLS"] == "false" and shared["TEMPORAL_API_KEY"] == ""
+    assert shared["DATA_DIR"] == str(tmp_path.resolve())
+
+
+def test_too_many_edges_for_the_port_range_is_refused(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, audiosocket_port=65535)
+    with pytest.raises(up.StackError, match="set a lower AUDIOSOCKET_PORT"):
+        Stack.plan(settings, edges=2)
