@@ -6,10 +6,11 @@ real AudioSocket server, send clock, reader, playout and VAD endpointer per call
 answers turns) listen on one port with SO_REUSEPORT, pinned to `--edge-cores` CPUs; one
 caller process (bench/streams_load.py) on the other CPUs opens N legs over the ramp and
 streams 20 ms frames both ways, the caller speaking (espeak Russian) half of the time. After
-`--settle` seconds it measures for `--seconds`: every arriving frame's lateness at the peer,
-and, from each edge process when it stops, the server's own SendClock lateness of every frame
-it sent. A step passes when both p99s are under 10 ms; the largest passing N over the edge
-cores is the streams-per-core figure.
+`--settle` seconds it measures for `--seconds`: every arriving frame's lateness at the peer
+(how long after its slot it arrived; the slot is the earliest arrival's grid plus the 22 ms a
+frame may leave early), and, from each edge process when it stops, the server's own SendClock
+lateness of every frame it sent. A step passes when both p99s are under 10 ms; the largest
+passing N over the edge cores is the streams-per-core figure.
 
 The baseline in the same run is the bare clock: the same edge processes with the speech path
 off (`--baseline-calls` silence-only calls, no VAD), so the cost of the speech path and what
@@ -289,10 +290,11 @@ def markdown(result: dict[str, Any]) -> str:
         f" on CPU {result['caller_cpus']}; {result['rate']} Hz, 20 ms frames both ways, caller"
         f" speaking half of the time; {result['seconds']:g} s measured per step",
         "",
-        "| calls | peer p50 / p99 / max ms | gaps | server p99 ms | late / skipped"
+        "| calls | peer lateness p50 / p99 / max ms | arrival spread p99 ms | gaps"
+        " | server p99 ms | late / skipped"
         " | utterances | VAD windows per run | edge CPU (cores) | CPU ms per call-second"
         " | edge RSS MB before / during / after | callers' own lag p99 ms | p99 < 10 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = [*result["steps"], result["baseline_silence_only"]]
     for step in rows:
@@ -300,7 +302,8 @@ def markdown(result: dict[str, Any]) -> str:
         name = str(step["calls"]) + ("" if step["speech"] else " (baseline: silence, no VAD)")
         lines.append(
             f"| {name} | {peer['lateness_p50_ms']} / {peer['lateness_p99_ms']} /"
-            f" {peer['lateness_max_ms']} | {peer['gaps']} | {server['lateness_p99_ms']}"
+            f" {peer['lateness_max_ms']} | {peer['spread_p99_ms']} | {peer['gaps']}"
+            f" | {server['lateness_p99_ms']}"
             f" | {server['late']} / {server['skipped']} | {server['utterances']}"
             f" | {server['vad_windows_per_model_run']}"
             f" | {step['edge_cpu_cores']} | {step['edge_cpu_ms_per_call_second']}"

@@ -27,10 +27,12 @@ from array import array
 from pathlib import Path
 from typing import Any
 
-from audiosocket.pacing import FRAME_SECONDS, frame_bytes
+from audiosocket.pacing import DEFAULT_LEAD_SECONDS, FRAME_SECONDS, frame_bytes
 from audiosocket.protocol import Audio, FrameDecoder, Hangup, Uuid, encode
+from audiosocket.sender import BATCH_SECONDS
 
 PHASES = 20  # 1 ms phase slots of the 20 ms grid
+EARLY_MS = (DEFAULT_LEAD_SECONDS + BATCH_SECONDS) * 1000  # how early the edge may send
 GAP_FRAMES = 3  # an inter-arrival above this many frames is a gap (as in bench/edge_pacing.py)
 
 
@@ -89,10 +91,10 @@ def caller_frames(script: bytes, rate: int) -> list[bytes]:
     return [encode(Audio(rate, script[i : i + size])) for i in range(0, whole, size)]
 
 
-def lateness_ms(arrivals: array[float], since: float, until: float) -> tuple[list[float], int]:
-    """Lateness of each frame that arrived in [since, until) against the 20 ms grid anchored
-    at the earliest frame (every frame carries 20 ms), re-anchored after a gap; and the gaps.
-    A slot the edge skipped shows as 20 ms of lateness for the frames after it."""
+def spread_ms(arrivals: array[float], since: float, until: float) -> tuple[list[float], int]:
+    """How much later than the earliest frame's grid each frame that arrived in [since, until)
+    came (the 20 ms grid anchored at the earliest frame, re-anchored after a gap); and the
+    gaps. A slot the edge skipped shows as 20 ms more for the frames after it."""
     lateness: list[float] = []
     gaps = 0
     segment: list[float] = []
@@ -162,15 +164,18 @@ async def run(spec: dict[str, Any], script: bytes) -> dict[str, Any]:
     for leg in legs:
         leg.hang_up()
     await asyncio.sleep(0.2)
-    lateness: list[float] = []
+    spread: list[float] = []
     gaps = 0
     frames_received = 0
     for leg in legs:
-        late, leg_gaps = lateness_ms(leg.arrivals, measure_from, measure_until)
-        lateness.extend(late)
+        late, leg_gaps = spread_ms(leg.arrivals, measure_from, measure_until)
+        spread.extend(late)
         gaps += leg_gaps
         frames_received += len(late)
-    lateness.sort()
+    spread.sort()
+    # The edge may send a frame up to lead + batch before its slot (pacing.py, sender.py), so
+    # the earliest arrival is that much before the slot: a frame is late by what it came after.
+    lateness = [max(0.0, x - EARLY_MS) for x in spread]
     lag.sort()
     return {
         "calls": calls,
@@ -179,6 +184,7 @@ async def run(spec: dict[str, Any], script: bytes) -> dict[str, Any]:
         "lateness_p50_ms": _percentile(lateness, 0.50),
         "lateness_p99_ms": _percentile(lateness, 0.99),
         "lateness_max_ms": round(lateness[-1], 2) if lateness else 0.0,
+        "spread_p99_ms": _percentile(spread, 0.99),
         "gaps": gaps,
         "calls_cut_by_edge": sum(1 for leg in legs if leg.hung_up_by_edge),
         "sender_lag_p99_ms": _percentile([x * 1000 for x in lag], 0.99),

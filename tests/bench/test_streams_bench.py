@@ -48,7 +48,13 @@ async def test_bench_streams_at_a_tiny_size_writes_its_report(tmp_path: Path) ->
     for measured in (step, baseline):
         peer, server = measured["peer"], measured["server"]
         assert peer["frames_measured"] > 0 and peer["frames_sent"] > 0
-        for field in ("lateness_p50_ms", "lateness_p99_ms", "lateness_max_ms", "gaps"):
+        for field in (
+            "lateness_p50_ms",
+            "lateness_p99_ms",
+            "lateness_max_ms",
+            "spread_p99_ms",
+            "gaps",
+        ):
             assert peer[field] >= 0
         assert peer["calls_cut_by_edge"] == 0
         # Every call reached one of the two processes sharing the port, and ended there.
