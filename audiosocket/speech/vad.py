@@ -105,7 +105,9 @@ class VadBatcher:
         self.model = model
         self.delay_s = delay_s
         self._waiting: list[VoiceActivity] = []
-        self._scheduled = False
+        # The loop a run is scheduled on. The batcher outlives event loops (one per process,
+        # a test suite runs many): a run scheduled on a loop that closed never comes.
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None
         self.runs = 0
         self.windows = 0
 
@@ -115,14 +117,14 @@ class VadBatcher:
         if not stream._in_batch:
             stream._in_batch = True
             self._waiting.append(stream)
-        if self._scheduled:
-            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.run()
             return
-        self._scheduled = True
+        if self._scheduled_on is loop:
+            return
+        self._scheduled_on = loop
         loop.call_later(self.delay_s, self.run)
 
     def _yield_to_loop(self) -> bool:
@@ -131,7 +133,7 @@ class VadBatcher:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return False
-        self._scheduled = True
+        self._scheduled_on = loop
         loop.call_soon(self.run)
         return True
 
@@ -139,7 +141,7 @@ class VadBatcher:
         """Score waiting windows: one model run per round, a stream's next window in the next
         round (its state depends on the one before), at most MAX_ROUNDS_PER_PASS rounds per
         pass of the event loop."""
-        self._scheduled = False
+        self._scheduled_on = None
         model = self.model
         context = model.context
         rounds = 0

@@ -99,3 +99,26 @@ async def test_closing_streams_gives_their_state_back() -> None:
     assert sum(open_streams().values()) == before
     with pytest.raises(RuntimeError, match="closed"):
         streams[0].feed(b"\x00\x00")
+
+
+def test_the_batcher_outlives_an_event_loop_that_closed() -> None:
+    """One batcher per process, many event loops (a test suite): a run scheduled on a loop
+    that closed before it came must not keep later loops' windows from being scored."""
+    pcm = speech(16000)[: 16000 * 2 // 2]  # 0.5 s: 15 whole windows
+
+    async def feed_and_leave() -> None:
+        stream = VoiceActivity(16000, batched=True)
+        stream.feed(pcm)  # a run is scheduled on this loop, which closes before it comes
+        stream.close()
+
+    async def feed_and_wait() -> list[float]:
+        stream = VoiceActivity(16000, batched=True)
+        stream.feed(pcm)
+        await asyncio.sleep(BATCH_DELAY_S * 3)
+        try:
+            return stream.ready()
+        finally:
+            stream.close()
+
+    asyncio.run(feed_and_leave())
+    assert len(asyncio.run(feed_and_wait())) == 15
