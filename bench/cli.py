@@ -106,13 +106,41 @@ def stream_channel_command(
     show_default=True,
     help="Concurrent calls per step, comma-separated.",
 )
-@click.option("--seconds", default=20.0, show_default=True, help="Measured seconds per step.")
-@click.option("--ramp", default=5.0, show_default=True, help="Seconds over which calls connect.")
 @click.option(
-    "--settle", default=3.0, show_default=True, help="Seconds after the ramp, unmeasured."
+    "--seconds",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Measured seconds per step.",
 )
-@click.option("--rate", default=16000, show_default=True, type=click.Choice(["8000", "16000"]))
-@click.option("--processes", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--ramp",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds over which calls connect.",
+)
+@click.option(
+    "--settle",
+    default=3.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds after the ramp, unmeasured.",
+)
+@click.option(
+    "--rate",
+    default="16000",
+    show_default=True,
+    type=click.Choice(["8000", "16000"]),
+    help="Audio both ways: 16000 (ARI slin16) or 8000 (the dialplan AudioSocket() path).",
+)
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Edge processes sharing the port (SO_REUSEPORT).",
+)
 @click.option(
     "--edge-cores", default=1, show_default=True, type=click.IntRange(min=1), help="CPUs for edges."
 )
