@@ -58,7 +58,7 @@ async def test_bench_streams_at_a_tiny_size_writes_its_report(tmp_path: Path) ->
             assert peer[field] >= 0
         assert peer["calls_cut_by_edge"] == 0
         # Every call reached one of the two processes sharing the port, and ended there.
-        assert server["calls"] == CALLS and server["processes"] == 2
+        assert server["calls"] == CALLS and server["processes"] == 2 and server["complete"]
         assert sum(server["calls_per_process"]) == CALLS
         assert server["frames_sent"] > 0 and server["lateness_p99_ms"] >= 0
         assert server["vad_streams_open_after"] == 0
