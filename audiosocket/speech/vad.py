@@ -36,13 +36,13 @@ windows, so a batched stream scores exactly what an unbatched one does.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections import deque
 from importlib.resources import files
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
-import onnxruntime  # type: ignore[import-untyped]
 
 from audiosocket.speech.resample import SAMPLE_WIDTH, StreamResampler
 
@@ -64,6 +64,17 @@ BATCH_DELAY_S: Final = 0.005
 MAX_ROUNDS_PER_PASS: Final = 4
 
 
+def _onnxruntime() -> Any:
+    """ONNX Runtime, loaded on first use with its telemetry off: told nothing, it writes a
+    device id under ~/.cache/Microsoft (the edge writes nothing outside DATA_DIR; `voiceorder
+    up`'s test checks HOME stays empty) and may report usage events. The switch is read when
+    the library loads, hence the import here rather than at the top."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime  # type: ignore[import-untyped]
+
+    return onnxruntime
+
+
 class SileroModel:
     """The silero ONNX model for one sample rate, shared by every stream of the process.
 
@@ -75,6 +86,7 @@ class SileroModel:
     def __init__(self, rate: int) -> None:
         if rate not in SUPPORTED_RATES:
             raise ValueError(f"silero runs at 8000 or 16000 Hz, not {rate}")
+        onnxruntime = _onnxruntime()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1

@@ -5,6 +5,10 @@ must find the same utterances, a frame or a tick later at most."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +126,17 @@ def test_the_batcher_outlives_an_event_loop_that_closed() -> None:
 
     asyncio.run(feed_and_leave())
     assert len(asyncio.run(feed_and_wait())) == 15
+
+
+def test_loading_the_model_writes_nothing_under_home(tmp_path: Path) -> None:
+    """ONNX Runtime would keep a device id under ~/.cache/Microsoft; the edge turns that off."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "ORT_DISABLE_TELEMETRY"}
+    subprocess.run(
+        [sys.executable, "-c", "from audiosocket.speech.vad import shared_model as m; m(16000)"],
+        env={**env, "HOME": str(home)},
+        check=True,
+        timeout=120,
+    )
+    assert list(home.iterdir()) == []
