@@ -136,7 +136,7 @@ async def test_calls_share_the_vad_model_and_give_their_state_back_when_they_end
     during = sum(open_streams().values())
     print(f"VAD streams open: before {before}, during {during}; models loaded {loaded_models()}")
     # Each call holds its own stream (an earlier test's may still be closing: not `==`).
-    assert during >= 3 and during >= before
+    assert during >= 3
     # One model per sample rate, however many calls (not one per call).
     assert loaded_models() <= 2
     for peer in peers:
