@@ -10,6 +10,12 @@ never start a second conversation under it, so the edge refuses, before any work
   router had its chance to register the call).
 A refused connection gets 0x00 at once: the dialplan goes on after `AudioSocket()` (to the
 operators, in the shipped samples), and an intruder learns nothing.
+
+A genuine call the edge has no room for (`EDGE_MAX_CALLS` calls already on the line) is
+refused too, before its workflow starts, but never in silence: a Stasis caller is sent to the
+operators (ARI `continue`, by the edge), anyone else hears the short busy phrase (`BusyCall`)
+and is hung up. Past the cap every call would get worse — late greetings, broken audio — so
+the calls already talking keep their quality and the newcomer learns at once.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ class Refusal(StrEnum):
     NIL_UUID = "nil_uuid"
     UUID_REUSED = "uuid_reused"
     UNKNOWN_UUID = "unknown_uuid"  # ARI is on, but the router never asked for this UUID
+    EDGE_FULL = "edge_full"  # EDGE_MAX_CALLS calls are already on the line
 
 
 class CallRefused(Exception):
@@ -77,3 +84,14 @@ class RefusedCall:
 
     async def on_hangup(self, reason: HangupReason) -> None:
         return None
+
+
+class BusyCall(RefusedCall):
+    """The CallHandler of a call refused for capacity: the busy phrase (synthesised once at
+    start), then 0x00. With no phrase (TTS failed) it is 0x00 at once, like `RefusedCall`."""
+
+    def __init__(self, call: Call, rate: int, phrase: bytes) -> None:
+        self._outbound = PlayoutSource(rate)
+        if phrase:
+            self._outbound.enqueue(phrase)
+        call.hangup(after_speech=True)

@@ -18,17 +18,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
 from aiohttp import web
 from temporalio.client import Client
 
-from audiosocket.admission import RefusedCall, UuidGuard
+from audiosocket.admission import BusyCall, Refusal, RefusedCall, UuidGuard
 from audiosocket.ari import AriClient
 from audiosocket.ari_calls import AriCallRouter
 from audiosocket.dtmf import DtmfSource
+from audiosocket.memory import HeapTrimmer
 from audiosocket.metrics import EdgeMetrics, metrics_app
 from audiosocket.server import AudioSocketServer, Call, CallHandler
 from audiosocket.session import (
@@ -45,7 +46,7 @@ from audiosocket.speech import (
     build_synthesizer,
     build_transcriber,
 )
-from core.settings import Settings
+from core.settings import DEFAULT_EDGE_MAX_CALLS, Settings
 from core.vocabulary import AgentMode
 from russian import warm_up as russian_warm_up
 from workflows.client import agent_for, lookup_limits_for
@@ -59,9 +60,8 @@ MEDIA_FORMAT = "slin16"
 # What the dialplan AudioSocket() application always uses (audiosocket.md).
 DIALPLAN_RATE = 8000
 RATES = {"slin": 8000, "slin16": 16000}
-# Calls that can start at the same moment without loading a VAD model (the pool grows with
-# use; a model is a few MB).
-PRELOADED_VAD_MODELS = 8
+# What a caller hears when the edge is full (EDGE_MAX_CALLS) and ARI cannot hand them over.
+BUSY_TEXT = "Извините, сейчас все линии заняты. Пожалуйста, перезвоните через несколько минут."
 
 
 def _warm_up() -> None:
@@ -94,13 +94,16 @@ class Edge:
         timings: SessionTimings | None = None,
         endpointer: Callable[[int], Endpointer] = default_endpointer,
         dialplan_rate: int = DIALPLAN_RATE,
-        vad_models: int = PRELOADED_VAD_MODELS,
         media_format: str = MEDIA_FORMAT,
         agent: AgentMode = AgentMode.AUTO,
         lookup_limits: LookupLimits | None = None,
+        max_calls: int = DEFAULT_EDGE_MAX_CALLS,
     ) -> None:
         if media_format not in RATES:
             raise EdgeError(f"media format {media_format!r} is not one of {sorted(RATES)}")
+        if max_calls < 1:
+            raise EdgeError(f"the edge must take at least one call, not {max_calls}")
+        self.max_calls = max_calls
         self._media_format = media_format
         self.metrics = EdgeMetrics()
         self.sessions: dict[uuid.UUID, EdgeCallSession] = {}
@@ -128,14 +131,17 @@ class Edge:
             agent=agent,
             lookup_limits=lookup_limits or LookupLimits(),
         )
+        # Synthesised once at start, like the filler: a full edge must not spend TTS per refusal.
+        self._busy_phrase = FillerCache(synthesizer, BUSY_TEXT)
+        self._busy_pcm: dict[int, bytes] = {}  # by rate, filled by start()
+        self.heap = HeapTrimmer()  # gives ended calls' memory back to the system
         self.server = AudioSocketServer(host, port, self._new_session)
         # Outbound audio of a connection without ARI: the AudioSocket() app is always 8 kHz,
         # `Dial(AudioSocket/host:port/uuid/c(slin16))` 16 kHz. The edge speaks first, so it
         # cannot wait for the caller's frames to tell.
         self._dialplan_rate = dialplan_rate
         self._rate = dialplan_rate  # the usual rate: of Stasis legs once ARI is on
-        self._watchers: set[asyncio.Task[None]] = set()
-        self._vad_models = vad_models
+        self._watchers: set[asyncio.Task[Any]] = set()
         self._uuids = UuidGuard()
 
     @classmethod
@@ -171,6 +177,7 @@ class Edge:
             media_format=settings.ari_media_format,
             agent=agent_for(settings),
             lookup_limits=lookup_limits_for(settings),
+            max_calls=settings.edge_max_calls,
         )
 
     @property
@@ -215,6 +222,8 @@ class Edge:
         await asyncio.to_thread(self._preload_vad_models)
         assert self.deps.fillers is not None
         await self.deps.fillers.get(self._rate)
+        for rate in {self._rate, self._dialplan_rate}:
+            self._busy_pcm[rate] = await self._busy_phrase.get(rate)
         await self.server.start()
         if self._ari is not None:
             # Known only now when port 0 asked for a free port.
@@ -245,11 +254,10 @@ class Edge:
         )
 
     def _preload_vad_models(self) -> None:
-        """Fill the VAD model pool: loading one takes ~40 ms with the GIL held, so several
-        callers connecting at once would stall every call's clock."""
-        made = [self.deps.endpointer(self._rate) for _ in range(self._vad_models)]
-        for endpointer in made:
-            endpointer.close()
+        """Load the shared VAD model of each rate a call can come at: loading one takes ~40 ms
+        with the GIL held, which would stall every call's clock if the first call did it."""
+        for rate in {self._rate, self._dialplan_rate}:
+            self.deps.endpointer(rate).close()
 
     async def close(self) -> None:
         await self.server.close()  # ends every open call (their sessions clean up)
@@ -270,6 +278,7 @@ class Edge:
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
             self._metrics_runner = None
+        await self.heap.close()
 
     async def __aenter__(self) -> Edge:
         await self.start()
@@ -309,12 +318,38 @@ class Edge:
             log.warning("call_refused", reason=refusal.value, peer=call.peer)
             self.metrics.call_refused(refusal.value)
             return RefusedCall(call, self._rate_of(call))
+        if self.calls_on_line >= self.max_calls:
+            return self._busy(call)
         session = EdgeCallSession(call, self.deps, rate=self._rate_of(call))
         self.sessions[call.id] = session
         task = asyncio.create_task(self._forget_when_finished(session))
         self._watchers.add(task)
         task.add_done_callback(self._watchers.discard)
         return session
+
+    @property
+    def calls_on_line(self) -> int:
+        """Admitted calls whose connection is still open (post-call work does not count)."""
+        return sum(1 for session in self.sessions.values() if not session.call.closed)
+
+    def _busy(self, call: Call) -> CallHandler:
+        """No room: no workflow starts; a Stasis caller goes to the operators, anyone else
+        hears the busy phrase and is hung up (the dialplan then goes on after AudioSocket())."""
+        reason = Refusal.EDGE_FULL.value
+        self.metrics.call_refused(reason)
+        line = self.router.lookup(call.id) if self.router is not None else None
+        rate = self._rate_of(call)
+        if self.router is not None and line is not None and not line.via_dialplan:
+            log.warning("call_refused", reason=reason, peer=call.peer, to="operators")
+            self._spawn(self.router.transfer(call.id))
+            return RefusedCall(call, rate)
+        log.warning("call_refused", reason=reason, peer=call.peer, to="busy_phrase")
+        return BusyCall(call, rate, self._busy_pcm.get(rate, b""))
+
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.create_task(work)
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
 
     def _rate_of(self, call: Call) -> int:
         """Outbound rate of a new connection. A Stasis call is registered before Asterisk
@@ -331,6 +366,7 @@ class Edge:
         self.sessions.pop(session.call.id, None)
         self.ended.append(session)
         del self.ended[:-100]
+        self.heap.calls_ended()
 
     async def session(
         self,

@@ -8,7 +8,7 @@ each frame may go; `FrameSource` decides what it carries (speech or silence).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 FRAME_SECONDS = 0.020
 # Sending further ahead than this risks the bridge discarding audio, and delays barge-in.
@@ -18,6 +18,8 @@ DEFAULT_LEAD_SECONDS = FRAME_SECONDS
 # A frame sent later than this after its slot counts as late (still sent, not skipped).
 LATE_TOLERANCE_SECONDS = 0.005
 BYTES_PER_SAMPLE = 2
+# Lateness histogram: 1 ms buckets from 0 (on time or early) to LATENESS_BUCKETS - 1 (or more).
+LATENESS_BUCKETS = 101
 
 
 def frame_bytes(rate: int) -> int:
@@ -34,6 +36,21 @@ class PacingStats:
     late: int = 0
     skipped: int = 0
     max_lateness: float = 0.0
+    # frames by whole milliseconds sent after their due time (the last bucket: that or more)
+    lateness_ms: list[int] = field(default_factory=lambda: [0] * LATENESS_BUCKETS)
+
+    def lateness_percentile(self, fraction: float) -> float:
+        """Upper edge (ms) of the bucket holding that fraction of the frames; 0 when none."""
+        total = sum(self.lateness_ms)
+        if not total:
+            return 0.0
+        wanted = fraction * total
+        running = 0
+        for bucket, count in enumerate(self.lateness_ms):
+            running += count
+            if running >= wanted:
+                return float(bucket + 1)
+        return float(LATENESS_BUCKETS)
 
 
 class SendClock:
@@ -80,10 +97,15 @@ class SendClock:
             self.index += behind
             self.stats.skipped += behind
             lateness -= behind * self.interval
+        stats = self.stats
         if lateness > LATE_TOLERANCE_SECONDS:
-            self.stats.late += 1
-        self.stats.max_lateness = max(self.stats.max_lateness, lateness)
-        self.stats.sent += 1
+            stats.late += 1
+        if lateness > stats.max_lateness:
+            stats.max_lateness = lateness
+        stats.lateness_ms[
+            min(int(lateness * 1000), LATENESS_BUCKETS - 1) if lateness > 0 else 0
+        ] += 1
+        stats.sent += 1
         slot = self.index
         self.index += 1
         return slot

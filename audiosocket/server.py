@@ -1,10 +1,12 @@
-"""asyncio TCP server for Asterisk AudioSocket connections, one task pair per call.
+"""asyncio TCP server for Asterisk AudioSocket connections.
 
 Per connection: the first message must be the call's UUID; a handler is made for it and
-the send loop starts at once, emitting silence on the 20 ms clock before any inbound audio
-(Asterisk issue #2089: some calls get no audio at all when the server waits). A reader task
-decodes inbound frames and feeds the handler. Any protocol error, handler failure or EOF ends
-only that connection.
+sending starts at once, emitting silence on the call's 20 ms clock before any inbound audio
+(Asterisk issue #2089: some calls get no audio at all when the server waits). Every call's
+frames leave from one shared timer (`audiosocket/sender.py`). A reader task per call decodes
+inbound frames and feeds the handler; audio faster than real time ends that call
+(`audiosocket/inbound.py`). Any protocol error, handler failure or EOF ends only that
+connection.
 """
 
 from __future__ import annotations
@@ -18,22 +20,28 @@ import uuid
 from collections.abc import Callable
 from typing import Protocol
 
-from audiosocket.pacing import FrameSource, PacingStats, SendClock
+from audiosocket.inbound import InboundBudget, InboundLimits, InboundTooFast
+from audiosocket.pacing import FrameSource, PacingStats
 from audiosocket.protocol import (
     Audio,
     Dtmf,
     Error,
+    FrameDecoder,
     Hangup,
     ProtocolError,
+    TruncatedMessage,
     Uuid,
-    encode,
     read_message,
 )
+from audiosocket.sender import BotHangup, FrameSender
 
 log = logging.getLogger(__name__)
 
 # Asterisk sends the UUID within ~1 ms of connecting; anything slower is not Asterisk.
 DEFAULT_FIRST_MESSAGE_TIMEOUT = 5.0
+# Inbound bytes are read in chunks and decoded together: one wake-up of the reader per TCP
+# segment rather than two awaits per message (header, payload).
+READ_CHUNK = 64 * 1024
 
 
 class HangupReason(enum.Enum):
@@ -42,6 +50,7 @@ class HangupReason(enum.Enum):
     PROTOCOL_ERROR = "protocol_error"
     HANDLER_ERROR = "handler_error"
     SERVER_CLOSED = "server_closed"
+    TOO_FAST = "too_fast"  # inbound audio outran the wall clock (audiosocket/inbound.py)
 
 
 class CallHandler(Protocol):
@@ -68,6 +77,9 @@ class Call:
         self.id = call_id
         self.peer = peer
         self.stats = PacingStats()
+        # Set by the server when the connection is over, before the handler's on_hangup: the
+        # edge counts calls on the line by it (post-call work may run on for a while).
+        self.closed = False
         self._hangup_requested = False
         self._drain = False
 
@@ -88,10 +100,6 @@ class Call:
 HandlerFactory = Callable[[Call], CallHandler]
 
 
-class _BotHangup(Exception):
-    pass
-
-
 class AudioSocketServer:
     """Listens for AudioSocket connections. `port=0` picks a free port (see `.port`)."""
 
@@ -102,13 +110,20 @@ class AudioSocketServer:
         handler_factory: HandlerFactory,
         *,
         first_message_timeout: float = DEFAULT_FIRST_MESSAGE_TIMEOUT,
+        inbound_limits: InboundLimits | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.host = host
         self._requested_port = port
         self._factory = handler_factory
         self._first_message_timeout = first_message_timeout
+        self._inbound_limits = inbound_limits or InboundLimits()
+        # Several processes on one port (SO_REUSEPORT): the kernel spreads the connections.
+        # Only for connections that need no ARI router state (docs/benchmarks.md, B3).
+        self._reuse_port = reuse_port
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._sender: FrameSender | None = None  # made on the running loop, at start()
 
     @property
     def port(self) -> int:
@@ -117,7 +132,13 @@ class AudioSocketServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._on_connect, self.host, self._requested_port)
+        self._sender = FrameSender()
+        self._server = await asyncio.start_server(
+            self._on_connect,
+            self.host,
+            self._requested_port,
+            reuse_port=self._reuse_port or None,
+        )
         log.info("audiosocket listening on %s:%d", self.host, self.port)
 
     async def close(self) -> None:
@@ -179,16 +200,21 @@ class AudioSocketServer:
         call = Call(first.value, peer)
         handler = self._factory(call)
         log.info("audiosocket %s: call %s connected", peer, call.id)
-        sender = asyncio.create_task(self._send_loop(writer, call, handler.outbound))
+        assert self._sender is not None
+        # Silence (or the 0x00 of a refused call) goes out at once, then on the call's clock.
+        outbound = self._sender.add(call, handler.outbound, writer.transport)
         receiver = asyncio.create_task(self._receive_loop(reader, call, handler))
         reason = HangupReason.SERVER_CLOSED
         try:
-            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {outbound.done, receiver}, return_when=asyncio.FIRST_COMPLETED
+            )
             reason = _reason(done.pop(), call)
         finally:
-            for task in (sender, receiver):
-                task.cancel()
-            await asyncio.gather(sender, receiver, return_exceptions=True)
+            self._sender.remove(outbound)
+            receiver.cancel()
+            await asyncio.gather(outbound.done, receiver, return_exceptions=True)
+            call.closed = True
             s = call.stats
             log.info(
                 "audiosocket %s: call %s ended (%s); sent %d frames, %d late, %d skipped",
@@ -204,55 +230,55 @@ class AudioSocketServer:
             except Exception:
                 log.exception("audiosocket %s: call %s on_hangup failed", peer, call.id)
 
-    async def _send_loop(
-        self, writer: asyncio.StreamWriter, call: Call, source: FrameSource
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        clock = SendClock(loop.time())
-        call.stats = clock.stats
-        while True:
-            if call.hangup_due(source):
-                if call.drains_speech:
-                    # Frames go out up to `lead` early; let the last one finish playing, since
-                    # Asterisk drops the channel ~2 ms after reading 0x00.
-                    await asyncio.sleep(max(0.0, clock.due(clock.index) - loop.time()))
-                writer.write(encode(Hangup()))
-                await writer.drain()
-                raise _BotHangup
-            delay = clock.delay(loop.time())
-            if delay > 0:
-                await asyncio.sleep(delay)
-            clock.take(loop.time())
-            # One write per message: header and payload leave together.
-            writer.write(encode(Audio(source.rate, source.next_frame())))
-            await writer.drain()
-
     async def _receive_loop(
         self, reader: asyncio.StreamReader, call: Call, handler: CallHandler
     ) -> None:
+        loop = asyncio.get_running_loop()
+        decoder = FrameDecoder()
+        budget = InboundBudget(loop.time(), self._inbound_limits)
+        on_audio = handler.on_audio
         while True:
-            message = await read_message(reader)
-            match message:
-                case None | Hangup():
-                    return
-                case Audio(rate, pcm):
-                    await handler.on_audio(pcm, rate)
-                case Dtmf(digit):
-                    await handler.on_dtmf(digit)
-                case Error(payload):
-                    log.warning(
-                        "audiosocket %s: call %s: Asterisk error %r", call.peer, call.id, payload
+            data = await reader.read(READ_CHUNK)
+            if not data:
+                if decoder.pending:
+                    raise TruncatedMessage(
+                        f"stream ended inside a message ({decoder.pending} bytes of it)"
                     )
-                case Uuid(value):
-                    raise ProtocolError(f"second UUID {value} on an established call")
+                return
+            now = loop.time()
+            for message in decoder.feed(data):
+                if type(message) is Audio:  # 50 a second per call: checked first, cheaply
+                    budget.audio(len(message.pcm), message.rate, now)
+                    await on_audio(message.pcm, message.rate)
+                    continue
+                match message:
+                    case Hangup():
+                        return
+                    case Dtmf(digit):
+                        budget.control(now)
+                        await handler.on_dtmf(digit)
+                    case Error(payload):
+                        budget.control(now)
+                        log.warning(
+                            "audiosocket %s: call %s: Asterisk error %r",
+                            call.peer,
+                            call.id,
+                            payload,
+                        )
+                    case Uuid(value):
+                        raise ProtocolError(f"second UUID {value} on an established call")
 
 
-def _reason(finished: asyncio.Task[None], call: Call) -> HangupReason:
+def _reason(finished: asyncio.Future[None], call: Call) -> HangupReason:
     exc = finished.exception()
     if exc is None:
         return HangupReason.CALLER
-    if isinstance(exc, _BotHangup):
+    if isinstance(exc, BotHangup):
         return HangupReason.BOT
+    if isinstance(exc, InboundTooFast):
+        # Not the caller's speech: a broken or hostile peer. Only this connection ends.
+        log.warning("audiosocket %s: call %s: cut off: %s", call.peer, call.id, exc)
+        return HangupReason.TOO_FAST
     if isinstance(exc, ProtocolError):
         log.warning("audiosocket %s: call %s: protocol error, closing: %s", call.peer, call.id, exc)
         return HangupReason.PROTOCOL_ERROR

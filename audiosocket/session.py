@@ -150,7 +150,8 @@ class FillerCache:
 
 
 def default_endpointer(rate: int) -> Endpointer:
-    return Endpointer(rate, onset_ms=BARGE_IN_ONSET_MS)
+    # Calls share model runs (speech/vad.py); onsets pause the bot (interruption.py).
+    return Endpointer(rate, onset_ms=BARGE_IN_ONSET_MS, batched=True)
 
 
 @dataclass

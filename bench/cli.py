@@ -144,3 +144,101 @@ def echo_command(line: str, options: str) -> None:
     click.echo(markdown(result))
     click.echo(f"\nJSON: {save(result)}")
     exit_now(0)
+
+
+@bench_group.command("streams")
+@click.option(
+    "--calls",
+    default="100,200,300,400",
+    show_default=True,
+    help="Concurrent calls per step, comma-separated.",
+)
+@click.option(
+    "--seconds",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Measured seconds per step.",
+)
+@click.option(
+    "--ramp",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds over which calls connect.",
+)
+@click.option(
+    "--settle",
+    default=3.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds after the ramp, unmeasured.",
+)
+@click.option(
+    "--rate",
+    default="16000",
+    show_default=True,
+    type=click.Choice(["8000", "16000"]),
+    help="Audio both ways: 16000 (ARI slin16) or 8000 (the dialplan AudioSocket() path).",
+)
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Edge processes sharing the port (SO_REUSEPORT).",
+)
+@click.option(
+    "--edge-cores", default=1, show_default=True, type=click.IntRange(min=1), help="CPUs for edges."
+)
+@click.option(
+    "--unbatched",
+    is_flag=True,
+    help="Run the VAD one window at a time (as before batching), for comparison.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where the JSON goes [default: bench/results/streams.json].",
+)
+def streams_command(
+    calls: str,
+    seconds: float,
+    ramp: float,
+    settle: float,
+    rate: str,
+    processes: int,
+    edge_cores: int,
+    unbatched: bool,
+    output: Path | None,
+) -> None:
+    """B3: concurrent AudioSocket calls one edge core carries at p99 frame lateness < 10 ms."""
+    from bench.streams import DEFAULT_OUTPUT, StreamsConfig, markdown, run, save
+
+    try:
+        counts = tuple(int(part) for part in calls.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"not a list of numbers: {calls!r}", param_hint="--calls"
+        ) from None
+    if not counts or min(counts) < 1:
+        raise click.BadParameter("give at least one call count, each ≥ 1", param_hint="--calls")
+    config = StreamsConfig(
+        calls=counts,
+        seconds=seconds,
+        ramp_s=ramp,
+        settle_s=settle,
+        rate=int(rate),
+        processes=processes,
+        edge_cores=edge_cores,
+        batched=not unbatched,
+    )
+    click.echo(
+        f"B3: calls {list(counts)}, {processes} edge process(es); a step takes"
+        f" ~{ramp + settle + seconds + 3:.0f} s plus a baseline step…"
+    )
+    result = asyncio.run(run(config))
+    click.echo(markdown(result))
+    click.echo(f"\nJSON: {save(result, output or DEFAULT_OUTPUT)}")
+    exit_now(0)

@@ -26,6 +26,10 @@ DEV_STORE_API_TOKEN = "voiceorder-dev-token"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# Calls one edge process takes at once; past it a caller is handed to the operators or hears
+# the busy phrase. How the number was chosen: docs/benchmarks.md (B3, edge audio capacity).
+DEFAULT_EDGE_MAX_CALLS = 100
+
 
 class StoreApiMode(StrEnum):
     """`dev`/`test` allow the dev token, admin endpoints and fault injection; `prod` allows none."""
@@ -202,6 +206,11 @@ class Settings(BaseSettings):
     )
     operator_context: str = Field(
         default="operators", description="Dialplan context a transferred caller continues in."
+    )
+    edge_max_calls: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=DEFAULT_EDGE_MAX_CALLS,
+        description="Calls one edge takes at once; past it callers go to the operators or "
+        "hear that the lines are busy.",
     )
 
     # --- speech -------------------------------------------------------------------------------

@@ -161,6 +161,7 @@ class HangupReason(StrEnum):
     PROTOCOL_ERROR = "protocol_error"
     HANDLER_ERROR = "handler_error"
     SERVER_CLOSED = "server_closed"  # the edge shut down
+    TOO_FAST = "too_fast"  # the edge cut off a connection sending audio faster than real time
     EDGE_LOST = "edge_lost"  # the workflow heard nothing from the edge for too long
     CHAT_ENDED = "chat ended"  # `voiceorder chat` ran out of lines
 

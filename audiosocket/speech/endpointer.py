@@ -95,6 +95,7 @@ class Endpointer:
         lead_in_ms: int = 200,
         tail_ms: int = 300,
         onset_ms: int | None = None,
+        batched: bool = False,
     ) -> None:
         if vad is not None and vad.rate != rate:
             raise ValueError(f"the VAD takes {vad.rate} Hz audio, the endpointer {rate} Hz")
@@ -106,7 +107,9 @@ class Endpointer:
             raise ValueError("onset_ms must be positive and shorter than start_ms")
         self.rate = rate
         self._owns_vad = vad is None
-        self._vad = vad if vad is not None else VoiceActivity(rate)
+        # batched: the VAD scores this call's windows together with every other call's, and
+        # their probabilities arrive on a later feed or tick (speech/vad.py)
+        self._vad = vad if vad is not None else VoiceActivity(rate, batched=batched)
         self._bytes_per_s = rate * SAMPLE_WIDTH
         self._window = self._vad.window_bytes
         self._start_windows = max(1, math.ceil(start_ms / 1000 / WINDOW_SECONDS))
@@ -168,7 +171,14 @@ class Endpointer:
         When frames have stopped, the last partial VAD window is scored here, so a short
         word at the very end of the audio can still start speech (SpeechStarted).
         """
-        events = self._close_gap(now) if self._frames_stopped(now) else []
+        if self._frames_stopped(now):
+            events = self._close_gap(now)
+        else:
+            events = [
+                event
+                for probability in self._vad.ready()
+                if (event := self._on_window(probability, self._window, now)) is not None
+            ]
         events.extend(self._check_timers(now))
         self._trim()
         return events
@@ -194,12 +204,13 @@ class Endpointer:
         # Frames stopped: the audio after the gap will not continue this audio, so the VAD
         # scores its partial window now and starts afresh, a voiced run does not carry over
         # (two blips must not add up to speech), and idle audio is no lead-in for what comes.
-        partial = self._fed - self._vad_pos
-        events = [
-            event
-            for probability in self._vad.flush()
-            if (event := self._on_window(probability, partial, now)) is not None
-        ]
+        # Whole windows still being scored (batched) come first; the last one holds the rest.
+        probabilities = self._vad.flush()
+        events: list[EndpointerEvent] = []
+        for i, probability in enumerate(probabilities):
+            size = self._window if i < len(probabilities) - 1 else self._fed - self._vad_pos
+            if (event := self._on_window(probability, size, now)) is not None:
+                events.append(event)
         self._vad_pos = self._fed
         if self._reset_run():
             events.append(OnsetFaded(at=now))

@@ -18,7 +18,7 @@ import pytest
 from temporalio.client import Client
 
 from audiosocket.ari import AriClient
-from audiosocket.edge import PRELOADED_VAD_MODELS, Edge
+from audiosocket.edge import Edge
 from audiosocket.session import BARGE_IN_ONSET_MS, EdgeCallSession, SessionTimings
 from audiosocket.simulator.peer import AudioSocketPeer
 from audiosocket.speech import (
@@ -101,7 +101,7 @@ class EdgeCalls:
 
 
 def quick_endpointer(rate: int) -> Endpointer:
-    return Endpointer(rate, end_silence_ms=END_SILENCE_MS, onset_ms=BARGE_IN_ONSET_MS)
+    return Endpointer(rate, end_silence_ms=END_SILENCE_MS, onset_ms=BARGE_IN_ONSET_MS, batched=True)
 
 
 @asynccontextmanager
@@ -113,8 +113,8 @@ async def running_edge(
     ari: AriClient | None = None,
     timings: SessionTimings = TEST_TIMINGS,
     stt: bool = True,
-    vad_models: int = PRELOADED_VAD_MODELS,
     agent: AgentMode = AgentMode.AUTO,
+    max_calls: int = 100,
 ) -> AsyncIterator[Edge]:
     """An edge on a free port; `stt=False` runs it without a transcriber."""
     edge = Edge(
@@ -130,8 +130,8 @@ async def running_edge(
         timings=timings,
         metrics_port=0,
         endpointer=quick_endpointer,
-        vad_models=vad_models,
         agent=agent,
+        max_calls=max_calls,
     )
     async with edge:
         yield edge

@@ -125,9 +125,7 @@ def test_turn_latency_stages() -> None:
 async def test_without_stt_the_caller_hears_an_apology_and_keys_still_work(
     call_worker: Client, call_settings: Settings, fake_llm: FakeLLM, fake_speech: FakeSpeech
 ) -> None:
-    async with running_edge(
-        call_worker, call_settings, fake_speech, stt=False, vad_models=1
-    ) as edge:
+    async with running_edge(call_worker, call_settings, fake_speech, stt=False) as edge:
         calls = EdgeCalls(edge, fake_llm, fake_speech, call_settings)
         peer, session = await calls.dial()
         try:
@@ -244,7 +242,7 @@ async def test_with_no_llm_the_edge_starts_guided_calls(
     assert Edge.from_settings(no_llm, call_worker).deps.agent == "guided"
     assert Edge.from_settings(call_settings, call_worker).deps.agent == "auto"
     async with running_edge(
-        call_worker, call_settings, fake_speech, stt=False, vad_models=1, agent=AgentMode.GUIDED
+        call_worker, call_settings, fake_speech, stt=False, agent=AgentMode.GUIDED
     ) as edge:
         peer, session = await EdgeCalls(edge, fake_llm, fake_speech, call_settings).dial()
         try:

@@ -12,8 +12,14 @@ from tests.audiosocket.speech.audio import frames, hum, silence, speech, tone, w
 RATES = [8000, 16000]
 
 
-def probabilities(pcm: bytes, rate: int, **options: int) -> list[float]:
-    vad = VoiceActivity(rate, **options)
+def probabilities(
+    pcm: bytes, rate: int, *, model_rate: int | None = None, silence_floor: float | None = None
+) -> list[float]:
+    vad = (
+        VoiceActivity(rate, model_rate=model_rate)
+        if silence_floor is None
+        else VoiceActivity(rate, model_rate=model_rate, silence_floor=silence_floor)
+    )
     try:
         return vad.feed(pcm)
     finally:
