@@ -13,8 +13,8 @@ from typing import Any
 
 import openai
 import structlog
-from purgatory import AsyncCircuitBreakerFactory
 from openai.types.chat import ChatCompletion
+from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from temporalio.exceptions import ApplicationError
 
@@ -67,10 +67,18 @@ class OpenAiAgentActivities(AgentActivities):
                 api_key=settings.openai_api_key or "not-needed",
                 timeout=timeout_s,
                 max_retries=0,  # Temporal retries the activity; the breaker fails fast
+                # aiohttp, the SDK's choice for many concurrent requests: httpx's pool
+                # checks every pooled connection (a syscall each) on every request, which
+                # grew with the calls in flight (B2: ~7 % of the worker's CPU at 100 calls).
+                http_client=openai.DefaultAioHttpClient(),
             )
         self._breakers = AsyncCircuitBreakerFactory(
             default_threshold=3, default_ttl=30, exclude=[_NotAnOutage]
         )
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
 
     @implements(AgentActivities.agent_turn)
     async def agent_turn(self, request: AgentRequest) -> AgentReply:

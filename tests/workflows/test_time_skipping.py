@@ -37,7 +37,7 @@ async def skipping_calls(
     async with (
         temporal_time_skipping_server(data_converter=DATA_CONVERTER) as env,
         activity_set(settings) as activities,
-        build_worker(env.client, settings, activities),
+        build_worker(env.client, settings, activities, sandboxed=True),
     ):
         yield Calls(env.client, settings, fake_llm, database_url)
 
