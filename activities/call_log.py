@@ -18,7 +18,13 @@ import structlog
 
 from activities.db import database_errors
 from activities.interfaces.base import implements
-from activities.interfaces.call_log import CallEnded, CallLogActivities, CallStarted, TurnRecord
+from activities.interfaces.call_log import (
+    CallEnded,
+    CallLogActivities,
+    CallStarted,
+    TurnBatch,
+    TurnRecord,
+)
 from core.phones import mask_phone
 
 log = structlog.get_logger(__name__)
@@ -58,6 +64,34 @@ RETURNING true
 """
 
 
+def _turn_row(turn: TurnRecord) -> tuple[object, ...]:
+    tools = [tool.model_dump(mode="json") for tool in turn.tools]
+    return (
+        turn.call_id,
+        turn.turn_no,
+        turn.caller_text,
+        turn.reply_text,
+        turn.action,
+        turn.stage,
+        json.dumps(tools, ensure_ascii=False),
+        json.dumps(turn.timings.model_dump(mode="json")),
+        turn.at,
+    )
+
+
+def _log_turn(turn: TurnRecord, written: bool) -> None:
+    # Only shapes and numbers: the texts and tool arguments can hold personal data.
+    log.info(
+        "turn recorded" if written else "turn already recorded",
+        call_id=turn.call_id,
+        turn_no=turn.turn_no,
+        action=turn.action,
+        stage=turn.stage,
+        tools=[f"{tool.name}:{tool.outcome}" for tool in turn.tools],
+        total_ms=turn.timings.total_ms,
+    )
+
+
 class PostgresCallLogActivities(CallLogActivities):
     """The call log in the bot's PostgreSQL."""
 
@@ -88,31 +122,23 @@ class PostgresCallLogActivities(CallLogActivities):
     @implements(CallLogActivities.record_turn)
     async def record_turn(self, turn: TurnRecord) -> bool:
         """True if written now, False if an earlier attempt already wrote this turn."""
-        tools = [tool.model_dump(mode="json") for tool in turn.tools]
         with database_errors(f"record turn {turn.turn_no}"):
-            written = await self._pool.fetchval(
-                _TURN,
-                turn.call_id,
-                turn.turn_no,
-                turn.caller_text,
-                turn.reply_text,
-                turn.action,
-                turn.stage,
-                json.dumps(tools, ensure_ascii=False),
-                json.dumps(turn.timings.model_dump(mode="json")),
-                turn.at,
-            )
-        # Only shapes and numbers: the texts and tool arguments can hold personal data.
-        log.info(
-            "turn recorded" if written else "turn already recorded",
-            call_id=turn.call_id,
-            turn_no=turn.turn_no,
-            action=turn.action,
-            stage=turn.stage,
-            tools=[f"{tool.name}:{tool.outcome}" for tool in turn.tools],
-            total_ms=turn.timings.total_ms,
-        )
+            written = await self._pool.fetchval(_TURN, *_turn_row(turn))
+        _log_turn(turn, bool(written))
         return bool(written)
+
+    @implements(CallLogActivities.record_turns)
+    async def record_turns(self, batch: TurnBatch) -> int:
+        """How many of the turns were written now (a retry finds the others written)."""
+        written: set[int] = set()
+        with database_errors(f"record turns {batch.turns[0].turn_no}-{batch.turns[-1].turn_no}"):
+            async with self._pool.acquire() as conn, conn.transaction():
+                for turn in batch.turns:
+                    if await conn.fetchval(_TURN, *_turn_row(turn)):
+                        written.add(turn.turn_no)
+        for turn in batch.turns:
+            _log_turn(turn, turn.turn_no in written)
+        return len(written)
 
     @implements(CallLogActivities.record_call_ended)
     async def record_call_ended(self, call: CallEnded) -> bool:

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.interfaces.call_log import (
         CallLogActivities,
         ToolCallLog,
+        TurnBatch,
         TurnRecord,
         TurnTimings,
     )
@@ -35,6 +36,14 @@ from workflows.activity_options import DURABLE
 OPERATOR_LAYER = "operator-layer-1"
 # Patch id of the guided agent (its activity, the switch from the LLM, the agent memo).
 GUIDED_AGENT = "guided-agent-1"
+# Patch id of the batched call log: turns written TURNS_PER_WRITE at a time, not one
+# activity per turn.
+TURN_LOG_BATCHED = "turn-log-batched-1"
+# Every background activity costs the server a workflow task when it completes — one per
+# turn was a fifth of the Temporal server's CPU per turn and a sixth of the worker's (B2,
+# docs/benchmarks.md). Batched, a live call's log trails by at most this many turns; the
+# rest is written when the call ends or hands over to a new run (`drain`).
+TURNS_PER_WRITE = 5
 
 A = TypeVar("A")
 
@@ -56,6 +65,7 @@ class CallRecords:
         self.call = call
         self.s = s
         self._background: list[asyncio.Task[Any]] = []
+        self._turns: list[TurnRecord] = []  # turns not yet handed to the call log
         self._audit_no = 0 if call.resume is None else s.step * 100
         self.attention_after = timedelta(seconds=call.attention_after_s)
 
@@ -158,24 +168,41 @@ class CallRecords:
         self.in_background(AuditActivities.write_audit, record, summary=f"audit {event.value}")
 
     def log_turn(self, text: str, reply: Reply, log: TurnLog, started: float) -> None:
-        self.in_background(
-            CallLogActivities.record_turn,
-            TurnRecord(
-                call_id=self.s.call_id,
-                turn_no=self.s.turn_no,
-                caller_text=text,
-                reply_text=reply.text,
-                action=reply.action.value,
-                stage=self.s.stage.value,
-                tools=log.tools,
-                timings=TurnTimings(
-                    agent_ms=log.agent_ms,
-                    tools_ms=log.tools_ms,
-                    total_ms=(workflow.time() - started) * 1000,
-                ),
-                at=workflow.now(),
+        record = TurnRecord(
+            call_id=self.s.call_id,
+            turn_no=self.s.turn_no,
+            caller_text=text,
+            reply_text=reply.text,
+            action=reply.action.value,
+            stage=self.s.stage.value,
+            tools=log.tools,
+            timings=TurnTimings(
+                agent_ms=log.agent_ms,
+                tools_ms=log.tools_ms,
+                total_ms=(workflow.time() - started) * 1000,
             ),
-            summary=f"call log: turn {self.s.turn_no}",
+            at=workflow.now(),
+        )
+        if not workflow.patched(TURN_LOG_BATCHED):
+            self.in_background(
+                CallLogActivities.record_turn, record, summary=f"call log: turn {record.turn_no}"
+            )
+            return
+        self._turns.append(record)
+        if len(self._turns) >= TURNS_PER_WRITE:
+            self._write_turns()
+
+    def _write_turns(self) -> None:
+        if not self._turns:
+            return
+        batch, self._turns = TurnBatch(turns=self._turns), []
+        first, last = batch.turns[0].turn_no, batch.turns[-1].turn_no
+        self.in_background(
+            CallLogActivities.record_turns,
+            batch,
+            summary=f"call log: turn {first}"
+            if first == last
+            else f"call log: turns {first}-{last}",
         )
 
     def in_background(
@@ -186,6 +213,7 @@ class CallRecords:
         self._background.append(handle)
 
     async def drain(self) -> None:
+        self._write_turns()
         while self._background:
             pending, self._background = self._background, []
             await asyncio.gather(*pending)
