@@ -213,8 +213,12 @@ class CallRecords:
         self._background.append(handle)
 
     async def drain(self) -> None:
-        self._write_turns()
-        while self._background:
+        """Write what is left and wait for every background write, including those of turns
+        answered meanwhile (a turn can arrive while a run hands over)."""
+        while True:
+            self._write_turns()
+            if not self._background:
+                return
             pending, self._background = self._background, []
             await asyncio.gather(*pending)
 

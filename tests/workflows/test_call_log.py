@@ -7,6 +7,7 @@ import asyncio
 from core.vocabulary import AgentMode
 from store_api.seed.personas import NO_ORDERS
 from tests.workflows.conftest import Calls
+from tests.workflows.history import keep_history
 from workflows.records import TURNS_PER_WRITE
 
 LINES = ["Хочу заказать гречку", "Повторите", "Одну", "Повторите", "Всё", "Курьером", "Повторите"]
@@ -40,3 +41,4 @@ async def test_every_turn_is_logged_a_few_turns_per_write(calls: Calls) -> None:
     ]
     assert scheduled.count("record_turns") == 2, scheduled  # turns 1–5, then 6–7 at the end
     assert "record_turn" not in scheduled
+    await keep_history(call, "guided_call_log_batched")
