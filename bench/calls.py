@@ -156,10 +156,11 @@ async def _phase(
     calls: int,
     phones: Callable[[], str],
     concurrent: bool,
-    profile: Callable[[float], Awaitable[None]] | None = None,
+    profile: Callable[[float], Awaitable[Path]] | None = None,
 ) -> dict[str, Any]:
     before = await cpu.read()
     started = time.perf_counter()
+    sampled: Path | None = None
     if concurrent:
         spread = [
             random.Random(f"{agent}-{calls}-{i}").uniform(0, stack.think_s) for i in range(calls)
@@ -169,7 +170,7 @@ async def _phase(
             # the middle of the level, when every call is in: its steady state
             expected = stack.think_s * (stack.turns + 1)
             await asyncio.sleep(stack.think_s)
-            await profile(max(1.0, expected - 2 * stack.think_s))
+            sampled = await profile(max(1.0, expected - 2 * stack.think_s))
         runs = list(await work)
     else:
         runs = [await _one_call(stack, agent, phones(), 0.0) for _ in range(calls)]
@@ -179,7 +180,7 @@ async def _phase(
     round_trips = [x for r in runs for x in r.round_trips_ms]
     overheads = [x for r in runs for x in r.overheads_ms]
     errors = [r.error for r in runs if r.error]
-    return {
+    found: dict[str, Any] = {
         "agent": agent.value,
         "single": not concurrent,  # the baseline: calls one after another
         "calls": calls if concurrent else 1,
@@ -200,6 +201,17 @@ async def _phase(
             for name, value in used.items()
         },
     }
+    if sampled is not None:
+        from bench.profile_summary import summarise
+
+        summary = summarise(sampled, top=15)
+        found["worker_profile"] = {
+            "file": str(sampled),
+            "samples": summary.samples,
+            "top_inclusive_pct": summary.inclusive,
+            "top_self_pct": summary.self_time,
+        }
+    return found
 
 
 @asynccontextmanager
@@ -240,12 +252,13 @@ def _py_spy() -> str:
     return found
 
 
-def _profiler(pid: int, folder: Path, name: str) -> Callable[[float], Awaitable[None]]:
-    """Samples the worker with py-spy for a while: a flame graph and the raw stacks."""
-
+def _profiler(pid: int, folder: Path, name: str) -> Callable[[float], Awaitable[Path]]:
+    """Samples the worker with py-spy for a while; the raw stacks go to `folder`
+    (`python -m bench.profile_summary FILE` ranks them; flamegraph.pl draws them)."""
     folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.txt"
 
-    async def record(seconds: float) -> None:
+    async def record(seconds: float) -> Path:
         spy = await asyncio.create_subprocess_exec(
             _py_spy(),
             "record",
@@ -260,11 +273,12 @@ def _profiler(pid: int, folder: Path, name: str) -> Callable[[float], Awaitable[
             "--format",
             "raw",
             "--output",
-            str(folder / f"{name}.txt"),
+            str(path),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
         await spy.wait()
+        return path
 
     return record
 
