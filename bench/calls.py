@@ -36,6 +36,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import (
+    backends_spent,
+    child_pid,
+    postgres_backends_cpu_s,
+    process_cpu_s,
+    process_cpu_wait_s,
+    spent,
+)
 from core.vocabulary import Action, AgentMode
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -131,17 +139,16 @@ class Cpu:
         self.database_url = database_url
 
     async def read(self) -> dict[str, Any]:
-        from bench.cpu import postgres_backends_cpu_s, process_cpu_s
-
         now: dict[str, Any] = {name: process_cpu_s(pid) for name, pid in self.pids.items()}
         now["callers_and_fake_model"] = process_cpu_s()
         now["postgres"] = await postgres_backends_cpu_s(self.database_url)
         return now
 
+    def read_waits(self) -> dict[str, float | None]:
+        return {name: process_cpu_wait_s(pid) for name, pid in self.pids.items() if pid}
+
     @staticmethod
     def spent(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float | None]:
-        from bench.cpu import backends_spent, spent
-
         used: dict[str, float | None] = {
             name: spent(before[name], after[name]) for name in before if name != "postgres"
         }
@@ -158,7 +165,7 @@ async def _phase(
     concurrent: bool,
     profile: Callable[[float], Awaitable[Path]] | None = None,
 ) -> dict[str, Any]:
-    before = await cpu.read()
+    before, waits_before = await cpu.read(), cpu.read_waits()
     started = time.perf_counter()
     sampled: Path | None = None
     if concurrent:
@@ -176,6 +183,7 @@ async def _phase(
         runs = [await _one_call(stack, agent, phones(), 0.0) for _ in range(calls)]
     wall = time.perf_counter() - started
     used = Cpu.spent(before, await cpu.read())
+    waited = {name: spent(waits_before[name], after) for name, after in cpu.read_waits().items()}
     stack.llm.exchanges.clear()  # the fake keeps every request body; a level is done with them
     round_trips = [x for r in runs for x in r.round_trips_ms]
     overheads = [x for r in runs for x in r.overheads_ms]
@@ -194,6 +202,8 @@ async def _phase(
         "failed_calls": len(errors),
         "errors": sorted(set(errors))[:5],
         "cpu_s": used,
+        # thread-seconds runnable but waiting for a core: the box's contention, not our code
+        "waiting_for_cpu_s": waited,
         "cpu_ms_per_turn": {
             name: round(1000 * value / len(round_trips), 1)
             if value is not None and round_trips
@@ -302,7 +312,6 @@ async def run(
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
     from bench.call_scripts import ModelRequests
-    from bench.cpu import child_pid
     from core.temporal import DATA_CONVERTER
     from tests.support.fake_llm import FakeLLM
     from tests.support.servers import postgres_database, store_api_server
@@ -462,8 +471,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| agent | N | turns | round trip p50 / p95 ms | **overhead p50 / p95 ms** | p95 vs single"
         " | turns/s | greeting p95 ms | CPU % of a core: worker / Temporal / PostgreSQL /"
-        " Store API / callers | failed calls |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        " Store API / callers | waiting for a core, % of wall: worker / Temporal | failed calls |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for agent, found in result["agents"].items():
         for level in [found["single"], *found["levels"]]:
@@ -501,13 +510,19 @@ def _row(agent: str, level: dict[str, Any]) -> str:
         "–" if level["cpu_s"].get(name) is None else f"{100 * level['cpu_s'][name] / wall:.0f}"
         for name in ("worker", "temporal", "postgres", "store_api", "callers_and_fake_model")
     )
+    waits = " / ".join(
+        "–"
+        if level["waiting_for_cpu_s"].get(name) is None
+        else f"{100 * level['waiting_for_cpu_s'][name] / wall:.0f}"
+        for name in ("worker", "temporal")
+    )
     n = f"1 (single, {level['calls_run']} calls)" if level["single"] else str(level["calls"])
     ratio = level.get("p95_overhead_vs_single")
     return (
         f"| {agent} | {n} | {level['turns']} | {pair(level['round_trip'])} |"
         f" **{pair(level['overhead'])}** | {'' if ratio is None else f'{ratio} ×'} |"
         f" {level['turns_per_s']} | {(level['greeting'] or {}).get('p95_ms', '–')} | {share} |"
-        f" {level['failed_calls']} |"
+        f" {waits} | {level['failed_calls']} |"
     )
 
 

@@ -74,3 +74,21 @@ def child_pid(name: str) -> int | None:
         if parent == me and command == name:
             return int(entry)
     return None
+
+
+def process_cpu_wait_s(pid: int | None = None) -> float | None:
+    """Seconds the threads of a process spent runnable but waiting for a CPU, so far
+    (/proc/<pid>/task/*/schedstat, summed over threads): on a box shared with other work,
+    the part of a latency that is queueing for a core, not our code."""
+    root = Path(f"/proc/{pid or os.getpid()}/task")
+    try:
+        tasks = list(root.iterdir())
+    except OSError:
+        return None
+    waited_ns = 0
+    for task in tasks:
+        try:
+            waited_ns += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended meanwhile
+    return waited_ns / 1e9

@@ -63,6 +63,7 @@ async def test_bench_calls_at_a_tiny_size_reports_every_figure(tmp_path: Path) -
                 "callers_and_fake_model",
             }
             assert phase["cpu_s"]["worker"] is not None, "the worker's CPU is read"
+            assert set(phase["waiting_for_cpu_s"]) == {"worker", "temporal", "store_api"}
             assert phase["turns_per_s"] > 0
         assert isinstance(level["p95_overhead_vs_single"], float)
         assert {"p95_passes_250ms_at", "largest_n_under_250ms"} <= set(found)
