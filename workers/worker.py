@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -123,9 +124,23 @@ def build_worker(
     )
 
 
+def freeze_startup_heap() -> None:
+    """Take what the worker loaded at start-up out of the garbage collector's sight.
+
+    The Russian dictionaries and models are ~250,000 objects that live as long as the
+    process. Every full collection walked them all, with the whole worker stopped and every
+    turn in flight waiting: ~100 ms, about once a minute at 50 calls on a shared 2-core box
+    (240 ms measured alone). Frozen, a full collection sees only what came after (~11 ms).
+    Call it once everything is loaded (after `activity_set` and `build_worker`).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def run_worker(client: Client, settings: Settings, stop: asyncio.Event) -> None:
     async with activity_set(settings) as activities:
         worker = build_worker(client, settings, activities)
+        freeze_startup_heap()
         log.info("worker started", task_queue=settings.temporal_task_queue)
         async with worker:
             await stop.wait()
