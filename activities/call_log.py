@@ -18,7 +18,13 @@ import structlog
 
 from activities.db import database_errors
 from activities.interfaces.base import implements
-from activities.interfaces.call_log import CallEnded, CallLogActivities, CallStarted, TurnRecord
+from activities.interfaces.call_log import (
+    CallEnded,
+    CallLogActivities,
+    CallStarted,
+    TurnBatch,
+    TurnRecord,
+)
 from activities.storable import storable_json, storable_optional, storable_text
 from core.phones import mask_phone, mask_phones_in
 
@@ -59,6 +65,35 @@ RETURNING true
 """
 
 
+def _turn_row(turn: TurnRecord) -> tuple[object, ...]:
+    """The row of one turn; text PostgreSQL cannot hold (NUL, lone surrogates) as U+FFFD."""
+    tools = storable_json([tool.model_dump(mode="json") for tool in turn.tools])
+    return (
+        storable_text(turn.call_id),
+        turn.turn_no,
+        storable_text(turn.caller_text),
+        storable_text(turn.reply_text),
+        storable_text(turn.action),
+        storable_optional(turn.stage),
+        json.dumps(tools, ensure_ascii=False),
+        json.dumps(turn.timings.model_dump(mode="json")),
+        turn.at,
+    )
+
+
+def _log_turn(turn: TurnRecord, written: bool) -> None:
+    # Only shapes and numbers: the texts and tool arguments can hold personal data.
+    log.info(
+        "turn recorded" if written else "turn already recorded",
+        call_id=turn.call_id,
+        turn_no=turn.turn_no,
+        action=turn.action,
+        stage=turn.stage,
+        tools=[f"{tool.name}:{tool.outcome}" for tool in turn.tools],
+        total_ms=turn.timings.total_ms,
+    )
+
+
 class PostgresCallLogActivities(CallLogActivities):
     """The call log in the bot's PostgreSQL."""
 
@@ -91,31 +126,23 @@ class PostgresCallLogActivities(CallLogActivities):
         """True if written now, False if an earlier attempt already wrote this turn. What the
         caller and the LLM said is stored as said, except for what PostgreSQL cannot hold (NUL,
         lone surrogates), which becomes U+FFFD: a turn is never lost to its text."""
-        tools = storable_json([tool.model_dump(mode="json") for tool in turn.tools])
         with database_errors(f"record turn {turn.turn_no}"):
-            written = await self._pool.fetchval(
-                _TURN,
-                storable_text(turn.call_id),
-                turn.turn_no,
-                storable_text(turn.caller_text),
-                storable_text(turn.reply_text),
-                storable_text(turn.action),
-                storable_optional(turn.stage),
-                json.dumps(tools, ensure_ascii=False),
-                json.dumps(turn.timings.model_dump(mode="json")),
-                turn.at,
-            )
-        # Only shapes and numbers: the texts and tool arguments can hold personal data.
-        log.info(
-            "turn recorded" if written else "turn already recorded",
-            call_id=turn.call_id,
-            turn_no=turn.turn_no,
-            action=turn.action,
-            stage=turn.stage,
-            tools=[f"{tool.name}:{tool.outcome}" for tool in turn.tools],
-            total_ms=turn.timings.total_ms,
-        )
+            written = await self._pool.fetchval(_TURN, *_turn_row(turn))
+        _log_turn(turn, bool(written))
         return bool(written)
+
+    @implements(CallLogActivities.record_turns)
+    async def record_turns(self, batch: TurnBatch) -> int:
+        """How many of the turns were written now (a retry finds the others written)."""
+        written: set[int] = set()
+        with database_errors(f"record turns {batch.turns[0].turn_no}-{batch.turns[-1].turn_no}"):
+            async with self._pool.acquire() as conn, conn.transaction():
+                for turn in batch.turns:
+                    if await conn.fetchval(_TURN, *_turn_row(turn)):
+                        written.add(turn.turn_no)
+        for turn in batch.turns:
+            _log_turn(turn, turn.turn_no in written)
+        return len(written)
 
     @implements(CallLogActivities.record_call_ended)
     async def record_call_ended(self, call: CallEnded) -> bool:

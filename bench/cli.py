@@ -44,6 +44,99 @@ def codec_command(rounds: int, history: Path | None) -> None:
     result = asyncio.run(run(rounds, history or DEFAULT_HISTORY))
     click.echo(markdown(result))
     click.echo(f"\nJSON: {save(result)}")
+    exit_now(0)
+
+
+def _numbers(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        numbers = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of numbers, e.g. 25,50,100") from None
+    if not numbers or min(numbers) < 1:
+        raise click.BadParameter("at least one number, each 1 or more")
+    return numbers
+
+
+@bench_group.command("calls")
+@click.option(
+    "--calls",
+    "levels",
+    default="25,50,100,200",
+    show_default=True,
+    callback=_numbers,
+    help="Concurrent calls per level, comma-separated.",
+)
+@click.option(
+    "--agent",
+    "agents",
+    type=click.Choice(["guided", "llm"]),
+    multiple=True,
+    help="Agent to measure (repeatable) [default: both].",
+)
+@click.option("--turns", default=10, show_default=True, type=click.IntRange(1, 10))
+@click.option("--think", default=4.0, show_default=True, type=click.FloatRange(0), help="Seconds.")
+@click.option(
+    "--model-latency",
+    default=0.3,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds the fake model takes per request.",
+)
+@click.option(
+    "--baseline-calls",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Single calls, one after another, for the baseline.",
+)
+@click.option(
+    "--profile",
+    is_flag=True,
+    help="Sample the worker with py-spy during each level (raw stacks beside the JSON).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where the JSON goes [default: bench/results/calls.json].",
+)
+def calls_command(
+    levels: tuple[int, ...],
+    agents: tuple[str, ...],
+    turns: int,
+    think: float,
+    model_latency: float,
+    baseline_calls: int,
+    profile: bool,
+    output: Path | None,
+) -> None:
+    """B2: N concurrent calls through `caller_said` (guided and LLM agents, one worker):
+    turn overhead against a single call, and the N where p95 passes 250 ms. Exits 1 when
+    calls failed."""
+    from bench.calls import DEFAULT_OUTPUT, markdown, run, save
+    from core.vocabulary import AgentMode
+
+    path = output or DEFAULT_OUTPUT
+    chosen = tuple(AgentMode(a) for a in agents) or (AgentMode.GUIDED, AgentMode.LLM)
+    click.echo(
+        f"B2: starting PostgreSQL, Temporal, the Store API and a worker; N = {levels},"
+        f" {turns} turns every ~{think} s, agents {[a.value for a in chosen]}…"
+    )
+    result = asyncio.run(
+        run(
+            levels,
+            chosen,
+            turns=turns,
+            think_s=think,
+            model_latency_s=model_latency,
+            baseline_calls=baseline_calls,
+            output=path,
+            profile=profile,
+        )
+    )
+    click.echo(markdown(result))
+    click.echo(f"\nJSON: {save(result, path)}")
+    exit_now(1 if result["problems"] else 0)
 
 
 @bench_group.command("edge-pacing")

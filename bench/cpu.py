@@ -54,3 +54,41 @@ def backends_spent(before: dict[int, float] | None, after: dict[int, float] | No
 
 def spent(before: float | None, after: float | None) -> float | None:
     return round(after - before, 2) if before is not None and after is not None else None
+
+
+def child_pid(name: str) -> int | None:
+    """The pid of this process's child whose command name is `name` (e.g. the Temporal dev
+    server the test helpers start); None when there is none or /proc is not there."""
+    me = os.getpid()
+    try:
+        entries = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        command = stat[stat.find("(") + 1 : stat.rfind(")")]
+        parent = int(stat.rpartition(")")[2].split()[1])
+        if parent == me and command == name:
+            return int(entry)
+    return None
+
+
+def process_cpu_wait_s(pid: int | None = None) -> float | None:
+    """Seconds the threads of a process spent runnable but waiting for a CPU, so far
+    (/proc/<pid>/task/*/schedstat, summed over threads): on a box shared with other work,
+    the part of a latency that is queueing for a core, not our code."""
+    root = Path(f"/proc/{pid or os.getpid()}/task")
+    try:
+        tasks = list(root.iterdir())
+    except OSError:
+        return None
+    waited_ns = 0
+    for task in tasks:
+        try:
+            waited_ns += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended meanwhile
+    return waited_ns / 1e9

@@ -69,7 +69,7 @@ async def run(turns: int, warmup: int) -> dict[str, Any]:
     from tests.support.fake_llm import FakeLLM, Reply
     from tests.support.servers import postgres_database, store_api_server
     from tests.support.temporal import temporal_dev_server
-    from workers.worker import activity_set, build_worker
+    from workers.worker import activity_set, build_worker, freeze_startup_heap
     from workflows.client import CallSession
     from workflows.models import CallStart
 
@@ -95,6 +95,7 @@ async def run(turns: int, warmup: int) -> dict[str, Any]:
                 worker = build_worker(
                     env.client, settings, activities, extra_workflows=[NoopWorkflow]
                 )
+                freeze_startup_heap()  # as `voiceorder worker` does
                 async with worker:
                     noop = await env.client.start_workflow(
                         NoopWorkflow.run, id=f"bench-noop-{uuid.uuid4()}", task_queue="bench"

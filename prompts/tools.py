@@ -9,6 +9,7 @@ LLM sees; pydantic still enforces them here.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -153,12 +154,19 @@ def _strict(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 
 
 def openai_tool(name: ToolName) -> dict[str, Any]:
+    # A fresh copy: callers may change it. Building it (pydantic's JSON Schema generation)
+    # took ~1 ms per tool, paid on every agent step; the models never change in a process.
+    return json.loads(_openai_tool_json(name))  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _openai_tool_json(name: ToolName) -> str:
     model = TOOL_MODELS[name]
     schema = model.model_json_schema()
     parameters = _strict(schema, schema.get("$defs", {}))
     parameters.pop("$defs", None)
     parameters.pop("description", None)
-    return {
+    tool = {
         "type": "function",
         "function": {
             "name": name,
@@ -167,6 +175,7 @@ def openai_tool(name: ToolName) -> dict[str, Any]:
             "strict": True,
         },
     }
+    return json.dumps(tool, ensure_ascii=False)
 
 
 def openai_tools(names: Iterable[ToolName]) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import asyncpg
 import structlog
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.agent import OpenAiAgentActivities
@@ -29,8 +30,9 @@ from workflows.call import CallWorkflow
 
 log = structlog.get_logger("worker")
 
-# Pure modules the workflow imports: loaded once per process, not once per workflow run
-# (pymorphy3's dictionaries take a while), and free of I/O at call time. No HTTP, LLM or
+# Pure modules the workflow imports, shared with the sandbox when tests run it there (see
+# `workflow_runner`): loaded once per process, not once per workflow run (pymorphy3's
+# dictionaries take a while), and free of I/O at call time. No HTTP, LLM or
 # database client is among them: the import-linter contracts keep them out of the workflow.
 PASS_THROUGH = (
     "pydantic",
@@ -53,10 +55,23 @@ PASS_THROUGH = (
 WORKFLOWS: list[type] = [CallWorkflow]
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    # Load pymorphy3's dictionaries here, outside the sandbox: workflow code may use the
-    # shared analyzer but may not open files.
+def workflow_runner(*, sandboxed: bool = False) -> WorkflowRunner:
+    """How the worker runs workflow code: outside Temporal's sandbox, unless `sandboxed`.
+
+    The sandbox re-imports the workflow's own modules for every call and wraps every
+    activation and every payload in its import guard: a quarter of the worker's CPU per
+    turn under load (docs/benchmarks.md, B2). Production runs without it; the tests run the
+    same workflow inside it — the scenario tests' workers and the replay of every recorded
+    history — and the sandbox only refuses (a non-deterministic call, an I/O import),
+    never changes what workflow code does, so what passes there runs the same outside it.
+    The workflow's modules keep no state of their own, only constants, so runs cannot leak
+    into each other without the sandbox's per-run copies.
+    """
+    # Load pymorphy3's dictionaries now, not in a workflow activation (which would blow the
+    # 2 s deadlock timeout); inside the sandbox workflow code may not open files either.
     warm_up()
+    if not sandboxed:
+        return UnsandboxedWorkflowRunner()
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASS_THROUGH)
     )
@@ -72,10 +87,11 @@ async def activity_set(settings: Settings) -> AsyncIterator[list[Callable[..., A
         async with pool.acquire() as conn:
             await migrate_bot_schema(conn)
         store = StoreApiClient.from_settings(settings)
+        agent = OpenAiAgentActivities(settings)
         try:
             implementations = [
                 HttpStoreActivities(store),
-                OpenAiAgentActivities(settings),
+                agent,
                 GuidedPolicyActivities(),
                 PostgresAuditActivities(pool),
                 PostgresCallLogActivities(pool),
@@ -83,6 +99,7 @@ async def activity_set(settings: Settings) -> AsyncIterator[list[Callable[..., A
             ]
             yield [method for impl in implementations for method in activities_of(impl)]
         finally:
+            await agent.aclose()
             await store.aclose()
     finally:
         await pool.close()
@@ -94,20 +111,36 @@ def build_worker(
     activities: list[Callable[..., Any]],
     *,
     extra_workflows: Sequence[type] = (),
+    sandboxed: bool = False,
 ) -> Worker:
+    """The worker; `sandboxed` for tests (see `workflow_runner`)."""
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=[*WORKFLOWS, *extra_workflows],
         activities=activities,
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(sandboxed=sandboxed),
         max_concurrent_local_activities=200,
     )
+
+
+def freeze_startup_heap() -> None:
+    """Take what the worker loaded at start-up out of the garbage collector's sight.
+
+    The Russian dictionaries and models are ~250,000 objects that live as long as the
+    process. Every full collection walked them all, with the whole worker stopped and every
+    turn in flight waiting: ~100 ms, about once a minute at 50 calls on a shared 2-core box
+    (240 ms measured alone). Frozen, a full collection sees only what came after (~11 ms).
+    Call it once everything is loaded (after `activity_set` and `build_worker`).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def run_worker(client: Client, settings: Settings, stop: asyncio.Event) -> None:
     async with activity_set(settings) as activities:
         worker = build_worker(client, settings, activities)
+        freeze_startup_heap()
         log.info("worker started", task_queue=settings.temporal_task_queue)
         async with worker:
             await stop.wait()

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.interfaces.call_log import (
         CallLogActivities,
         ToolCallLog,
+        TurnBatch,
         TurnRecord,
         TurnTimings,
     )
@@ -42,6 +43,14 @@ GUIDED_AGENT = "guided-agent-1"
 # Patch id: a failed background write sets Attention instead of failing the call (before
 # it, the failure reached `drain()` and failed the whole workflow).
 RECORDS_NEVER_FAIL = "records-never-fail-1"
+# Patch id of the batched call log: turns written TURNS_PER_WRITE at a time, not one
+# activity per turn.
+TURN_LOG_BATCHED = "turn-log-batched-1"
+# Every background activity costs the server a workflow task when it completes — one per
+# turn was a fifth of the Temporal server's CPU per turn and a sixth of the worker's (B2,
+# docs/benchmarks.md). Batched, a live call's log trails by at most this many turns; the
+# rest is written when the call ends or hands over to a new run (`drain`).
+TURNS_PER_WRITE = 5
 
 A = TypeVar("A")
 
@@ -63,6 +72,7 @@ class CallRecords:
         self.call = call
         self.s = s
         self._background: list[asyncio.Task[Any]] = []
+        self._turns: list[TurnRecord] = []  # turns not yet handed to the call log
         self._audit_no = 0 if call.resume is None else s.step * 100
         self.attention_after = timedelta(seconds=call.attention_after_s)
 
@@ -167,24 +177,41 @@ class CallRecords:
         self.in_background(AuditActivities.write_audit, record, summary=f"audit {event.value}")
 
     def log_turn(self, text: str, reply: Reply, log: TurnLog, started: float) -> None:
-        self.in_background(
-            CallLogActivities.record_turn,
-            TurnRecord(
-                call_id=self.s.call_id,
-                turn_no=self.s.turn_no,
-                caller_text=text,
-                reply_text=reply.text,
-                action=reply.action.value,
-                stage=self.s.stage.value,
-                tools=log.tools,
-                timings=TurnTimings(
-                    agent_ms=log.agent_ms,
-                    tools_ms=log.tools_ms,
-                    total_ms=(workflow.time() - started) * 1000,
-                ),
-                at=workflow.now(),
+        record = TurnRecord(
+            call_id=self.s.call_id,
+            turn_no=self.s.turn_no,
+            caller_text=text,
+            reply_text=reply.text,
+            action=reply.action.value,
+            stage=self.s.stage.value,
+            tools=log.tools,
+            timings=TurnTimings(
+                agent_ms=log.agent_ms,
+                tools_ms=log.tools_ms,
+                total_ms=(workflow.time() - started) * 1000,
             ),
-            summary=f"call log: turn {self.s.turn_no}",
+            at=workflow.now(),
+        )
+        if not workflow.patched(TURN_LOG_BATCHED):
+            self.in_background(
+                CallLogActivities.record_turn, record, summary=f"call log: turn {record.turn_no}"
+            )
+            return
+        self._turns.append(record)
+        if len(self._turns) >= TURNS_PER_WRITE:
+            self._write_turns()
+
+    def _write_turns(self) -> None:
+        if not self._turns:
+            return
+        batch, self._turns = TurnBatch(turns=self._turns), []
+        first, last = batch.turns[0].turn_no, batch.turns[-1].turn_no
+        self.in_background(
+            CallLogActivities.record_turns,
+            batch,
+            summary=f"call log: turn {first}"
+            if first == last
+            else f"call log: turns {first}-{last}",
         )
 
     def in_background(
@@ -213,7 +240,12 @@ class CallRecords:
             self.set_attention(Attention.RECORDS_FAILED)
 
     async def drain(self) -> None:
-        while self._background:
+        """Write what is left and wait for every background write, including those of turns
+        answered meanwhile (a turn can arrive while a run hands over)."""
+        while True:
+            self._write_turns()
+            if not self._background:
+                return
             pending, self._background = self._background, []
             await asyncio.gather(*pending)
 

@@ -74,6 +74,15 @@ class TurnRecord(BaseModel):
     at: datetime | None = Field(default=None, description="workflow.now(); None: write time.")
 
 
+class TurnBatch(BaseModel):
+    """Turns of one call written together: the workflow keeps a few turns' records and
+    writes them in one background activity (see `workflows.records`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    turns: Annotated[list[TurnRecord], Field(min_length=1)]
+
+
 class CallEnded(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -93,9 +102,14 @@ class CallLogActivities(ABC):
     @abstractmethod
     async def record_call_started(self, call: CallStarted) -> bool: ...
 
+    # One turn per activity: what calls started before `record_turns` still schedule.
     @activity.defn(name="record_turn")
     @abstractmethod
     async def record_turn(self, turn: TurnRecord) -> bool: ...
+
+    @activity.defn(name="record_turns")
+    @abstractmethod
+    async def record_turns(self, batch: TurnBatch) -> int: ...
 
     @activity.defn(name="record_call_ended")
     @abstractmethod

@@ -14,6 +14,7 @@ from activities.interfaces.call_log import (
     CallEnded,
     CallStarted,
     ToolCallLog,
+    TurnBatch,
     TurnRecord,
     TurnTimings,
 )
@@ -85,6 +86,34 @@ async def test_a_turn_is_written_once(
     }
 
 
+async def test_turns_written_together_are_each_written_once(
+    bot_pool: asyncpg.Pool, activity_env: ActivityEnvironment, call_id: str
+) -> None:
+    log = PostgresCallLogActivities(bot_pool)
+    assert await activity_env.run(log.record_turn, turn(call_id, 2)) is True
+    # A batch holding a turn already written (a retry after a lost answer) writes the rest.
+    batch = TurnBatch(turns=[turn(call_id, n, reply=f"ответ {n}") for n in (1, 2, 3)])
+    assert await activity_env.run(log.record_turns, batch) == 2
+    assert await activity_env.run(log.record_turns, batch) == 0
+
+    rows = await bot_pool.fetch(
+        "SELECT turn_no, reply_text, tools::text, created_at"
+        " FROM bot.call_turns WHERE call_id = $1 ORDER BY turn_no",
+        call_id,
+    )
+    assert [(r["turn_no"], r["reply_text"]) for r in rows] == [
+        (1, "ответ 1"),
+        (2, "Ваш заказ уже в пути."),  # the first write stands
+        (3, "ответ 3"),
+    ]
+    assert [r["created_at"] for r in rows] == [T0 + timedelta(seconds=n) for n in (1, 2, 3)]
+    assert rows[0]["tools"] == (
+        await bot_pool.fetchval(
+            "SELECT tools::text FROM bot.call_turns WHERE call_id = $1 AND turn_no = 2", call_id
+        )
+    ), "a turn is stored alike whichever activity wrote it"
+
+
 async def test_start_then_end_fills_one_row(
     bot_pool: asyncpg.Pool, activity_env: ActivityEnvironment, call_id: str
 ) -> None:
@@ -154,6 +183,7 @@ async def test_logs_never_carry_the_full_phone_or_what_was_said(
             CallStarted(call_id=call_id, caller_phone=PHONE, started_at=T0),
         )
         await activity_env.run(log.record_turn, turn(call_id, 1))
+        await activity_env.run(log.record_turns, TurnBatch(turns=[turn(call_id, 2)]))
 
     text = repr(logs)
     assert PHONE not in text

@@ -57,9 +57,10 @@ def call_settings(database_url: str, store_api: StoreApiServer, fake_llm: FakeLL
 async def call_worker(
     temporal_env: WorkflowEnvironment, call_settings: Settings
 ) -> AsyncIterator[Client]:
+    # In Temporal's sandbox, stricter than production's runner (workers.worker.workflow_runner).
     async with (
         activity_set(call_settings) as activities,
-        build_worker(temporal_env.client, call_settings, activities),
+        build_worker(temporal_env.client, call_settings, activities, sandboxed=True),
     ):
         yield temporal_env.client
 

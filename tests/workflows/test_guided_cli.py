@@ -44,7 +44,7 @@ async def no_llm_queue(
     )
     async with (
         activity_set(settings) as activities,
-        build_worker(temporal_env.client, settings, activities),
+        build_worker(temporal_env.client, settings, activities, sandboxed=True),
     ):
         yield settings.temporal_task_queue
 

@@ -53,4 +53,8 @@ async def test_turns_sent_back_to_back_across_hand_overs_all_get_replies(calls: 
         assert reply.sentences, line
     await call.hang_up()
     await call.result()
+    rows = await calls.fetch(
+        "SELECT turn_no FROM bot.call_turns WHERE call_id = $1 ORDER BY turn_no", call.call_id
+    )
+    assert [r["turn_no"] for r in rows] == list(range(1, 11)), "each run wrote its turns"
     await keep_history(call, "hand_over_with_turns_in_flight")

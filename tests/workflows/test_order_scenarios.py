@@ -68,6 +68,9 @@ async def test_s4_new_order_with_courier_delivery(calls: Calls, store_api: Store
     assert len(sms[0][1]) <= 134
     calls.llm.assert_consumed(call.call_id)
     await keep_history(call, "s4_courier_order")
+    # Recorded since the call log is batched (turn-log-batched-1); the file above replays
+    # the per-turn path of calls started before it.
+    await keep_history(call, "s4_courier_order_batched_turn_log")
 
 
 async def draft_and_readback(

@@ -52,7 +52,9 @@ def test_encrypted_histories_are_among_them_all_with_the_test_key() -> None:
 async def test_history_replays(name: str) -> None:
     history = WorkflowHistory.from_json(name, TEXTS[name])
     replayer = Replayer(
-        workflows=WORKFLOWS, data_converter=TEST_DATA_CONVERTER, workflow_runner=workflow_runner()
+        workflows=WORKFLOWS,
+        data_converter=TEST_DATA_CONVERTER,
+        workflow_runner=workflow_runner(sandboxed=True),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{name}: {result.replay_failure}"

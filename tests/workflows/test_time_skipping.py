@@ -36,7 +36,7 @@ async def skipping_calls(
     async with (
         temporal_time_skipping_server() as env,
         activity_set(settings) as activities,
-        build_worker(env.client, settings, activities),
+        build_worker(env.client, settings, activities, sandboxed=True),
     ):
         yield Calls(env.client, settings, fake_llm, database_url)
 
