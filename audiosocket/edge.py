@@ -29,6 +29,8 @@ from audiosocket.admission import RefusedCall, UuidGuard
 from audiosocket.ari import AriClient
 from audiosocket.ari_calls import AriCallRouter
 from audiosocket.dtmf import DtmfSource
+from audiosocket.end_of_turn import EndOfTurnWaits
+from audiosocket.line_rate import FALLBACK_RATE, SPEAKABLE_RATES
 from audiosocket.metrics import EdgeMetrics, metrics_app
 from audiosocket.server import AudioSocketServer, Call, CallHandler
 from audiosocket.session import (
@@ -56,8 +58,10 @@ log = structlog.get_logger("audiosocket.edge")
 # externalMedia format: 16 kHz (kind 0x12, 640-byte frames). Asterisk before 20.17 / 21.12 /
 # 22.7 / 23.1 labels every rate 8 kHz: use "slin" there (ARI_MEDIA_FORMAT).
 MEDIA_FORMAT = "slin16"
-# What the dialplan AudioSocket() application always uses (audiosocket.md).
-DIALPLAN_RATE = 8000
+# A dialplan connection starts at 8 kHz, what the AudioSocket() application always uses
+# (audiosocket.md), and takes up the caller's rate once their frames tell it
+# (audiosocket.line_rate): `Dial(AudioSocket/…/c(slin16))` sends 16 kHz.
+DIALPLAN_RATE = FALLBACK_RATE
 RATES = {"slin": 8000, "slin16": 16000}
 # Calls that can start at the same moment without loading a VAD model (the pool grows with
 # use; a model is a few MB).
@@ -98,6 +102,8 @@ class Edge:
         media_format: str = MEDIA_FORMAT,
         agent: AgentMode = AgentMode.AUTO,
         lookup_limits: LookupLimits | None = None,
+        end_of_turn: EndOfTurnWaits | None = None,
+        attention_after_s: int = 120,
     ) -> None:
         if media_format not in RATES:
             raise EdgeError(f"media format {media_format!r} is not one of {sorted(RATES)}")
@@ -127,11 +133,13 @@ class Edge:
             fillers=FillerCache(synthesizer),
             agent=agent,
             lookup_limits=lookup_limits or LookupLimits(),
+            end_of_turn=end_of_turn or EndOfTurnWaits(),
+            attention_after_s=attention_after_s,
         )
         self.server = AudioSocketServer(host, port, self._new_session)
-        # Outbound audio of a connection without ARI: the AudioSocket() app is always 8 kHz,
-        # `Dial(AudioSocket/host:port/uuid/c(slin16))` 16 kHz. The edge speaks first, so it
-        # cannot wait for the caller's frames to tell.
+        # Outbound audio of a connection without ARI until the caller's frames tell its rate:
+        # the AudioSocket() app is always 8 kHz, `Dial(AudioSocket/host:port/uuid/c(slin16))`
+        # 16 kHz (audiosocket.line_rate).
         self._dialplan_rate = dialplan_rate
         self._rate = dialplan_rate  # the usual rate: of Stasis legs once ARI is on
         self._watchers: set[asyncio.Task[None]] = set()
@@ -171,6 +179,8 @@ class Edge:
             media_format=settings.ari_media_format,
             agent=agent_for(settings),
             lookup_limits=lookup_limits_for(settings),
+            end_of_turn=EndOfTurnWaits.from_settings(settings),
+            attention_after_s=settings.call_attention_after_s,
         )
 
     @property
@@ -214,7 +224,9 @@ class Edge:
         await asyncio.to_thread(_warm_up)
         await asyncio.to_thread(self._preload_vad_models)
         assert self.deps.fillers is not None
-        await self.deps.fillers.get(self._rate)
+        # Every rate a call may speak: a dialplan caller's may turn out to be 16 kHz.
+        for rate in sorted({self._rate, *SPEAKABLE_RATES}):
+            await self.deps.fillers.get(rate)
         await self.server.start()
         if self._ari is not None:
             # Known only now when port 0 asked for a free port.
@@ -309,7 +321,12 @@ class Edge:
             log.warning("call_refused", reason=refusal.value, peer=call.peer)
             self.metrics.call_refused(refusal.value)
             return RefusedCall(call, self._rate_of(call))
-        session = EdgeCallSession(call, self.deps, rate=self._rate_of(call))
+        session = EdgeCallSession(
+            call,
+            self.deps,
+            rate=self._rate_of(call),
+            follows_caller=not self._is_stasis_leg(call),
+        )
         self.sessions[call.id] = session
         task = asyncio.create_task(self._forget_when_finished(session))
         self._watchers.add(task)
@@ -319,12 +336,17 @@ class Edge:
     def _rate_of(self, call: Call) -> int:
         """Outbound rate of a new connection. A Stasis call is registered before Asterisk
         dials the edge, so its leg is known to be externalMedia's format; any other
-        connection is the dialplan `AudioSocket()` path (8 kHz, also on Asterisk < 20.17)."""
-        if self.router is not None:
-            line = self.router.lookup(call.id)
-            if line is not None and not line.via_dialplan:
-                return RATES[self._media_format]
+        connection comes from the dialplan and starts at 8 kHz (every Asterisk takes it)
+        until the caller's frames tell its rate."""
+        if self._is_stasis_leg(call):
+            return RATES[self._media_format]
         return self._dialplan_rate
+
+    def _is_stasis_leg(self, call: Call) -> bool:
+        if self.router is None:
+            return False
+        line = self.router.lookup(call.id)
+        return line is not None and not line.via_dialplan
 
     async def _forget_when_finished(self, session: EdgeCallSession) -> None:
         await session.finished.wait()

@@ -19,6 +19,7 @@ from temporalio.client import Client
 
 from audiosocket.ari import AriClient
 from audiosocket.edge import PRELOADED_VAD_MODELS, Edge
+from audiosocket.end_of_turn import EndOfTurnWaits
 from audiosocket.session import BARGE_IN_ONSET_MS, EdgeCallSession, SessionTimings
 from audiosocket.simulator.peer import AudioSocketPeer
 from audiosocket.speech import (
@@ -45,6 +46,10 @@ BOT_WORDS_PER_MINUTE = 420
 CALLER_WORDS_PER_MINUTE = 260
 # Shorter than production's 700 ms: espeak leaves no long pauses inside a phrase.
 END_SILENCE_MS = 450
+# The end-of-turn waits of the e2e calls: production's, but the ordinary one as above. No
+# early transcripts: each would take a scripted transcript of FakeSpeech (their own tests
+# script for it).
+TEST_END_OF_TURN = EndOfTurnWaits(free_ms=END_SILENCE_MS)
 # Tests wait for turns; a short re-prompt would fire while the fake LLM is scripted.
 TEST_TIMINGS = SessionTimings(silence_reprompt_s=30.0, inter_digit_s=1.0)
 
@@ -115,6 +120,7 @@ async def running_edge(
     stt: bool = True,
     vad_models: int = PRELOADED_VAD_MODELS,
     agent: AgentMode = AgentMode.AUTO,
+    end_of_turn: EndOfTurnWaits = TEST_END_OF_TURN,
 ) -> AsyncIterator[Edge]:
     """An edge on a free port; `stt=False` runs it without a transcriber."""
     edge = Edge(
@@ -132,6 +138,7 @@ async def running_edge(
         endpointer=quick_endpointer,
         vad_models=vad_models,
         agent=agent,
+        end_of_turn=end_of_turn,
     )
     async with edge:
         yield edge

@@ -117,6 +117,8 @@ def test_turn_latency_stages() -> None:
         "update_ms": 50.0,
         "tts_first_audio_ms": 50.0,
         "total_ms": 300.0,
+        "end_of_turn_ms": None,
+        "early_stt": False,
     }
     keys = TurnLatency("call-1", "dtmf", 1.0, None, 1.04, None)
     assert keys.stt_ms is None and keys.update_ms == 40.0 and keys.total_ms is None
