@@ -106,7 +106,7 @@ class SessionTimings:
     # A dialplan connection's greeting waits this long from the connection for the caller's
     # first frame, to speak at its rate (audiosocket.line_rate); the workflow's start runs
     # meanwhile, so a caller hears no more delay than what is left of it.
-    first_frame_wait_s: float = 0.25
+    first_frame_wait_s: float = 0.15
 
 
 class AriLine(Protocol):

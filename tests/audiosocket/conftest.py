@@ -61,9 +61,11 @@ async def fake_speech() -> AsyncIterator[FakeSpeech]:
 
 
 @functools.cache
-def caller_speech(text: str, rate: int = 16000) -> bytes:
+def caller_speech(
+    text: str, rate: int = 16000, words_per_minute: int = CALLER_WORDS_PER_MINUTE
+) -> bytes:
     """What the caller says: espeak Russian (real speech for silero), silence trimmed."""
-    pcm = synthesize_to_pcm(text, rate, words_per_minute=CALLER_WORDS_PER_MINUTE)
+    pcm = synthesize_to_pcm(text, rate, words_per_minute=words_per_minute)
     samples = np.frombuffer(pcm, dtype="<i2")
     loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > 500)
     return samples[loud[0] : loud[-1] + 1].tobytes()
