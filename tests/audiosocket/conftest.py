@@ -123,6 +123,7 @@ async def running_edge(
     vad_models: int = PRELOADED_VAD_MODELS,
     agent: AgentMode = AgentMode.AUTO,
     end_of_turn: EndOfTurnWaits = TEST_END_OF_TURN,
+    attention_after_s: int = 120,
 ) -> AsyncIterator[Edge]:
     """An edge on a free port; `stt=False` runs it without a transcriber."""
     edge = Edge(
@@ -141,6 +142,7 @@ async def running_edge(
         vad_models=vad_models,
         agent=agent,
         end_of_turn=end_of_turn,
+        attention_after_s=attention_after_s,
     )
     async with edge:
         yield edge

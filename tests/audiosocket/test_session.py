@@ -6,6 +6,7 @@ STT outage. The scenario tests are in test_edge_e2e.py."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import httpx
@@ -252,6 +253,28 @@ async def test_with_no_llm_the_edge_starts_guided_calls(
         try:
             await peer.wait_until_bot_quiet(QUIET_MS, timeout_s=TURN_TIMEOUT_S)
             assert (await call_state(session)).agent_mode == "guided"
+        finally:
+            await peer.hang_up()
+
+
+async def test_the_edge_carries_call_attention_after_s_into_the_call(
+    call_worker: Client, call_settings: Settings, fake_llm: FakeLLM, fake_speech: FakeSpeech
+) -> None:
+    """CALL_ATTENTION_AFTER_S reaches the workflow's CallStart from the edge too (it did
+    only from `voiceorder chat`)."""
+    tuned = call_settings.model_copy(update={"call_attention_after_s": 7})
+    assert Edge.from_settings(tuned, call_worker).deps.attention_after_s == 7
+    async with running_edge(
+        call_worker, call_settings, fake_speech, stt=False, vad_models=1, attention_after_s=7
+    ) as edge:
+        peer, session = await EdgeCalls(edge, fake_llm, fake_speech, call_settings).dial()
+        try:
+            await peer.wait_for_bot_speech(timeout_s=TURN_TIMEOUT_S)
+            assert session.workflow is not None
+            history = await session.workflow.handle.fetch_history()
+            started = history.events[0].workflow_execution_started_event_attributes
+            call_start = json.loads(started.input.payloads[0].data)
+            assert call_start["attention_after_s"] == 7
         finally:
             await peer.hang_up()
 
