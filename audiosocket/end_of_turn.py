@@ -42,7 +42,7 @@ class EndOfTurnWaits:
     address_ms: int = 1200
     product_ms: int = 1000
     free_ms: int = 700
-    early_stt_ms: int | None = None
+    early_stt_ms: int | None = 300
 
     def __post_init__(self) -> None:
         for name in ("yes_no_ms", "digits_ms", "address_ms", "product_ms", "free_ms"):

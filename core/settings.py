@@ -194,7 +194,7 @@ class Settings(BaseSettings):
         default=700, description="After any other question, or none."
     )
     end_of_turn_early_stt_ms: Annotated[int, Field(ge=0, le=5000)] = Field(
-        default=0,
+        default=300,
         description="Silence after which the utterance so far is transcribed while the wait"
         " still runs (kept if the caller stays silent); 0: off.",
     )

@@ -49,7 +49,7 @@ END_SILENCE_MS = 450
 # The end-of-turn waits of the e2e calls: production's, but the ordinary one as above. No
 # early transcripts: each would take a scripted transcript of FakeSpeech (their own tests
 # script for it).
-TEST_END_OF_TURN = EndOfTurnWaits(free_ms=END_SILENCE_MS)
+TEST_END_OF_TURN = EndOfTurnWaits(free_ms=END_SILENCE_MS, early_stt_ms=None)
 # Tests wait for turns; a short re-prompt would fire while the fake LLM is scripted.
 TEST_TIMINGS = SessionTimings(silence_reprompt_s=30.0, inter_digit_s=1.0)
 

@@ -32,8 +32,10 @@ def test_each_expectation_has_its_wait_and_the_defaults_are_the_settings() -> No
         E.PRODUCT: 1000,
         E.FREE: 700,
     }
-    assert waits.early_stt_ms is None
+    assert waits.early_stt_ms == 300
     assert EndOfTurnWaits.from_settings(Settings()) == waits
+    off = Settings(end_of_turn_early_stt_ms=0)
+    assert EndOfTurnWaits.from_settings(off).early_stt_ms is None
     tuned = Settings(end_of_turn_yes_no_ms=300, end_of_turn_early_stt_ms=250)
     assert EndOfTurnWaits.from_settings(tuned) == EndOfTurnWaits(yes_no_ms=300, early_stt_ms=250)
 

@@ -4,26 +4,32 @@ between them is one turn when the bot asked for it; a "да" after the read-back
 turn with the short wait.
 
 The waits are the production defaults (END_OF_TURN_*), except the ordinary one, which the
-e2e edge shortens to 450 ms as before. What the session reports as the wait that ended each
-turn is asserted (deterministic); the caller-side timings are printed, not asserted (a
-loaded 2-core box runs the edge, the worker and the fakes on one event loop).
+e2e edge shortens to 450 ms as before, and early transcripts, off but in their own test.
+What the session reports as the wait that ended each turn is asserted (deterministic); the
+caller-side timings are printed, not asserted (a loaded 2-core box runs the edge, the worker
+and the fakes on one event loop).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import wave
+
+from temporalio.client import Client
 
 from audiosocket.end_of_turn import EndOfTurnWaits
 from audiosocket.metrics import TurnLatency
 from audiosocket.session import EdgeCallSession
+from core.settings import Settings
 from core.vocabulary import Expectation
 from store_api.seed.personas import NO_ORDERS
 from tests.audiosocket import test_edge_e2e as e2e
-from tests.audiosocket.conftest import caller_speech
+from tests.audiosocket.conftest import TEST_END_OF_TURN, EdgeCalls, caller_speech, running_edge
 from tests.audiosocket.test_edge_e2e import QUIET_MS, TURN_TIMEOUT_S, speak, turn, update_inputs
-from tests.support.fake_llm import Reply
+from tests.support.fake_llm import FakeLLM, Reply
+from tests.support.fake_openai_audio import FakeSpeech
 from tests.workflows.scripts import COURIER_TVERSKAYA, pick_product, say, search
 
 ari_rig = e2e.ari_rig  # the FakeAri + ARI edge fixture (16 kHz Stasis legs)
@@ -39,7 +45,8 @@ def speech_turns(session: EdgeCallSession) -> list[TurnLatency]:
 
 def audio_seconds(wav: bytes) -> float:
     with wave.open(io.BytesIO(wav)) as audio:
-        return audio.getnframes() / audio.getframerate()
+        frames, rate = int(audio.getnframes()), int(audio.getframerate())
+    return frames / rate
 
 
 async def test_an_order_number_dictated_with_a_pause_is_one_turn(ari_rig: e2e.AriRig) -> None:
@@ -130,3 +137,39 @@ async def test_a_yes_after_the_readback_ends_the_turn_with_the_short_wait(
     )
     ari_rig.llm.assert_consumed(session.call_id)
     ari_rig.speech.assert_consumed(session.call_id)
+
+
+async def test_early_transcripts_are_kept_when_the_caller_stopped_and_dropped_when_not(
+    call_worker: Client, call_settings: Settings, fake_llm: FakeLLM, fake_speech: FakeSpeech
+) -> None:
+    """With END_OF_TURN_EARLY_STT_MS the utterance is transcribed at a 300 ms pause: a caller
+    who stopped gets the turn from that transcript (no second request); a caller who goes
+    on after the pause never has the half they said sent to the workflow."""
+    number = "сто два ноль сорок пять"
+    early = dataclasses.replace(TEST_END_OF_TURN, early_stt_ms=DEFAULTS.early_stt_ms)
+    async with running_edge(call_worker, call_settings, fake_speech, end_of_turn=early) as edge:
+        calls = EdgeCalls(edge, fake_llm, fake_speech, call_settings)
+        peer, session = await calls.dial(
+            llm=[say("Назовите, пожалуйста, номер заказа."), say("Спасибо, проверяю.")],
+            # the first group, transcribed at the dictation's pause, is never used
+            heard=["Где мой заказ?", "сто два", number],
+        )
+        try:
+            await peer.wait_until_bot_quiet(QUIET_MS, timeout_s=TURN_TIMEOUT_S)
+            await turn(peer, "Где мой заказ?")
+            first = await asyncio.to_thread(caller_speech, "Сто два", peer.rate)
+            second = await asyncio.to_thread(caller_speech, "ноль сорок пять", peer.rate)
+            await peer.play(first)
+            await asyncio.sleep(DICTATION_PAUSE_S)
+            await peer.play(second)
+            stopped = asyncio.get_running_loop().time()
+            await peer.wait_for_bot_speech(since=stopped, timeout_s=TURN_TIMEOUT_S)
+            await peer.wait_until_bot_quiet(QUIET_MS, since=stopped, timeout_s=TURN_TIMEOUT_S)
+        finally:
+            await peer.hang_up()
+    said = [turn["text"] for turn in await update_inputs(session, "caller_said")]
+    assert said == ["Где мой заказ?", number]
+    requests = [t for t in fake_speech.transcriptions if t.call_id == session.call_id]
+    assert len(requests) == 3  # one per turn, and the one thrown away at the pause
+    assert [t.early_stt for t in speech_turns(session)] == [True, True]
+    fake_speech.assert_consumed(session.call_id)
