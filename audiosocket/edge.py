@@ -29,6 +29,8 @@ from audiosocket.admission import BusyCall, Refusal, RefusedCall, UuidGuard
 from audiosocket.ari import AriClient
 from audiosocket.ari_calls import AriCallRouter
 from audiosocket.dtmf import DtmfSource
+from audiosocket.end_of_turn import EndOfTurnWaits
+from audiosocket.line_rate import FALLBACK_RATE, SPEAKABLE_RATES
 from audiosocket.memory import HeapTrimmer
 from audiosocket.metrics import EdgeMetrics, metrics_app
 from audiosocket.server import AudioSocketServer, Call, CallHandler
@@ -57,8 +59,10 @@ log = structlog.get_logger("audiosocket.edge")
 # externalMedia format: 16 kHz (kind 0x12, 640-byte frames). Asterisk before 20.17 / 21.12 /
 # 22.7 / 23.1 labels every rate 8 kHz: use "slin" there (ARI_MEDIA_FORMAT).
 MEDIA_FORMAT = "slin16"
-# What the dialplan AudioSocket() application always uses (audiosocket.md).
-DIALPLAN_RATE = 8000
+# A dialplan connection starts at 8 kHz, what the AudioSocket() application always uses
+# (audiosocket.md), and takes up the caller's rate once their frames tell it
+# (audiosocket.line_rate): `Dial(AudioSocket/…/c(slin16))` sends 16 kHz.
+DIALPLAN_RATE = FALLBACK_RATE
 RATES = {"slin": 8000, "slin16": 16000}
 # What a caller hears when the edge is full (EDGE_MAX_CALLS) and ARI cannot hand them over.
 BUSY_TEXT = "Извините, сейчас все линии заняты. Пожалуйста, перезвоните через несколько минут."
@@ -98,6 +102,8 @@ class Edge:
         agent: AgentMode = AgentMode.AUTO,
         lookup_limits: LookupLimits | None = None,
         max_calls: int = DEFAULT_EDGE_MAX_CALLS,
+        end_of_turn: EndOfTurnWaits | None = None,
+        attention_after_s: int = 120,
     ) -> None:
         if media_format not in RATES:
             raise EdgeError(f"media format {media_format!r} is not one of {sorted(RATES)}")
@@ -130,15 +136,17 @@ class Edge:
             fillers=FillerCache(synthesizer),
             agent=agent,
             lookup_limits=lookup_limits or LookupLimits(),
+            end_of_turn=end_of_turn or EndOfTurnWaits(),
+            attention_after_s=attention_after_s,
         )
         # Synthesised once at start, like the filler: a full edge must not spend TTS per refusal.
         self._busy_phrase = FillerCache(synthesizer, BUSY_TEXT)
         self._busy_pcm: dict[int, bytes] = {}  # by rate, filled by start()
         self.heap = HeapTrimmer()  # gives ended calls' memory back to the system
         self.server = AudioSocketServer(host, port, self._new_session)
-        # Outbound audio of a connection without ARI: the AudioSocket() app is always 8 kHz,
-        # `Dial(AudioSocket/host:port/uuid/c(slin16))` 16 kHz. The edge speaks first, so it
-        # cannot wait for the caller's frames to tell.
+        # Outbound audio of a connection without ARI until the caller's frames tell its rate:
+        # the AudioSocket() app is always 8 kHz, `Dial(AudioSocket/host:port/uuid/c(slin16))`
+        # 16 kHz (audiosocket.line_rate).
         self._dialplan_rate = dialplan_rate
         self._rate = dialplan_rate  # the usual rate: of Stasis legs once ARI is on
         self._watchers: set[asyncio.Task[Any]] = set()
@@ -178,6 +186,8 @@ class Edge:
             agent=agent_for(settings),
             lookup_limits=lookup_limits_for(settings),
             max_calls=settings.edge_max_calls,
+            end_of_turn=EndOfTurnWaits.from_settings(settings),
+            attention_after_s=settings.call_attention_after_s,
         )
 
     @property
@@ -221,7 +231,9 @@ class Edge:
         await asyncio.to_thread(_warm_up)
         await asyncio.to_thread(self._preload_vad_models)
         assert self.deps.fillers is not None
-        await self.deps.fillers.get(self._rate)
+        # Every rate a call may speak: a dialplan caller's may turn out to be 16 kHz.
+        for rate in sorted({self._rate, *SPEAKABLE_RATES}):
+            await self.deps.fillers.get(rate)
         for rate in {self._rate, self._dialplan_rate}:
             self._busy_pcm[rate] = await self._busy_phrase.get(rate)
         await self.server.start()
@@ -320,7 +332,12 @@ class Edge:
             return RefusedCall(call, self._rate_of(call))
         if self.calls_on_line >= self.max_calls:
             return self._busy(call)
-        session = EdgeCallSession(call, self.deps, rate=self._rate_of(call))
+        session = EdgeCallSession(
+            call,
+            self.deps,
+            rate=self._rate_of(call),
+            follows_caller=not self._is_stasis_leg(call),
+        )
         self.sessions[call.id] = session
         task = asyncio.create_task(self._forget_when_finished(session))
         self._watchers.add(task)
@@ -354,12 +371,17 @@ class Edge:
     def _rate_of(self, call: Call) -> int:
         """Outbound rate of a new connection. A Stasis call is registered before Asterisk
         dials the edge, so its leg is known to be externalMedia's format; any other
-        connection is the dialplan `AudioSocket()` path (8 kHz, also on Asterisk < 20.17)."""
-        if self.router is not None:
-            line = self.router.lookup(call.id)
-            if line is not None and not line.via_dialplan:
-                return RATES[self._media_format]
+        connection comes from the dialplan and starts at 8 kHz (every Asterisk takes it)
+        until the caller's frames tell its rate."""
+        if self._is_stasis_leg(call):
+            return RATES[self._media_format]
         return self._dialplan_rate
+
+    def _is_stasis_leg(self, call: Call) -> bool:
+        if self.router is None:
+            return False
+        line = self.router.lookup(call.id)
+        return line is not None and not line.via_dialplan
 
     async def _forget_when_finished(self, session: EdgeCallSession) -> None:
         await session.finished.wait()

@@ -58,6 +58,11 @@ class TurnLatency:
     stt_done: float | None
     reply_done: float | None
     first_audio: float | None
+    # The silence that ended the caller's speech (before `input_end`, so in no stage here):
+    # it follows what the bot asked (audiosocket.end_of_turn). None for keys and silence.
+    end_of_turn_ms: int | None = None
+    # The transcript was made at a pause, during that wait: `stt_ms` is what was left of it.
+    early_stt: bool = False
 
     def _ms(self, start: float | None, end: float | None) -> float | None:
         if start is None or end is None:
@@ -90,6 +95,8 @@ class TurnLatency:
             "update_ms": self.update_ms,
             "tts_first_audio_ms": self.tts_first_ms,
             "total_ms": self.total_ms,
+            "end_of_turn_ms": self.end_of_turn_ms,
+            "early_stt": self.early_stt,
         }
 
 

@@ -18,7 +18,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
-from audiosocket.pacing import BYTES_PER_SAMPLE, FrameSource
+from audiosocket.pacing import BYTES_PER_SAMPLE, FrameSource, frame_bytes
 
 
 class PlayoutSource(FrameSource):
@@ -102,6 +102,22 @@ class PlayoutSource(FrameSource):
         self._sentence_audio = bytearray()
         self.drained.set()
         return super().clear()
+
+    def change_rate(self, rate: int) -> None:
+        """Speak at `rate` from the next frame on (the caller's line turned out to be another
+        rate). Only between replies: nothing may be queued. The position keeps its time, so
+        the played time of what comes next still counts from a mark taken after this."""
+        if not self.idle:
+            raise RuntimeError("the outbound rate changes only while nothing is queued")
+        if rate == self.rate:
+            return
+        self.taken_bytes = self.taken_bytes * rate // self.rate
+        self.taken_bytes -= self.taken_bytes % BYTES_PER_SAMPLE
+        self.rate = rate
+        self.frame_size = frame_bytes(rate)
+        self.silence = bytes(self.frame_size)
+        self._sentence_starts.clear()
+        self._sentence_audio = bytearray()
 
     def mark(self) -> int:
         """The position (in taken bytes) where audio enqueued next will start playing."""

@@ -43,6 +43,7 @@ class Outbound:
     __slots__ = (
         "_draining",
         "_header",
+        "_header_rate",
         "call",
         "clock",
         "done",
@@ -65,6 +66,7 @@ class Outbound:
         # Every frame of a FrameSource is whole (a short tail is padded), so one header fits
         # all; encode() checks the first, so a rate AudioSocket has no kind for fails here.
         encode(Audio(source.rate, source.silence))
+        self._header_rate = source.rate
         self._header = HEADER.pack(AUDIO_KINDS[source.rate], source.frame_size)
 
     def step(self, now: float) -> None:
@@ -90,6 +92,11 @@ class Outbound:
         clock.take(now)
         # One write per message: header and payload leave together.
         frame = source.next_frame()
+        if source.rate != self._header_rate:
+            # The call speaks at the caller's rate from now on (a wideband dialplan line,
+            # audiosocket/line_rate.py): the cached header follows.
+            self._header_rate = source.rate
+            self._header = HEADER.pack(AUDIO_KINDS[source.rate], source.frame_size)
         if len(frame) == source.frame_size:
             transport.write(self._header + frame)
         else:  # a source that hands out odd sizes still gets a correct header

@@ -11,6 +11,11 @@ moment), plays the greeting, and then serves caller turns one at a time:
   `DigitCollector`, then sent as `caller_pressed`;
 - silence: ~7 s of caller silence after the bot finished speaking → `caller_silent`.
 
+How long a silence ends the caller's turn follows what the last reply expects
+(`audiosocket.end_of_turn`); with END_OF_TURN_EARLY_STT_MS an utterance is transcribed at a
+pause already (`audiosocket.early_transcript`). A dialplan connection is answered at the
+caller's rate once their frames tell it (`audiosocket.line_rate`).
+
 The reply is spoken sentence by sentence (the first plays while the next is synthesised).
 The caller's voice while the bot speaks pauses it at the onset (`audiosocket.interruption`):
 a sound that fades or an utterance transcribed as nothing lets the bot go on; words (or a
@@ -40,7 +45,10 @@ from temporalio.client import Client
 
 from audiosocket.admission import CallRefused, Refusal
 from audiosocket.dtmf import DigitCollector, DtmfDeduper, DtmfSource
+from audiosocket.early_transcript import EarlyTranscripts
+from audiosocket.end_of_turn import EndOfTurnWaits
 from audiosocket.interruption import BargeIn, Phase
+from audiosocket.line_rate import LineRate
 from audiosocket.metrics import EdgeMetrics, TurnLatency
 from audiosocket.playout import PlayoutSource
 from audiosocket.server import Call, HangupReason
@@ -49,6 +57,7 @@ from audiosocket.speech import (
     OnsetFaded,
     SpeechEnded,
     SpeechOnset,
+    SpeechPaused,
     SpeechStarted,
     Synthesizer,
     Transcriber,
@@ -56,7 +65,7 @@ from audiosocket.speech import (
 )
 from audiosocket.speech.echo_gate import EchoGate
 from audiosocket.speech.endpointer import EndpointerEvent
-from core.vocabulary import AgentMode
+from core.vocabulary import Action, AgentMode, Expectation
 from russian.text import normalise_for_tts
 from workflows.client import CallIdInUse, CallSession
 from workflows.models import CallStart, LookupLimits, Reply
@@ -94,6 +103,10 @@ class SessionTimings:
     # A false barge-in paused at least this long resumes from the start of the sentence,
     # a shorter one where it stopped (audiosocket.interruption).
     rewind_after_pause_s: float = 0.4
+    # A dialplan connection's greeting waits this long from the connection for the caller's
+    # first frame, to speak at its rate (audiosocket.line_rate); the workflow's start runs
+    # meanwhile, so a caller hears no more delay than what is left of it.
+    first_frame_wait_s: float = 0.15
 
 
 class AriLine(Protocol):
@@ -172,6 +185,10 @@ class SessionDeps:
     agent: AgentMode = AgentMode.AUTO
     # Caps on guessing order numbers (workflows.client.lookup_limits_for).
     lookup_limits: LookupLimits = field(default_factory=LookupLimits)
+    # The silence that ends a caller's turn, by what the bot expects (settings END_OF_TURN_*).
+    end_of_turn: EndOfTurnWaits = field(default_factory=EndOfTurnWaits)
+    # Post-call work failing this long sets the call's Attention (CALL_ATTENTION_AFTER_S).
+    attention_after_s: int = 120
 
     def __post_init__(self) -> None:
         if self.fillers is None:
@@ -187,6 +204,9 @@ class _Utterance:
     # Set when it was transcribed already (an utterance that interrupted the bot).
     transcript: str | None = None
     stt_done: float | None = None
+    end_of_turn_ms: int | None = None  # the silence that ended it
+    # Its transcript made at a pause, while the end-of-turn wait ran (None: none that held).
+    early: asyncio.Task[str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -208,18 +228,24 @@ class _Spoken:
     """What the bot says next: a workflow reply, or the edge's own apology."""
 
     sentences: list[str]
-    action: str = "continue"
+    action: Action = Action.CONTINUE
     reply: Reply | None = None  # playback is reported only for workflow replies
 
 
 class EdgeCallSession:
     """The CallHandler of one AudioSocket connection (see the module docstring)."""
 
-    def __init__(self, call: Call, deps: SessionDeps, *, rate: int) -> None:
+    def __init__(
+        self, call: Call, deps: SessionDeps, *, rate: int, follows_caller: bool = False
+    ) -> None:
+        """`rate` is the outbound rate to start with; with `follows_caller` (a dialplan
+        connection, whose rate nobody announced) it changes to the caller's."""
         self.call = call
         self.deps = deps
         self.timings = deps.timings
         self._loop = asyncio.get_running_loop()
+        self._connected_at = self._loop.time()
+        self._line = LineRate(rate, follows_caller=follows_caller)
         self._echo = EchoGate(rate)
         self.outbound = PlayoutSource(rate, tap=self._played)
         self.call_id = f"call-{call.id}"
@@ -232,7 +258,12 @@ class EdgeCallSession:
         self._endpointer: Endpointer | None = None
         # The caller's frames normally come at our outbound rate; the model loads meanwhile.
         self._endpointer_ready = asyncio.ensure_future(asyncio.to_thread(deps.endpointer, rate))
+        self._endpointer_ready_rate = rate
         self._endpointer_taken = False
+        # What the bot's last reply expects: the end-of-turn wait of the caller's answer.
+        self._expects = Expectation.FREE
+        self._early = EarlyTranscripts(self._transcribe_pcm, call_id=self.call_id)
+        self.latencies: list[TurnLatency] = []  # every turn's record (tests, tools)
         self._wire_rate = 0  # the rate of the last inbound frame
         self._vad_rate = rate
         self._deduper = DtmfDeduper(deps.timings.dtmf_dedupe_s)
@@ -293,6 +324,7 @@ class EdgeCallSession:
         for task in tasks:
             if task is not None:
                 task.cancel()
+        self._early.close()
         # Bounded: a client call may turn the cancellation into its own error; the
         # conversation then sees `_gone` and stops by itself.
         await asyncio.wait({self._run_task}, timeout=RUN_STOP_S)
@@ -339,16 +371,18 @@ class EdgeCallSession:
 
     async def _new_inbound_rate(self, rate: int) -> None:
         self._wire_rate = rate
-        if rate != self.outbound.rate:
-            # The outbound rate is fixed from the first frame (the edge must speak before the
-            # caller does); Asterisk takes each frame at the rate its kind says.
-            self._log.warning("inbound_rate_differs", inbound=rate, outbound=self.outbound.rate)
+        self._line.caller_frame(rate)
+        self._speak_at_line_rate()
+        if rate != self._line.rate:
+            # A line whose rate was announced (a Stasis leg) keeps it: Asterisk takes each
+            # frame at the rate its kind says.
+            self._log.warning("inbound_rate_differs", inbound=rate, outbound=self._line.rate)
         vad_rate = rate if rate in VAD_RATES else 16000
         if self._endpointer is not None:
             if vad_rate == self._vad_rate:
                 return
             self._close_endpointer()
-        if not self._endpointer_taken and vad_rate == self.outbound.rate:
+        if not self._endpointer_taken and vad_rate == self._endpointer_ready_rate:
             # Made in a thread at connect: loading the VAD model would stall every call.
             self._endpointer_taken = True
             self._endpointer = await self._endpointer_ready
@@ -356,12 +390,34 @@ class EdgeCallSession:
             self._close_endpointer()  # the one made at connect is for another rate
             self._endpointer = await asyncio.to_thread(self.deps.endpointer, vad_rate)
         self._vad_rate = vad_rate
+        self._listen_for(self._expects)
+
+    def _speak_at_line_rate(self) -> None:
+        """Take up the line's rate if it changed, only while the bot is silent (never inside
+        a reply: its audio is synthesised at the rate it started with)."""
+        rate = self._line.rate
+        if rate == self.outbound.rate or self._speaking:
+            return
+        self._log.info("outbound_rate_changed", rate=rate, was=self.outbound.rate)
+        self.outbound.change_rate(rate)
+        self._echo.outbound_rate(rate)
+
+    def _listen_for(self, expects: Expectation) -> None:
+        """The caller's next turn answers a reply that expects `expects`: its wait."""
+        self._expects = expects
+        if self._endpointer is not None:
+            self._endpointer.end_silence_ms = self.deps.end_of_turn.wait_ms(expects)
+            if self.deps.transcriber is not None:
+                self._endpointer.early_ms = self.deps.end_of_turn.early_stt_ms
 
     def _played(self, frame: bytes) -> None:
         """Every outbound frame as the send loop takes it: the echo gate's reference."""
         self._echo.played(frame, self._loop.time())
 
     def _on_vad(self, event: EndpointerEvent, now: float) -> None:
+        if isinstance(event, SpeechPaused):  # not an end, nor new activity
+            self._early.paused(event)
+            return
         self._last_activity = now
         interruptible = self._speaking and not self._final_words
         match event:
@@ -375,7 +431,14 @@ class EdgeCallSession:
                 if interruptible or self._barge.phase is not None:
                     self._barge.speech(now, **self._echo.describe())
             case SpeechEnded():
-                utterance = _Utterance(event.pcm, event.rate, event.at, event.voiced_ms)
+                utterance = _Utterance(
+                    event.pcm,
+                    event.rate,
+                    event.at,
+                    event.voiced_ms,
+                    end_of_turn_ms=event.end_silence_ms,
+                    early=self._early.ended(event),
+                )
                 if self._barge.phase is Phase.HEARD:
                     settling = asyncio.create_task(self._settle(utterance))
                     self._settling.add(settling)
@@ -477,8 +540,11 @@ class EdgeCallSession:
         except Exception as exc:
             self.deps.metrics.failure("start")
             self._log.error("call_start_failed", error=repr(exc))
-            await self._say(_Spoken(SERVICE_DOWN, action="hangup"), latency=None)
+            await self._say(_Spoken(SERVICE_DOWN, action=Action.HANGUP), latency=None)
             return
+        if self._line.follows_caller:
+            waited = self._loop.time() - self._connected_at
+            await self._line.first_frame(self.timings.first_frame_wait_s - waited)
         await self._say(_Spoken(greeting.sentences, greeting.action, greeting), latency=None)
         while not (self._bot_ended or self._gone):
             self._idle_since = self._loop.time()
@@ -515,6 +581,7 @@ class EdgeCallSession:
                     source="edge",
                     agent=self.deps.agent,
                     lookup_limits=self.deps.lookup_limits,
+                    attention_after_s=self.deps.attention_after_s,
                 ),
                 call_id=self.call_id,
                 auto_played=False,
@@ -534,6 +601,9 @@ class EdgeCallSession:
         started = item.ended_at if isinstance(item, _Utterance) else item.at
         kind = {_Utterance: "speech", _Keys: "dtmf", _Silence: "silence"}[type(item)]
         clock = _LatencyClock(self, kind, started)
+        if isinstance(item, _Utterance):
+            clock.end_of_turn_ms = item.end_of_turn_ms
+            clock.early_stt = item.early is not None
         self._filler = asyncio.create_task(self._filler_after(self.timings.filler_after_s))
         try:
             # The turn's span is the parent of the update call, and through Temporal's
@@ -562,6 +632,10 @@ class EdgeCallSession:
 
     async def _transcribe(self, item: _Utterance) -> str | None:
         """The transcript ('' if nothing was heard); None when STT is missing or down."""
+        if item.early is not None:
+            early = await item.early
+            if early is not None:
+                return early
         transcriber = self.deps.transcriber
         if transcriber is None:
             return None
@@ -572,6 +646,11 @@ class EdgeCallSession:
             self._log.error("stt_failed", error=repr(exc))
             return None
         return text.strip()
+
+    async def _transcribe_pcm(self, pcm: bytes, rate: int) -> str:
+        """An early transcript (audiosocket.early_transcript); its failures are its own."""
+        assert self.deps.transcriber is not None
+        return await self.deps.transcriber.transcribe(pcm, rate, call_id=self.call_id)
 
     async def _ask_workflow(self, item: _Input, text: str) -> _Spoken:
         assert self.workflow is not None
@@ -591,7 +670,7 @@ class EdgeCallSession:
                 "workflow_turn_failed", error=repr(exc), failures=self._workflow_failures
             )
             if self._workflow_failures >= MAX_WORKFLOW_FAILURES:
-                return _Spoken(SERVICE_DOWN, action="hangup")
+                return _Spoken(SERVICE_DOWN, action=Action.HANGUP)
             return _Spoken(WORKFLOW_TROUBLE)
         self._workflow_failures = 0
         self._log.info("reply", reply_id=reply.reply_id, stage=reply.stage, action=reply.action)
@@ -602,8 +681,9 @@ class EdgeCallSession:
         if self._speaking or (self._endpointer is not None and self._endpointer.in_speech):
             return
         assert self.deps.fillers is not None
-        pcm = await self.deps.fillers.get(self.outbound.rate)
-        if pcm and not self._speaking:
+        rate = self.outbound.rate
+        pcm = await self.deps.fillers.get(rate)
+        if pcm and not self._speaking and self.outbound.rate == rate:
             self.outbound.begin_sentence()
             self.outbound.enqueue(pcm)
             self.deps.metrics.filler()
@@ -611,7 +691,11 @@ class EdgeCallSession:
 
     async def _say(self, spoken: _Spoken, *, latency: _LatencyClock | None) -> None:
         """Speak, then carry out the action once the speech has played."""
-        ends_call = spoken.action in ("hangup", "transfer")
+        ends_call = spoken.action in (Action.HANGUP, Action.TRANSFER)
+        self._speak_at_line_rate()
+        if spoken.reply is not None:
+            # From now on: an answer spoken over the reply ends with this wait too.
+            self._listen_for(spoken.reply.expects)
         self._final_words = ends_call
         self._reply_mark = self.outbound.mark()
         self._reply_playing = spoken.reply
@@ -647,19 +731,19 @@ class EdgeCallSession:
                 self._log.error("tts_failed", error=repr(exc), sentence_chars=len(text))
         await self.outbound.drained.wait()
 
-    async def _end_call(self, action: str) -> None:
+    async def _end_call(self, action: Action) -> None:
         self._bot_ended = True
         routing = self.deps.routing
         if routing is not None and self.channel_id is not None:
             try:
-                if action == "transfer":
+                if action is Action.TRANSFER:
                     await routing.transfer(self.call.id)
                 else:
                     await routing.hang_up(self.call.id)
             except Exception as exc:
                 self.deps.metrics.failure("ari")
                 self._log.error("ari_end_failed", action=action, error=repr(exc))
-        self._log.info("bot_ends_call", action=action)
+        self._log.info("bot_ends_call", action=action.value)
         self.call.hangup(after_speech=True)
 
     async def _after_call(self, reason: HangupReason) -> None:
@@ -721,6 +805,8 @@ class _LatencyClock:
         self.stt_done: float | None = None
         self.reply_done: float | None = None
         self.first_audio: float | None = None
+        self.end_of_turn_ms: int | None = None
+        self.early_stt = False
         self._recorded = False
         # From the end of the caller's input (in the past by now) to the first audio.
         ago_ns = int((session._loop.time() - input_end) * 1e9)
@@ -747,7 +833,10 @@ class _LatencyClock:
             stt_done=self.stt_done,
             reply_done=self.reply_done,
             first_audio=self.first_audio,
+            end_of_turn_ms=self.end_of_turn_ms,
+            early_stt=self.early_stt,
         )
+        self._session.latencies.append(latency)
         self._session.deps.metrics.turn(latency)
         log.info("turn_latency", **latency.as_log())
         for name, value in latency.as_log().items():

@@ -155,6 +155,21 @@ def edge_pacing_command(calls: int, baseline_seconds: float) -> None:
     exit_now(0)
 
 
+@bench_group.command("end-of-turn")
+@click.option("--calls", default=5, show_default=True, help="Calls per kind and configuration.")
+@click.option("--stt-ms", default=150, show_default=True, help="Latency of the fake STT.")
+def end_of_turn_command(calls: int, stt_ms: int) -> None:
+    """The end of a caller's turn: fixed 700 ms against the wait per expectation and early
+    transcripts (end of speech → first bot audio; dictations cut)."""
+    from bench.end_of_turn import markdown, run, save
+
+    click.echo("end of turn: starting the stack, a worker and one edge per configuration…")
+    result = asyncio.run(run(calls, stt_ms))
+    click.echo(markdown(result))
+    click.echo(f"\nJSON: {save(result)}")
+    exit_now(0)
+
+
 @bench_group.command("store")
 @click.option("--clients", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--orders", default=1000, show_default=True, type=click.IntRange(min=1))

@@ -50,6 +50,8 @@ class LogFormat(StrEnum):
 
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+# Shorter than 200 ms a gap between words ends the turn; beyond 5 s the caller hears dead air.
+EndOfTurnMs = Annotated[int, Field(ge=200, le=5000)]
 _HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
@@ -211,6 +213,28 @@ class Settings(BaseSettings):
         default=DEFAULT_EDGE_MAX_CALLS,
         description="Calls one edge takes at once; past it callers go to the operators or "
         "hear that the lines are busy.",
+    )
+
+    # --- turn-taking: the silence that ends a caller's turn, by what the bot asked ----------
+    end_of_turn_yes_no_ms: EndOfTurnMs = Field(
+        default=400, description="After a yes/no question (the read-back, «Верно?»)."
+    )
+    end_of_turn_digits_ms: EndOfTurnMs = Field(
+        default=1200, description="While digits are dictated (an order number, a phone)."
+    )
+    end_of_turn_address_ms: EndOfTurnMs = Field(
+        default=1200, description="While an address is dictated."
+    )
+    end_of_turn_product_ms: EndOfTurnMs = Field(
+        default=1000, description="After «which product?»: callers pause between products."
+    )
+    end_of_turn_free_ms: EndOfTurnMs = Field(
+        default=700, description="After any other question, or none."
+    )
+    end_of_turn_early_stt_ms: Annotated[int, Field(ge=0, le=5000)] = Field(
+        default=300,
+        description="Silence after which the utterance so far is transcribed while the wait"
+        " still runs (kept if the caller stays silent); 0: off.",
     )
 
     # --- speech -------------------------------------------------------------------------------

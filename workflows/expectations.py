@@ -7,14 +7,14 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from core.vocabulary import Action, AgentMode, Expectation
     from guided.expectations import EXPECTS
-    from russian.expectations import expectation_of_question
+    from russian.expectations import expectation_of_reply
     from workflows.state import CallState
 
 
 def expectation_of(s: CallState, sentences: list[str], action: Action) -> Expectation:
     """Of the reply `s.reply_id` just numbered: the workflow's own questions first (the
     read-back and the phone read-back want a yes or no), then the guided agent's pending
-    question, then what the LLM's last sentence asks."""
+    question, then what the LLM's reply asks (its last sentence that asks)."""
     if action is not Action.CONTINUE or not sentences:
         return Expectation.FREE
     if s.readback is not None and s.readback.reply_id == s.reply_id:
@@ -23,4 +23,4 @@ def expectation_of(s: CallState, sentences: list[str], action: Action) -> Expect
         return Expectation.YES_NO
     if s.agent_mode is AgentMode.GUIDED:
         return EXPECTS[s.guided.question]
-    return expectation_of_question(sentences[-1])
+    return expectation_of_reply(sentences)

@@ -6,6 +6,11 @@ the caller is silent. With a `LineEcho` the line returns the bot's voice (quiete
 and so sends audio all the time, the caller's speech mixed in. Hang-up is closing the socket
 (Asterisk never sends 0x00). Every frame the edge sends is recorded with its arrival time, so
 tests can ask when the bot spoke and how evenly its audio arrived.
+
+Asterisk takes each frame at the rate its kind says, so the edge may change its rate
+mid-call (`rate_changes` records when); but an Asterisk that sends 8 kHz may be one older
+than 20.17, which ends the call on any other kind, so the edge may only send 8 kHz or the
+peer's own rate.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from audiosocket.protocol import (
     read_message,
 )
 from audiosocket.simulator.line_echo import EchoPath, LineEcho, mix
+from audiosocket.speech.resample import resample
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +151,9 @@ class AudioSocketPeer:
         self.sent: list[tuple[float, bytes]] = []
         self.sent_dtmf: list[tuple[float, str]] = []
         self.send_stats = PacingStats()
-        self.bot_rate: int | None = None
+        self.bot_rate: int | None = None  # of the bot's latest frame
+        # (arrival time, rate before, rate after) of every change of the bot's rate.
+        self.rate_changes: list[tuple[float, int, int]] = []
         # Set on 0x00 or EOF from the edge; `bot_hangup_at` says when.
         self.bot_hung_up = asyncio.Event()
         self.bot_hangup_at: float | None = None
@@ -346,11 +354,15 @@ class AudioSocketPeer:
                 self._writer.close()
 
     def _record(self, now: float, message: Audio) -> bool:
-        if self.bot_rate is None:
-            self.bot_rate = message.rate
-        elif message.rate != self.bot_rate:
-            self._fail(f"the edge switched audio rate from {self.bot_rate} to {message.rate} Hz")
+        if message.rate not in (8000, self.rate):
+            self._fail(
+                f"the edge sent {message.rate} Hz audio on a line that sends {self.rate} Hz: "
+                "an Asterisk older than 20.17 knows no such kind and ends the call"
+            )
             return False
+        if self.bot_rate is not None and message.rate != self.bot_rate:
+            self.rate_changes.append((now, self.bot_rate, message.rate))
+        self.bot_rate = message.rate
         self._frames.append(_Frame(now, message.rate, message.pcm, rms(message.pcm)))
         if self._echo is not None:
             self._echo.heard(message.pcm, message.rate, now)
@@ -555,14 +567,42 @@ class AudioSocketPeer:
             max_gap_ms=1000 * max(gaps, default=0.0),
         )
 
-    def bot_audio(self) -> bytes:
-        """Everything the bot sent, frames joined in arrival order."""
-        return b"".join(f.pcm for f in self._frames)
+    def frame_rates(self, *, since: float | None = None, loud: bool = False) -> list[int]:
+        """The rate of every bot frame (after `since`; only speech frames with `loud`)."""
+        return [
+            f.rate
+            for f in self._frames
+            if (since is None or f.at >= since) and (not loud or f.rms >= DEFAULT_SPEECH_RMS)
+        ]
+
+    def frame_sizes(self, *, since: float | None = None, loud: bool = False) -> list[int]:
+        """The payload size of every bot frame, filtered as `frame_rates`."""
+        return [
+            len(f.pcm)
+            for f in self._frames
+            if (since is None or f.at >= since) and (not loud or f.rms >= DEFAULT_SPEECH_RMS)
+        ]
+
+    def bot_audio(self, rate: int | None = None) -> bytes:
+        """Everything the bot sent, frames joined in arrival order, at `rate` (default: the
+        rate of its latest frame; runs at another rate are resampled)."""
+        rate = rate or self.bot_rate or self.rate
+        pieces: list[bytes] = []
+        run: list[bytes] = []
+        run_rate = rate
+        for frame in [*self._frames, None]:
+            if frame is None or frame.rate != run_rate:
+                pieces.append(resample(b"".join(run), run_rate, rate))
+                run = []
+            if frame is not None:
+                run_rate = frame.rate
+                run.append(frame.pcm)
+        return b"".join(pieces)
 
     def to_wav(self, path: str | Path) -> float:
-        """Write the bot's audio as a mono 16-bit WAV at its frame rate; returns its seconds."""
+        """Write the bot's audio as a mono 16-bit WAV at its latest rate; returns its seconds."""
         rate = self.bot_rate or self.rate
-        pcm = self.bot_audio()
+        pcm = self.bot_audio(rate)
         with wave.open(str(path), "wb") as out:
             out.setnchannels(1)
             out.setsampwidth(BYTES_PER_SAMPLE)

@@ -7,6 +7,7 @@ from audiosocket.speech.endpointer import (
     OnsetFaded,
     SpeechEnded,
     SpeechOnset,
+    SpeechPaused,
     SpeechStarted,
 )
 from audiosocket.speech.errors import SpeechUnavailable
@@ -27,6 +28,7 @@ __all__ = [
     "OpenAiTranscriber",
     "SpeechEnded",
     "SpeechOnset",
+    "SpeechPaused",
     "SpeechStarted",
     "SpeechUnavailable",
     "StreamResampler",

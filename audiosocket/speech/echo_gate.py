@@ -255,6 +255,15 @@ class EchoGate:
 
     # --- the bot's side ---------------------------------------------------------------------
 
+    def outbound_rate(self, rate: int) -> None:
+        """The bot speaks at `rate` from now on (between replies: its audio so far is kept;
+        the count of the new rate's samples starts afresh at its first frame)."""
+        if rate != self.out_rate:
+            self.out_rate = rate
+            self._bot_clock = _StreamClock(
+                rate, tolerance_s=0.015, late_window_s=0.0, whole_frames=True
+            )
+
     def played(self, pcm: bytes, at: float) -> None:
         """An outbound frame starts playing at `at` (when the send loop sent it)."""
         if self._bot_first is None:

@@ -19,6 +19,13 @@ next tick, after 200 ms without frames), so a lone short word still counts.
 The utterance handed to STT starts `lead_in_ms` before the onset (the first syllable is
 often below the threshold) and ends `tail_ms` after the last voiced window. Positions are
 kept as byte offsets in the stream, since frame sizes vary.
+
+How long a silence ends the turn depends on what the bot asked (`end_silence_ms` may change
+between turns: short after a yes/no question, long while digits are dictated). With
+`early_ms` shorter than that, SpeechPaused hands over the utterance so far once the caller
+has been silent that long, so it can be transcribed while the end-of-turn wait still runs;
+SpeechEnded then says whether the caller stayed silent since (`pause_held`), which makes
+that early transcript the whole utterance's.
 """
 
 from __future__ import annotations
@@ -67,6 +74,16 @@ class SpeechStarted:
 
 
 @dataclass
+class SpeechPaused:
+    """The caller has been silent `early_ms` inside an utterance that has not ended yet: the
+    utterance so far (it may still go on; SpeechEnded.pause_held tells)."""
+
+    at: float
+    pcm: bytes
+    rate: int
+
+
+@dataclass
 class SpeechEnded:
     at: float  # the `now` of the feed or tick that ended it
     pcm: bytes  # the utterance: 16-bit mono PCM at `rate`, lead-in included
@@ -75,9 +92,14 @@ class SpeechEnded:
     # From the onset to the end of the last voiced window: a cough or a click is short,
     # a word is not (lead-in and tail are not counted).
     voiced_ms: int = 0
+    # The end-of-turn silence in force when it ended.
+    end_silence_ms: int = 0
+    # No voice since this utterance's last SpeechPaused: the audio it carried held every
+    # word (only trailing silence may differ).
+    pause_held: bool = False
 
 
-EndpointerEvent = SpeechOnset | OnsetFaded | SpeechStarted | SpeechEnded
+EndpointerEvent = SpeechOnset | OnsetFaded | SpeechStarted | SpeechPaused | SpeechEnded
 
 
 class Endpointer:
@@ -96,6 +118,7 @@ class Endpointer:
         tail_ms: int = 300,
         onset_ms: int | None = None,
         batched: bool = False,
+        early_ms: int | None = None,
     ) -> None:
         if vad is not None and vad.rate != rate:
             raise ValueError(f"the VAD takes {vad.rate} Hz audio, the endpointer {rate} Hz")
@@ -117,8 +140,8 @@ class Endpointer:
         self._onset_windows = (
             None if onset_ms is None else max(1, math.ceil(onset_ms / 1000 / WINDOW_SECONDS))
         )
-        self._end_silence_s = end_silence_ms / 1000
-        self._end_silence_bytes = self._to_bytes(self._end_silence_s)
+        self.end_silence_ms = end_silence_ms
+        self.early_ms = early_ms
         self._max_s = max_utterance_s
         self._max_bytes = self._to_bytes(max_utterance_s)
         self._lead_in = self._to_bytes(lead_in_ms / 1000)
@@ -144,10 +167,36 @@ class Endpointer:
         self._last_voice_end = 0
         self._last_voice_wall = 0.0
         self._started_wall = 0.0
+        self._paused_at: int | None = None  # _last_voice_end when SpeechPaused was sent
 
     @property
     def in_speech(self) -> bool:
         return self._speaking
+
+    @property
+    def end_silence_ms(self) -> int:
+        """Silence that ends an utterance; may change at any time (the next turn's)."""
+        return self._end_silence_ms
+
+    @end_silence_ms.setter
+    def end_silence_ms(self, value: int) -> None:
+        if value <= 0:
+            raise ValueError(f"end_silence_ms must be positive, got {value}")
+        self._end_silence_ms = value
+        self._end_silence_s = value / 1000
+        self._end_silence_bytes = self._to_bytes(self._end_silence_s)
+
+    @property
+    def early_ms(self) -> int | None:
+        """Silence after which SpeechPaused hands over the utterance so far (None: never;
+        only while shorter than `end_silence_ms`)."""
+        return self._early_ms
+
+    @early_ms.setter
+    def early_ms(self, value: int | None) -> None:
+        if value is not None and value <= 0:
+            raise ValueError(f"early_ms must be positive or None, got {value}")
+        self._early_ms = value
 
     def feed(self, pcm: bytes, now: float) -> list[EndpointerEvent]:
         """Add inbound audio received at wall time `now` (monotonic seconds)."""
@@ -228,13 +277,24 @@ class Endpointer:
             return self._continue(probability, end, wall, now)
         return self._begin(probability, start, end, wall, now)
 
-    def _check_timers(self, now: float) -> list[SpeechEnded]:
+    def _check_timers(self, now: float) -> list[SpeechPaused | SpeechEnded]:
         if not self._speaking:
             return []
-        if now - self._last_voice_wall >= self._end_silence_s:
+        silent_s = now - self._last_voice_wall
+        if silent_s >= self._end_silence_s:
             return [self._end(now, self._last_voice_end + self._tail, "silence")]
         if now - self._started_wall >= self._max_s:
             return [self._end(now, self._fed, "max_length")]
+        early = self._early_ms
+        if (
+            early is not None
+            and early < self._end_silence_ms
+            and silent_s >= early / 1000
+            and self._paused_at != self._last_voice_end
+        ):
+            self._paused_at = self._last_voice_end
+            pcm = self._utterance(self._paused_at + self._tail)
+            return [SpeechPaused(at=now, pcm=pcm, rate=self.rate)]
         return []
 
     def _begin(
@@ -260,6 +320,7 @@ class Endpointer:
             self._run_announced = True
             return SpeechOnset(at=now)
         self._speaking = True
+        self._paused_at = None
         self._onset = self._run_start
         self._utterance_start = max(self._audio_start, self._run_start - self._lead_in)
         self._last_voice_end = window_end
@@ -289,10 +350,14 @@ class Endpointer:
             return self._end(now, window_end, "max_length")
         return None
 
+    def _utterance(self, end: int) -> bytes:
+        """The utterance's audio up to stream position `end` (at most what was fed)."""
+        start = self._utterance_start - self._audio_start
+        return bytes(self._audio[start : min(end, self._fed) - self._audio_start])
+
     def _end(self, now: float, end: int, reason: EndReason) -> SpeechEnded:
         end = min(end, self._fed)
-        start = self._utterance_start - self._audio_start
-        pcm = bytes(self._audio[start : end - self._audio_start])
+        pcm = self._utterance(end)
         voiced = max(0, min(self._last_voice_end, end) - self._onset)
         self._speaking = False
         self._drop_audio_before(end)
@@ -302,6 +367,8 @@ class Endpointer:
             rate=self.rate,
             reason=reason,
             voiced_ms=voiced * 1000 // self._bytes_per_s,
+            end_silence_ms=self._end_silence_ms,
+            pause_held=self._paused_at == self._last_voice_end,
         )
 
     # -- the audio buffer --

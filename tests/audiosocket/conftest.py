@@ -19,6 +19,7 @@ from temporalio.client import Client
 
 from audiosocket.ari import AriClient
 from audiosocket.edge import Edge
+from audiosocket.end_of_turn import EndOfTurnWaits
 from audiosocket.session import BARGE_IN_ONSET_MS, EdgeCallSession, SessionTimings
 from audiosocket.simulator.peer import AudioSocketPeer
 from audiosocket.speech import (
@@ -45,6 +46,10 @@ BOT_WORDS_PER_MINUTE = 420
 CALLER_WORDS_PER_MINUTE = 260
 # Shorter than production's 700 ms: espeak leaves no long pauses inside a phrase.
 END_SILENCE_MS = 450
+# The end-of-turn waits of the e2e calls: production's, but the ordinary one as above. No
+# early transcripts: each would take a scripted transcript of FakeSpeech (their own tests
+# script for it).
+TEST_END_OF_TURN = EndOfTurnWaits(free_ms=END_SILENCE_MS, early_stt_ms=None)
 # Tests wait for turns; a short re-prompt would fire while the fake LLM is scripted.
 TEST_TIMINGS = SessionTimings(silence_reprompt_s=30.0, inter_digit_s=1.0)
 
@@ -56,9 +61,11 @@ async def fake_speech() -> AsyncIterator[FakeSpeech]:
 
 
 @functools.cache
-def caller_speech(text: str, rate: int = 16000) -> bytes:
+def caller_speech(
+    text: str, rate: int = 16000, words_per_minute: int = CALLER_WORDS_PER_MINUTE
+) -> bytes:
     """What the caller says: espeak Russian (real speech for silero), silence trimmed."""
-    pcm = synthesize_to_pcm(text, rate, words_per_minute=CALLER_WORDS_PER_MINUTE)
+    pcm = synthesize_to_pcm(text, rate, words_per_minute=words_per_minute)
     samples = np.frombuffer(pcm, dtype="<i2")
     loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > 500)
     return samples[loud[0] : loud[-1] + 1].tobytes()
@@ -115,6 +122,8 @@ async def running_edge(
     stt: bool = True,
     agent: AgentMode = AgentMode.AUTO,
     max_calls: int = 100,
+    end_of_turn: EndOfTurnWaits = TEST_END_OF_TURN,
+    attention_after_s: int = 120,
 ) -> AsyncIterator[Edge]:
     """An edge on a free port; `stt=False` runs it without a transcriber."""
     edge = Edge(
@@ -132,6 +141,8 @@ async def running_edge(
         endpointer=quick_endpointer,
         agent=agent,
         max_calls=max_calls,
+        end_of_turn=end_of_turn,
+        attention_after_s=attention_after_s,
     )
     async with edge:
         yield edge

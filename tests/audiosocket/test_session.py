@@ -37,6 +37,7 @@ from tests.audiosocket.test_edge_e2e import (
 )
 from tests.support.fake_llm import FakeLLM
 from tests.support.fake_openai_audio import FakeSpeech
+from tests.support.payload_keys import TEST_DATA_CONVERTER
 from tests.workflows.scripts import say
 
 FRAME = frame_bytes(8000)
@@ -117,6 +118,8 @@ def test_turn_latency_stages() -> None:
         "update_ms": 50.0,
         "tts_first_audio_ms": 50.0,
         "total_ms": 300.0,
+        "end_of_turn_ms": None,
+        "early_stt": False,
     }
     keys = TurnLatency("call-1", "dtmf", 1.0, None, 1.04, None)
     assert keys.stt_ms is None and keys.update_ms == 40.0 and keys.total_ms is None
@@ -248,6 +251,28 @@ async def test_with_no_llm_the_edge_starts_guided_calls(
         try:
             await peer.wait_until_bot_quiet(QUIET_MS, timeout_s=TURN_TIMEOUT_S)
             assert (await call_state(session)).agent_mode == "guided"
+        finally:
+            await peer.hang_up()
+
+
+async def test_the_edge_carries_call_attention_after_s_into_the_call(
+    call_worker: Client, call_settings: Settings, fake_llm: FakeLLM, fake_speech: FakeSpeech
+) -> None:
+    """CALL_ATTENTION_AFTER_S reaches the workflow's CallStart from the edge too (it did
+    only from `voiceorder chat`)."""
+    tuned = call_settings.model_copy(update={"call_attention_after_s": 7})
+    assert Edge.from_settings(tuned, call_worker).deps.attention_after_s == 7
+    async with running_edge(
+        call_worker, call_settings, fake_speech, stt=False, attention_after_s=7
+    ) as edge:
+        peer, session = await EdgeCalls(edge, fake_llm, fake_speech, call_settings).dial()
+        try:
+            await peer.wait_for_bot_speech(timeout_s=TURN_TIMEOUT_S)
+            assert session.workflow is not None
+            history = await session.workflow.handle.fetch_history()
+            started = history.events[0].workflow_execution_started_event_attributes
+            [call_start] = await TEST_DATA_CONVERTER.decode(started.input.payloads[:1])
+            assert call_start["attention_after_s"] == 7
         finally:
             await peer.hang_up()
 

@@ -177,6 +177,10 @@ BAD_VALUES = [
     ("CODEC_SERVER_TOKENS", "short"),
     ("CODEC_SERVER_ORIGINS", "127.0.0.1:8233"),  # no scheme
     ("CODEC_SERVER_ORIGINS", "http://ui.example/workflows"),  # a path is not an origin
+    ("END_OF_TURN_YES_NO_MS", "100"),  # a gap between words would end the turn
+    ("END_OF_TURN_DIGITS_MS", "9000"),  # the caller would hear dead air
+    ("END_OF_TURN_FREE_MS", "soon"),
+    ("END_OF_TURN_EARLY_STT_MS", "-1"),
 ]
 
 
@@ -295,6 +299,14 @@ def test_edge_and_agent_defaults() -> None:
     assert s.effective_audiosocket_external_host == "127.0.0.1:9092"
     assert (s.ari_app, s.operator_context) == ("voiceorder", "operators")
     assert s.tts_provider is TtsProvider.ESPEAK and s.stt_base_url is None
+    waits = (
+        s.end_of_turn_yes_no_ms,
+        s.end_of_turn_digits_ms,
+        s.end_of_turn_address_ms,
+        s.end_of_turn_product_ms,
+        s.end_of_turn_free_ms,
+    )
+    assert waits == (400, 1200, 1200, 1000, 700)
 
 
 def test_external_host_and_urls_are_tidied(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -244,13 +244,41 @@ async def test_gaps_in_the_bot_stream_are_reported() -> None:
     assert peer.speech_spans() == []  # all-zero frames are not speech
 
 
+async def test_a_wideband_line_takes_the_bot_changing_to_its_rate(tmp_path: Path) -> None:
+    """Asterisk takes each frame at the rate its kind says: 8 kHz silence, then 16 kHz speech
+    on a line that sends 16 kHz is fine, and the peer says when the rate changed."""
+    loud = tone(0.1, 16000)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_message(reader)
+        for message in (Audio(8000, bytes(320)), Audio(8000, bytes(320))):
+            writer.write(encode(message))
+        for offset in range(0, len(loud), 640):
+            writer.write(encode(Audio(16000, loud[offset : offset + 640])))
+        writer.write(encode(Hangup()))
+        await writer.drain()
+
+    async with raw_server(serve) as port:
+        peer = await AudioSocketPeer.connect("127.0.0.1", port, uuid.uuid4(), rate=16000)
+        await asyncio.wait_for(peer.bot_hung_up.wait(), TIMEOUT)
+    peer.raise_if_failed()
+    assert [(before, after) for _, before, after in peer.rate_changes] == [(8000, 16000)]
+    assert peer.frame_rates() == [8000, 8000] + [16000] * 5
+    assert set(peer.frame_rates(loud=True)) == {16000}
+    assert set(peer.frame_sizes(loud=True)) == {640}
+    # 40 ms of 8 kHz silence resampled to the latest rate, then the tone as it came
+    audio = peer.bot_audio()
+    assert len(audio) == 2 * 640 + len(loud) and audio.endswith(loud)
+    assert peer.to_wav(tmp_path / "bot.wav") == pytest.approx(0.14)
+
+
 @pytest.mark.parametrize(
     ("sent", "expected"),
     [
         (encode(Dtmf("5")), "DTMF frame"),
         (encode(Uuid(uuid.UUID(int=1))), "UUID frame"),
         (b"\x42\x00\x00", "unknown message kind 0x42"),
-        (encode(Audio(8000, bytes(320))) + encode(Audio(16000, bytes(640))), "switched audio"),
+        (encode(Audio(8000, bytes(320))) + encode(Audio(16000, bytes(640))), "older than 20.17"),
     ],
 )
 async def test_frames_asterisk_would_reject_end_the_call_with_a_clear_error(

@@ -122,6 +122,31 @@ def test_inbound_and_outbound_rates_may_differ() -> None:
     assert not (np.abs(passed) > 64).any()
 
 
+def test_the_bot_changing_rate_between_replies_keeps_its_echo_muted() -> None:
+    """A dialplan line turns out to be 16 kHz after the greeting (audiosocket.line_rate): the
+    bot's next reply goes out at 16 kHz, and its echo is still found where it is. (The gate
+    is told the new rate so that it counts the bot's samples right; its clock would also
+    recover from a wrong count, frame by frame.)"""
+    gate = EchoGate(8000)
+    narrow_out, narrow_in = line(8000, echo_db=15, delay_ms=120, caller_at_s=None)
+    first = run(gate, narrow_out, narrow_in, 8000, 8000)
+    gate.outbound_rate(16000)
+    assert gate.out_rate == 16000
+    wide_out, wide_in = line(16000, echo_db=15, delay_ms=120, caller_at_s=None)
+    offset = (len(narrow_in) // 160 + 10) * FRAME_S  # the second reply follows the first
+    frame = 16000 // 50
+    passed = []
+    for index in range(len(wide_in) // frame):
+        now = offset + (index + 1) * FRAME_S
+        gate.played(pcm_of(wide_out[index * frame : (index + 1) * frame]), now - FRAME_S)
+        got = gate.filter(pcm_of(wide_in[index * frame : (index + 1) * frame]), 16000, now)
+        passed.append(samples(got))
+    second = np.concatenate(passed)
+    assert not (np.abs(first) > 64).any() and not (np.abs(second) > 64).any()
+    assert gate.delay_bins is not None and abs(gate.delay_bins * 10 - 120) <= 10
+    assert abs(gate.gain_db + 15) <= 4
+
+
 def test_a_stalling_send_loop_and_bursty_arrivals_do_not_let_the_echo_through() -> None:
     """The edge's event loop on a loaded box: outbound frames leave up to 8 ms off their slot,
     a stall delays the rest of the reply by 60 ms (the send clock skips slots), and inbound

@@ -12,6 +12,7 @@ from audiosocket.speech import (
     OnsetFaded,
     SpeechEnded,
     SpeechOnset,
+    SpeechPaused,
     VoiceActivity,
 )
 from audiosocket.speech.endpointer import EndpointerEvent
@@ -392,3 +393,82 @@ def test_an_utterance_says_how_long_it_was_voiced(endpointer: Endpointer, rate: 
     # from the onset to the last voiced window: the phrase less its quiet edges (a breathy
     # release is not voiced), lead-in and tail not counted
     assert seconds(said, rate) - 0.25 <= ended.voiced_ms / 1000 <= seconds(said, rate)
+
+
+# --- the end-of-turn wait per turn, and the early hand-over at a pause ---------------------
+
+DIGITS_FIRST, DIGITS_SECOND = "Сто два.", "Ноль сорок пять."
+
+
+@pytest.mark.parametrize("frames_stop", [True, False])
+def test_a_pause_splits_the_turn_or_not_by_the_wait_in_force(rate: int, frames_stop: bool) -> None:
+    """The same 900 ms pause between two groups of digits: two turns with the ordinary wait,
+    one with the dictation wait (set between turns, as the session does after a reply)."""
+    first, second = speech(rate, DIGITS_FIRST), speech(rate, DIGITS_SECOND)
+    pause: bytes | Gap = 0.9 if frames_stop else silence(0.9, rate)
+    parts: list[bytes | Gap] = [first, pause, second]
+    endpointer = Endpointer(rate)
+    assert kinds(play(endpointer, parts)) == ["SpeechStarted", "SpeechEnded"] * 2
+    endpointer.end_silence_ms = 1200
+    events = play(endpointer, parts)
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded"]
+    ended = events[1]
+    assert isinstance(ended, SpeechEnded) and ended.end_silence_ms == 1200
+    assert first[rate // 4 : rate // 2] in ended.pcm
+    assert second[-rate // 2 : -rate // 4] in ended.pcm
+
+
+def test_a_short_wait_ends_a_yes_sooner(rate: int) -> None:
+    said = speech(rate, "Да.")
+    ends = []
+    for wait_ms in (700, 400):
+        events = play(Endpointer(rate, end_silence_ms=wait_ms), [silence(0.3, rate), said, 2.0])
+        assert kinds(events) == ["SpeechStarted", "SpeechEnded"]
+        assert isinstance(events[1], SpeechEnded) and events[1].end_silence_ms == wait_ms
+        ends.append(events[1].at)
+    assert ends[0] - ends[1] == pytest.approx(0.3, abs=0.05)
+
+
+def test_the_wait_must_be_positive(rate: int) -> None:
+    endpointer = Endpointer(rate)
+    with pytest.raises(ValueError, match="end_silence_ms"):
+        endpointer.end_silence_ms = 0
+    with pytest.raises(ValueError, match="early_ms"):
+        endpointer.early_ms = 0
+
+
+def test_a_pause_hands_over_the_utterance_early_and_the_end_says_it_held(rate: int) -> None:
+    said = speech(rate, "Хочу заказать гречку.")
+    endpointer = Endpointer(rate, end_silence_ms=1200, early_ms=300)
+    events = play(endpointer, [said, 3.0])
+    assert kinds(events) == ["SpeechStarted", "SpeechPaused", "SpeechEnded"]
+    paused, ended = events[1], events[2]
+    assert isinstance(paused, SpeechPaused) and isinstance(ended, SpeechEnded)
+    assert ended.at - paused.at == pytest.approx(0.9, abs=0.1)
+    assert ended.pause_held and paused.pcm == ended.pcm
+
+
+def test_a_caller_who_goes_on_after_the_pause_does_not_hold_it(rate: int) -> None:
+    first, second = speech(rate, DIGITS_FIRST), speech(rate, DIGITS_SECOND)
+    endpointer = Endpointer(rate, end_silence_ms=1200, early_ms=300)
+    events = play(endpointer, [first, 0.6, second, 3.0])
+    assert kinds(events) == ["SpeechStarted", "SpeechPaused", "SpeechPaused", "SpeechEnded"]
+    early, late, ended = events[1], events[2], events[3]
+    assert isinstance(early, SpeechPaused) and isinstance(late, SpeechPaused)
+    assert isinstance(ended, SpeechEnded)
+    assert len(early.pcm) < len(ended.pcm) and late.pcm == ended.pcm
+    assert ended.pause_held  # held since the second pause
+    # without a second pause to hand over, the end does not hold the first one
+    endpointer = Endpointer(rate, end_silence_ms=1200, early_ms=300)
+    events, now = play_from(0.0, endpointer, [first, 0.6, second])
+    endpointer.early_ms = None
+    events += play_from(now, endpointer, [3.0])[0]
+    ended = events[-1]
+    assert kinds(events) == ["SpeechStarted", "SpeechPaused", "SpeechEnded"]
+    assert isinstance(ended, SpeechEnded) and not ended.pause_held
+
+
+def test_no_early_hand_over_when_the_wait_is_no_longer(rate: int) -> None:
+    events = play(Endpointer(rate, end_silence_ms=400, early_ms=400), [speech(rate), 2.0])
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded"]
+    assert isinstance(events[1], SpeechEnded) and not events[1].pause_held
