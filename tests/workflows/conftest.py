@@ -16,6 +16,7 @@ from core.vocabulary import AgentMode, SmsProvider
 from tests.support.fake_llm import FakeLLM
 from tests.support.payload_keys import TEST_DATA_CONVERTER
 from tests.support.servers import StoreApiServer
+from tests.support.shelves import restock_as_seeded
 from tests.support.temporal import temporal_dev_server
 from workers.worker import activity_set, build_worker
 from workflows.client import CallSession
@@ -131,4 +132,5 @@ class Calls:
 async def calls(
     call_worker: Client, call_settings: Settings, fake_llm: FakeLLM, database_url: str
 ) -> Calls:
+    await restock_as_seeded(database_url)
     return Calls(call_worker, call_settings, fake_llm, database_url)
