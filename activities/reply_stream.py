@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Self, TypeVar
@@ -104,8 +105,9 @@ class ReplyPublisher:
     async def open(
         self, target: StreamTarget | None, *, attempt: int, step: int = 0
     ) -> TurnPublisher:
-        """Start publishing a turn as (step, attempt), fencing off older publishers, and learn
-        what the edge already holds. Waits at most one request timeout; never raises."""
+        """Start publishing a turn as (step, attempt) and a nonce of its own, fencing off every
+        publisher not ranked above it, and learn what the edge already holds. Waits at most one
+        request timeout; never raises."""
         turn = TurnPublisher(self, target, step=step, attempt=attempt)
         if target is None:
             return turn
@@ -139,11 +141,15 @@ class TurnPublisher:
         self.target = target
         self.step = step
         self.attempt = attempt
+        self.nonce = secrets.token_hex(8)
         # Without a target the edge did not ask for streaming: nothing of this turn was heard.
         self.prefix: tuple[str, ...] = ()
         self.prefix_final = False
         self.prefix_known = target is None
         self.published: list[str] = []  # sentences of this attempt the edge acknowledged
+        # Sentences of this attempt the edge may hold: the acknowledged ones and, when
+        # streaming stopped on a failed request, the one whose answer never came.
+        self.offered: list[str] = []
         self._live = False
         self._next_index = 0
         self._queue: asyncio.Queue[SentenceMessage] = asyncio.Queue()
@@ -174,6 +180,7 @@ class TurnPublisher:
             turn_key=self.target.turn_key,
             step=self.step,
             attempt=self.attempt,
+            publisher=self.nonce,
             index=self._next_index,
             text=text,
         )
@@ -207,6 +214,7 @@ class TurnPublisher:
                 turn_key=self.target.turn_key,
                 step=self.step,
                 attempt=self.attempt,
+                publisher=self.nonce,
                 index=self._next_index,
                 text="",
                 final=True,
@@ -237,6 +245,7 @@ class TurnPublisher:
             turn_key=self.target.turn_key,
             step=self.step,
             attempt=self.attempt,
+            publisher=self.nonce,
         )
         answer = await self._request(OPEN_PATH, request.model_dump_json(), OpenResult)
         if answer is None:
@@ -271,6 +280,8 @@ class TurnPublisher:
                 return
             try:
                 if self._live:
+                    if message.text:
+                        self.offered.append(message.text)
                     await self._send(message)
                 else:
                     self._owner.counters.dropped += 1
