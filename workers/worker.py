@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -19,6 +19,7 @@ from activities.call_log import PostgresCallLogActivities
 from activities.db import migrate_bot_schema, pool_from_settings
 from activities.guided import GuidedPolicyActivities
 from activities.interfaces.base import activities_of
+from activities.reply_stream import ReplyPublisher
 from activities.sms import GatewaySmsActivities, gateway_from_settings
 from activities.store import HttpStoreActivities
 from core.settings import Settings
@@ -73,19 +74,35 @@ async def activity_set(settings: Settings) -> AsyncIterator[list[Callable[..., A
             await migrate_bot_schema(conn)
         store = StoreApiClient.from_settings(settings)
         try:
-            implementations = [
-                HttpStoreActivities(store),
-                OpenAiAgentActivities(settings),
-                GuidedPolicyActivities(),
-                PostgresAuditActivities(pool),
-                PostgresCallLogActivities(pool),
-                GatewaySmsActivities(gateway_from_settings(settings, pool)),
-            ]
-            yield [method for impl in implementations for method in activities_of(impl)]
+            async with AsyncExitStack() as stack:
+                # Replies are streamed to the edges only when the worker shares their secret.
+                publisher = (
+                    await stack.enter_async_context(ReplyPublisher(settings.reply_stream_secret))
+                    if settings.reply_stream_secret
+                    else None
+                )
+                yield _implementations(settings, store, pool, publisher)
         finally:
             await store.aclose()
     finally:
         await pool.close()
+
+
+def _implementations(
+    settings: Settings,
+    store: StoreApiClient,
+    pool: asyncpg.Pool,
+    publisher: ReplyPublisher | None,
+) -> list[Callable[..., Any]]:
+    implementations = [
+        HttpStoreActivities(store),
+        OpenAiAgentActivities(settings, publisher=publisher),
+        GuidedPolicyActivities(),
+        PostgresAuditActivities(pool),
+        PostgresCallLogActivities(pool),
+        GatewaySmsActivities(gateway_from_settings(settings, pool)),
+    ]
+    return [method for impl in implementations for method in activities_of(impl)]
 
 
 def build_worker(

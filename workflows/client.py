@@ -25,6 +25,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core.caller_text import utf8_safe
 from core.phones import InvalidPhone, mask_phone, normalise_phone
+from core.reply_stream import StreamTarget
 from core.settings import Settings
 from core.vocabulary import AgentMode, HangupReason, Stage
 from workflows.models import (
@@ -158,19 +159,21 @@ class CallSession:
                 reply_id=self.last_reply.reply_id, played_to_end=played_to_end, played_ms=played_ms
             )
 
-    async def say(self, text: str) -> Reply:
+    async def say(self, text: str, *, stream: StreamTarget | None = None) -> Reply:
+        """One caller turn; with `stream` the agent may send the reply's sentences there while
+        it still writes (the result is still the whole reply)."""
         reply = await self.handle.execute_update(
             CallUpdate.CALLER_SAID,
             # A lone surrogate (a broken escape in an STT service's JSON) cannot travel at all.
-            CallerTurn(text=utf8_safe(text), previous_playback=self._playback),
+            CallerTurn(text=utf8_safe(text), previous_playback=self._playback, stream=stream),
             result_type=Reply,
         )
         return self._heard(reply)
 
-    async def press(self, digits: str) -> Reply:
+    async def press(self, digits: str, *, stream: StreamTarget | None = None) -> Reply:
         reply = await self.handle.execute_update(
             CallUpdate.CALLER_PRESSED,
-            DtmfTurn(digits=digits, previous_playback=self._playback),
+            DtmfTurn(digits=digits, previous_playback=self._playback, stream=stream),
             result_type=Reply,
         )
         return self._heard(reply)
