@@ -155,8 +155,13 @@ class OpenAiAgentActivities(AgentActivities):
                             )
             words.end()
             await turn.finish(final=not words.calls)
-        except BaseException:
-            await turn.close()  # an attempt that failed says no more; a retry goes on after it
+        except Exception:
+            # The sentences the model finished still go out (a retry goes on after them);
+            # then this attempt says no more.
+            await turn.finish(final=False)
+            raise
+        except BaseException:  # cancelled (timed out): stop at once
+            await turn.close()
             raise
         calls = [
             bounded_call(parts.id, parts.name, parts.arguments)

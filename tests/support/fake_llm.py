@@ -15,6 +15,12 @@ Requests with none of these belong to `ANONYMOUS` ("").
 Scripts. `llm.script(call_id, [Reply...])` queues replies; each answered request takes the
 next one. A request failed by an injected fault takes none, so the client's retry gets the
 reply the failed attempt would have got - as with a real service that was briefly down.
+
+Timing. `set_latency(first, per_chunk=gap)` makes a model that writes: the first token comes
+`first` seconds after the request, each next one `gap` later (on an absolute schedule, so
+sleeps do not add up), a token being a word of text or a piece of a tool call
+(`stream_tokens`). A request without `stream` is answered when the model would have written
+its last token. `Reply.cut_after` and `Reply.pause_after` make a stream break off or stall.
 """
 
 from __future__ import annotations
@@ -79,10 +85,28 @@ class Reply:
     fail_status: int | None = None
     # A strict-mode model can only call offered tools; set this to script one that does not.
     unoffered_ok: bool = False
+    # Streaming: after this many tokens the connection is cut (the client sees a body that
+    # broke off), or the stream stalls for `pause_s` before going on.
+    cut_after: int | None = None
+    pause_after: int | None = None
+    pause_s: float = 0.0
+    # With pause_after: the stream also waits for this event (a test decides when it goes on).
+    hold: asyncio.Event | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def text(cls, content: str) -> Reply:
         return cls(content=content)
+
+    def cut(self, after: int) -> Reply:
+        """This reply, its stream cut after `after` tokens."""
+        return replace(self, cut_after=after)
+
+    def pause(
+        self, after: int, seconds: float = 0.0, *, until: asyncio.Event | None = None
+    ) -> Reply:
+        """This reply, its stream stalled after `after` tokens for `seconds` and until `until`
+        is set."""
+        return replace(self, pause_after=after, pause_s=seconds, hold=until)
 
     @classmethod
     def tool(
@@ -522,6 +546,8 @@ class FakeLLM(FakeOpenAIServer):
         await self._settle(exchange, 200)
         if body.get("stream"):
             return await self._stream(request, body, reply)
+        if self.chunk_delay:  # answered when the model would have written all of it
+            await asyncio.sleep(self.chunk_delay * max(0, len(stream_tokens(reply)) - 1))
         return web.json_response(completion(body, reply), headers=_response_headers())
 
     async def _settle(self, exchange: Exchange, status: int) -> None:
@@ -582,11 +608,28 @@ class FakeLLM(FakeOpenAIServer):
         )
         await response.prepare(request)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        loop = asyncio.get_running_loop()
+        first_token_at: float | None = None
+        tokens = 0
         try:
             for chunk in stream_chunks(body, reply, include_usage=include_usage):
+                if _is_token(chunk):
+                    if tokens == reply.cut_after:
+                        assert request.transport is not None
+                        request.transport.close()  # mid-body: the client sees it break off
+                        return response
+                    if tokens and tokens == reply.pause_after:
+                        await asyncio.sleep(reply.pause_s)
+                        if reply.hold is not None:
+                            await reply.hold.wait()
+                        first_token_at = loop.time() - tokens * self.chunk_delay
+                    if first_token_at is None:
+                        first_token_at = loop.time()
+                    elif self.chunk_delay:
+                        due = first_token_at + tokens * self.chunk_delay
+                        await asyncio.sleep(max(0.0, due - loop.time()))
+                    tokens += 1
                 await response.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
-                if self.chunk_delay:
-                    await asyncio.sleep(self.chunk_delay)
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
         except ConnectionResetError:
@@ -674,6 +717,25 @@ def stream_chunks(body: Json, reply: Reply, *, include_usage: bool) -> Iterator[
     yield chunk({}, _finish_reason(reply))
     if include_usage:
         yield base | {"choices": [], "usage": usage(body, reply)}
+
+
+def stream_tokens(reply: Reply) -> list[str]:
+    """What each token of a streamed reply carries: the words of its text, then for each tool
+    call its name and its arguments in pieces (as `stream_chunks` sends them)."""
+    tokens = re.findall(r"\s*\S+\s*", reply.content or "")
+    for call in reply.tool_calls:
+        arguments = call.arguments_json()
+        tokens.append(call.name)
+        tokens += [
+            arguments[i : i + _ARGUMENT_PIECE] for i in range(0, len(arguments), _ARGUMENT_PIECE)
+        ]
+    return tokens
+
+
+def _is_token(chunk: Json) -> bool:
+    choices = chunk.get("choices") or []
+    delta = choices[0].get("delta", {}) if choices else {}
+    return bool(delta.get("content") or delta.get("tool_calls"))
 
 
 def _finish_reason(reply: Reply) -> str:
