@@ -21,7 +21,6 @@ from workers.worker import activity_set, build_worker
 from workflows.client import CallSession
 from workflows.models import CallStart, LookupLimits
 
-
 REPLY_STREAM_SECRET = "reply-stream-test-secret"
 
 
