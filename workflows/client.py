@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from temporalio.client import (
     Client,
@@ -42,6 +43,14 @@ from workflows.models import (
     PlaybackReport,
     Reply,
 )
+
+
+# How long a workflow task may go without word from its worker. A turn's agent step and Store
+# API calls are local activities run inside the task, so when a worker dies mid-turn (a
+# reply half streamed to the caller) the turn is run again by another worker only after
+# this: 5 s instead of Temporal's 10. A longer turn keeps its task alive by heartbeating it
+# (the SDK does, every 4 s), so this bounds no turn's length.
+CALL_TASK_TIMEOUT = timedelta(seconds=5)
 
 
 def agent_for(settings: Settings) -> AgentMode:
@@ -115,6 +124,7 @@ class CallSession:
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            task_timeout=CALL_TASK_TIMEOUT,
             static_summary=f"Call from {_masked(call.caller_number)} ({call.source})",
             search_attributes=TypedSearchAttributes(
                 [
