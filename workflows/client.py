@@ -44,7 +44,6 @@ from workflows.models import (
     Reply,
 )
 
-
 # How long a workflow task may go without word from its worker. A turn's agent step and Store
 # API calls are local activities run inside the task, so when a worker dies mid-turn (a
 # reply half streamed to the caller) the turn is run again by another worker only after

@@ -94,7 +94,7 @@ async def test_a_worker_killed_mid_stream_never_makes_a_sentence_heard_twice(
                         reply = await turn
                     took = asyncio.get_running_loop().time() - killed
                     print(
-                        f"\nkilled mid-stream: the other worker answered the turn {took:.1f} s later"
+                        f"\nkilled mid-stream: another worker answered the turn {took:.1f} s later"
                     )
                     subscription.close()
                     heard += [sentence async for sentence in streamed]
