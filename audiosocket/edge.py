@@ -30,6 +30,7 @@ from audiosocket.ari import AriClient
 from audiosocket.ari_calls import AriCallRouter
 from audiosocket.dtmf import DtmfSource
 from audiosocket.metrics import EdgeMetrics, metrics_app
+from audiosocket.reply_stream import ReplyStreamConfig, ReplyStreamServer
 from audiosocket.server import AudioSocketServer, Call, CallHandler
 from audiosocket.session import (
     EdgeCallSession,
@@ -98,6 +99,7 @@ class Edge:
         media_format: str = MEDIA_FORMAT,
         agent: AgentMode = AgentMode.AUTO,
         lookup_limits: LookupLimits | None = None,
+        reply_stream: ReplyStreamConfig | None = None,
     ) -> None:
         if media_format not in RATES:
             raise EdgeError(f"media format {media_format!r} is not one of {sorted(RATES)}")
@@ -137,6 +139,9 @@ class Edge:
         self._watchers: set[asyncio.Task[None]] = set()
         self._vad_models = vad_models
         self._uuids = UuidGuard()
+        # Streamed replies (docs/streaming.md): off without a secret.
+        self._reply_stream_config = reply_stream
+        self.reply_stream: ReplyStreamServer | None = None
 
     @classmethod
     def from_settings(
@@ -171,6 +176,16 @@ class Edge:
             media_format=settings.ari_media_format,
             agent=agent_for(settings),
             lookup_limits=lookup_limits_for(settings),
+            reply_stream=(
+                ReplyStreamConfig(
+                    settings.reply_stream_secret,
+                    host=settings.reply_stream_host,
+                    port=settings.reply_stream_port,
+                    advertise_url=settings.reply_stream_url,
+                )
+                if settings.reply_stream_secret
+                else None
+            ),
         )
 
     @property
@@ -215,6 +230,17 @@ class Edge:
         await asyncio.to_thread(self._preload_vad_models)
         assert self.deps.fillers is not None
         await self.deps.fillers.get(self._rate)
+        if self._reply_stream_config is not None:
+            config = self._reply_stream_config
+            server = config.server()
+            try:
+                await server.__aenter__()
+            except OSError as exc:
+                raise EdgeError(
+                    f"cannot listen on {config.host}:{config.port} for streamed replies "
+                    f"(REPLY_STREAM_HOST/REPLY_STREAM_PORT): {exc.strerror or exc}"
+                ) from None
+            self.reply_stream = self.deps.reply_stream = server
         await self.server.start()
         if self._ari is not None:
             # Known only now when port 0 asked for a free port.
@@ -242,6 +268,7 @@ class Edge:
             stt="on" if self.deps.transcriber else "off",
             metrics_host=self._metrics_host if self._metrics_port is not None else None,
             metrics_port=self.metrics_port,
+            reply_stream=self.reply_stream.base_url if self.reply_stream else "off",
         )
 
     def _preload_vad_models(self) -> None:
@@ -267,6 +294,9 @@ class Edge:
             self._router_task = None
         if self._ari is not None:
             await self._ari.close()
+        if self.reply_stream is not None:
+            await self.reply_stream.__aexit__(None, None, None)
+            self.reply_stream = self.deps.reply_stream = None
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
             self._metrics_runner = None

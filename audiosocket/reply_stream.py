@@ -56,6 +56,21 @@ _STATUS = {
 }
 
 
+@dataclass(frozen=True)
+class ReplyStreamConfig:
+    """Where the edge listens for streamed sentences (REPLY_STREAM_* settings)."""
+
+    secret: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    advertise_url: str | None = None
+
+    def server(self) -> ReplyStreamServer:
+        return ReplyStreamServer(
+            self.secret, host=self.host, port=self.port, advertise_url=self.advertise_url
+        )
+
+
 @dataclass
 class StreamCounters:
     """What /metrics may show: accepted and refused publishes, bad callers, divergences."""
