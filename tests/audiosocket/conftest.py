@@ -19,6 +19,7 @@ from temporalio.client import Client
 
 from audiosocket.ari import AriClient
 from audiosocket.edge import PRELOADED_VAD_MODELS, Edge
+from audiosocket.reply_stream import ReplyStreamConfig
 from audiosocket.session import BARGE_IN_ONSET_MS, EdgeCallSession, SessionTimings
 from audiosocket.simulator.peer import AudioSocketPeer
 from audiosocket.speech import (
@@ -115,8 +116,10 @@ async def running_edge(
     stt: bool = True,
     vad_models: int = PRELOADED_VAD_MODELS,
     agent: AgentMode = AgentMode.AUTO,
+    reply_stream: bool = False,
 ) -> AsyncIterator[Edge]:
-    """An edge on a free port; `stt=False` runs it without a transcriber."""
+    """An edge on a free port; `stt=False` runs it without a transcriber, `reply_stream`
+    with its reply-stream endpoint (the worker of the stack shares its secret)."""
     edge = Edge(
         client=client,
         task_queue=settings.temporal_task_queue,
@@ -132,6 +135,11 @@ async def running_edge(
         endpointer=quick_endpointer,
         vad_models=vad_models,
         agent=agent,
+        reply_stream=(
+            ReplyStreamConfig(workflow_stack.REPLY_STREAM_SECRET, host="127.0.0.1", port=0)
+            if reply_stream
+            else None
+        ),
     )
     async with edge:
         yield edge
