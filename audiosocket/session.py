@@ -450,7 +450,7 @@ class EdgeCallSession:
 
     async def _ticker(self) -> None:
         while True:
-            await asyncio.sleep(self.timings.tick_s)
+            await asyncio.sleep(self._next_tick_in())
             now = self._loop.time()
             if self._endpointer is not None:
                 for event in self._endpointer.tick(now):
@@ -462,6 +462,16 @@ class EdgeCallSession:
                 self._log.info("caller_silent", after_s=round(now - self._last_activity, 1))
                 self._idle_since = None
                 self._inputs.put_nowait(_Silence(now))
+
+    def _next_tick_in(self) -> float:
+        """The periodic tick, or sooner when the caller's turn ends sooner: the end of a turn
+        waits for no tick (every 30 ms of it would be dead air on the line)."""
+        delay = self.timings.tick_s
+        deadline = self._endpointer.deadline() if self._endpointer is not None else None
+        if deadline is not None:
+            # A hair past it: the endpointer ends the turn at or after its deadline.
+            delay = min(delay, max(0.0, deadline - self._loop.time() + 0.0005))
+        return delay
 
     def _silence_due(self, now: float) -> bool:
         if self._idle_since is None or self._speaking or self._digits.pending:
