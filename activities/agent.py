@@ -119,6 +119,7 @@ class OpenAiAgentActivities(AgentActivities):
         turn = await publisher.open(
             request.stream, attempt=activity.info().attempt, step=request.step
         )
+        opened = time.perf_counter()
         try:
             start = StepStart.of(turn, request.spoken_before)
             if turn.prefix_final and start.earlier:
@@ -167,7 +168,17 @@ class OpenAiAgentActivities(AgentActivities):
             bounded_call(parts.id, parts.name, parts.arguments)
             for _, parts in sorted(words.calls.items())
         ]
-        return self._reply(request, started, words.record_text(), calls, words.spoken())
+        return self._reply(
+            request,
+            started,
+            words.record_text(),
+            calls,
+            words.spoken(),
+            # Where a streamed step's time goes: the model's first word, the first sentence.
+            opened_ms=_ms_since(started, opened),
+            first_token_ms=_ms_since(started, words.first_token_at),
+            first_sentence_ms=_ms_since(started, words.first_sentence_at),
+        )
 
     @implements(AgentActivities.streamed_so_far)
     async def streamed_so_far(self, request: StreamedSoFarRequest) -> StreamedSoFar:
@@ -215,6 +226,7 @@ class OpenAiAgentActivities(AgentActivities):
         text: str | None,
         calls: list[ToolCall],
         spoken: list[str] | None,
+        **stages: float | None,
     ) -> AgentReply:
         kept = calls[:MAX_TOOL_CALLS_PER_REPLY]
         ms = int((time.perf_counter() - started) * 1000)
@@ -225,8 +237,13 @@ class OpenAiAgentActivities(AgentActivities):
             dropped_calls=len(calls) - len(kept),
             streamed=None if spoken is None else len(spoken),
             ms=ms,
+            **stages,
         )
         return AgentReply(text=text, tool_calls=kept, ms=ms, spoken=spoken)
+
+
+def _ms_since(started: float, at: float | None) -> float | None:
+    return None if at is None else round((at - started) * 1000, 1)
 
 
 def bounded_call(call_id: str, name: str, arguments: str) -> ToolCall:

@@ -19,6 +19,7 @@ What the caller hears must be what the workflow records (docs/streaming.md), so:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,9 @@ class StreamedWords:
     text: str = ""
     calls: dict[int, _CallParts] = field(default_factory=dict)
     sentences: list[str] = field(default_factory=list)  # this attempt's, in order
+    # perf_counter stamps for the log: the model's first word, the first sentence sent
+    first_token_at: float | None = None
+    first_sentence_at: float | None = None
     _splitter: SentenceStream = field(default_factory=SentenceStream)
     _repeats: list[str] = field(default_factory=list)
     _words_done: bool = False
@@ -103,6 +107,8 @@ class StreamedWords:
         piece = utf8_safe(piece[: max(0, room)])
         if not piece:
             return
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
         self.text += piece
         if not self._words_done:
             self._emit(self._splitter.feed(piece))
@@ -145,3 +151,5 @@ class StreamedWords:
             self._repeats = []
             self.sentences.append(sentence)
             self.turn.publish(sentence)
+            if self.first_sentence_at is None:
+                self.first_sentence_at = time.perf_counter()

@@ -53,6 +53,7 @@ Json = dict[str, Any]
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ROLES: Final = ("system", "developer", "user", "assistant", "tool", "function")
 _ARGUMENT_PIECE: Final = 16  # characters of tool arguments per stream chunk
+_ARRIVED: Final = web.RequestKey("arrived", float)
 
 
 # --- replies ---------------------------------------------------------------------------------
@@ -259,6 +260,8 @@ def outage(status: int, retry_after: float | None = None) -> ApiError:
 
 @web.middleware
 async def _api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # The configured latency counts from here: the fake's own parsing is not added to it.
+    request[_ARRIVED] = asyncio.get_running_loop().time()
     try:
         return await handler(request)
     except ApiError as error:
@@ -377,9 +380,12 @@ class FakeOpenAIServer:
             raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
 
     async def _gate(self, request: web.Request, call_id: str) -> None:
-        """Latency, then injected faults; raises ApiError instead of answering."""
+        """Latency (from the request's arrival), then injected faults; raises ApiError instead
+        of answering."""
         if self.latency:
-            await asyncio.sleep(self.latency)
+            loop = asyncio.get_running_loop()
+            arrived = request.get(_ARRIVED, loop.time())
+            await asyncio.sleep(max(0.0, arrived + self.latency - loop.time()))
         # aiohttp keeps running a handler whose client gave up: answering it would eat a
         # script step nobody reads, and the client's retry would get the step after it.
         if request.transport is None or request.transport.is_closing():
