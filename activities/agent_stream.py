@@ -95,6 +95,7 @@ class StreamedWords:
     _splitter: SentenceStream = field(default_factory=SentenceStream)
     _repeats: list[str] = field(default_factory=list)
     _words_done: bool = False
+    _hinted: str | None = None
 
     def __post_init__(self) -> None:
         # A model asked to go on sometimes starts by saying again what was heard.
@@ -112,6 +113,7 @@ class StreamedWords:
         self.text += piece
         if not self._words_done:
             self._emit(self._splitter.feed(piece))
+            self._hint()
 
     def tool_call(
         self, index: int, id: str | None, name: str | None, arguments: str | None
@@ -142,6 +144,17 @@ class StreamedWords:
         """The step's words for the conversation the model sees next time."""
         text = " ".join([*self.start.earlier, self.text.strip()]).strip()
         return text or None
+
+    def _hint(self) -> None:
+        """A sentence that seems to end here goes to the edge as a hint: it can start the
+        speech one token before the sentence is certain (the edge never speaks a hint)."""
+        candidate = self._splitter.candidate()
+        if candidate is None or candidate == self._hinted:
+            return
+        if self._repeats and candidate == self._repeats[0]:
+            return  # a repeat of what was heard: it will not be sent
+        self._hinted = candidate
+        self.turn.hint(candidate)
 
     def _emit(self, sentences: list[str]) -> None:
         for sentence in sentences:

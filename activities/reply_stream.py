@@ -29,10 +29,12 @@ import structlog
 from pydantic import ValidationError
 
 from core.reply_stream import (
+    HINT_PATH,
     MAX_SENTENCE_CHARS,
     MAX_SENTENCES_PER_TURN,
     OPEN_PATH,
     SENTENCE_PATH,
+    HintMessage,
     OpenResult,
     PublishResult,
     SentenceMessage,
@@ -152,7 +154,7 @@ class TurnPublisher:
         self.offered: list[str] = []
         self._live = False
         self._next_index = 0
-        self._queue: asyncio.Queue[SentenceMessage] = asyncio.Queue()
+        self._queue: asyncio.Queue[SentenceMessage | HintMessage] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
         self._finished = False
 
@@ -185,6 +187,31 @@ class TurnPublisher:
             text=text,
         )
         self._next_index += 1
+        self._enqueue(message)
+
+    def hint(self, text: str) -> None:
+        """Tell the edge the sentence that will probably come next (it may start synthesising
+        it; it speaks only the sentence itself). Best effort: returns at once, never stops
+        streaming."""
+        if not self._live or self._finished or not text.strip():
+            return
+        if len(text) > MAX_SENTENCE_CHARS or self._next_index >= MAX_SENTENCES_PER_TURN:
+            return
+        assert self.target is not None
+        self._enqueue(
+            HintMessage(
+                call_id=self.target.call_id,
+                turn_key=self.target.turn_key,
+                step=self.step,
+                attempt=self.attempt,
+                publisher=self.nonce,
+                index=self._next_index,
+                text=text,
+            )
+        )
+
+    def _enqueue(self, message: SentenceMessage | HintMessage) -> None:
+        # One queue, one sender: a hint never overtakes the sentence before it.
         self._queue.put_nowait(message)
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_all(), name="reply-stream-sender")
@@ -279,7 +306,10 @@ class TurnPublisher:
             except TimeoutError:
                 return
             try:
-                if self._live:
+                if isinstance(message, HintMessage):
+                    if self._live:
+                        await self._send_hint(message)
+                elif self._live:
                     if message.text:
                         self.offered.append(message.text)
                     await self._send(message)
@@ -305,6 +335,10 @@ class TurnPublisher:
         self._owner.counters.refused += 1
         verdict = result.verdict.value if result is not None else None
         self._stop("refused", status=status, verdict=verdict, index=message.index)
+
+    async def _send_hint(self, message: HintMessage) -> None:
+        # Whatever the edge answers (an edge older than hints answers 404), streaming goes on.
+        await self._request(HINT_PATH, message.model_dump_json(), PublishResult)
 
     async def _request(self, path: str, body: str, model: type[_R]) -> tuple[int, _R | None] | None:
         """(status, parsed body or None); None when the edge could not be reached in time."""

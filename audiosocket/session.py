@@ -34,7 +34,7 @@ import asyncio
 import dataclasses
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -646,8 +646,9 @@ class EdgeCallSession:
 
         self._streamed = StreamedReply(
             server.subscribe(self.call_id),
-            lambda sentence: self._speak_one(sentence, clock),
+            lambda sentence, audio: self._speak_one(sentence, clock, audio),
             starting,
+            self._synthesize,
         )
         return self._streamed
 
@@ -705,16 +706,25 @@ class EdgeCallSession:
             await self._speak_one(sentence, latency)
         await self.outbound.drained.wait()
 
-    async def _speak_one(self, sentence: str, latency: _LatencyClock | None) -> None:
-        """Synthesise one sentence and queue its audio as it comes."""
+    def _synthesize(self, sentence: str) -> AsyncIterator[bytes]:
+        return self.deps.synthesizer.synthesize(
+            normalise_for_tts(sentence).strip(), self.outbound.rate, call_id=self.call_id
+        )
+
+    async def _speak_one(
+        self,
+        sentence: str,
+        latency: _LatencyClock | None,
+        audio: AsyncIterator[bytes] | None = None,
+    ) -> None:
+        """Queue one sentence's audio as it comes: `audio` when it was started early (a
+        hinted sentence), else synthesised now."""
         text = normalise_for_tts(sentence).strip()
         if not text:
             return
         self.outbound.begin_sentence()
         try:
-            async for chunk in self.deps.synthesizer.synthesize(
-                text, self.outbound.rate, call_id=self.call_id
-            ):
+            async for chunk in audio if audio is not None else self._synthesize(sentence):
                 if chunk:
                     self.outbound.enqueue(chunk)
                     if latency is not None:

@@ -16,7 +16,11 @@ said, so the rules here make sure the caller never hears what that record will n
   longer add sentences behind the back of the new one, and the new one learns the prefix
   already held by the edge and continues after it. The nonce matters for a local activity:
   when its worker dies the workflow task runs again elsewhere and the activity starts over
-  as attempt 1 of the same step, ranked equal to the one it replaces.
+  as attempt 1 of the same step, ranked equal to the one it replaces;
+- a hint names the sentence that will probably come next, before it is certain (the model
+  wrote "…есть." but whether a lowercase word follows is not known yet): the edge may start
+  synthesising it, but a hint is never spoken - only the sentence that then arrives is, and
+  a hint that turns out wrong is dropped.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # Paths under `StreamTarget.url`.
 OPEN_PATH = "/open"
 SENTENCE_PATH = "/sentence"
+HINT_PATH = "/hint"
 # A spoken sentence is short; the bound keeps a bad publisher from filling the edge's memory.
 MAX_SENTENCE_CHARS = 2000
 MAX_SENTENCES_PER_TURN = 500
@@ -85,6 +90,18 @@ class SentenceMessage(_Message):
         return self
 
 
+class HintMessage(_Message):
+    """The sentence that will probably come next at `index`: never spoken by itself."""
+
+    call_id: Name
+    turn_key: Name
+    step: Annotated[int, Field(ge=0)] = 0
+    attempt: Annotated[int, Field(ge=1)] = 1
+    publisher: Nonce = ""
+    index: Annotated[int, Field(ge=0, lt=MAX_SENTENCES_PER_TURN)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_SENTENCE_CHARS)]
+
+
 class Verdict(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"  # already held with the same text: nothing new is spoken
@@ -125,6 +142,7 @@ class TurnLog:
     publisher: tuple[int, int, str] | None = None
     final: bool = False
     closed: bool = False
+    hint: tuple[int, str] | None = None  # (index, text) of the sentence probably next
 
     def open(self, request: StreamOpen) -> OpenResult:
         if self.closed:
@@ -145,6 +163,17 @@ class TurnLog:
                 self.sentences.append(message.text)
             self.final = self.final or message.final
         return PublishResult(verdict=verdict, held=len(self.sentences))
+
+    def suggest(self, message: HintMessage) -> Verdict:
+        """Take a hint for the next sentence (it changes nothing that is spoken)."""
+        if self.closed or self.final:
+            return Verdict.CLOSED
+        if (message.step, message.attempt, message.publisher) != self.publisher:
+            return Verdict.STALE
+        if message.index != len(self.sentences):
+            return Verdict.GAP if message.index > len(self.sentences) else Verdict.CONFLICT
+        self.hint = (message.index, message.text)
+        return Verdict.ACCEPTED
 
     def _judge(self, message: SentenceMessage) -> Verdict:
         if self.closed:

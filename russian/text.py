@@ -135,6 +135,20 @@ class SentenceStream:
         """The end of the text: its last sentence is complete."""
         return self._take(self._line, complete=True)
 
+    def candidate(self) -> str | None:
+        """The sentence that ends where the text has arrived so far, if what comes next only
+        starts a new one ("…есть." before " Пачка"): a guess, made one token before `feed`
+        can be sure - for work worth starting early, never for anything spoken."""
+        line, start = self._line, self._start
+        if not line[start:].strip():
+            return None
+        # As if the next sentence began right after what has arrived.
+        probe = line + " " + _NEXT_SENTENCE
+        for match in _BOUNDARY.finditer(probe, max(start, len(line) - 8)):
+            if match.end() > len(line) and _ends_sentence(probe, match):
+                return _spoken(probe[start : match.end()].strip()) or None
+        return None
+
     def _take(self, line: str, *, complete: bool) -> list[str]:
         raw: list[str] = []
         start = self._start
@@ -153,6 +167,9 @@ class SentenceStream:
         else:
             self._line, self._start = line, start
         return [spoken for sentence in raw if sentence and (spoken := _spoken(sentence))]
+
+
+_NEXT_SENTENCE = "А"  # an uppercase letter: what a new sentence starts with
 
 
 def _without_break(line: str) -> str:

@@ -105,6 +105,34 @@ async def test_sentences_reach_the_edge_while_the_model_still_writes(
     assert llm.requests(call_id)[0]["stream"] is True
 
 
+async def test_each_sentence_is_hinted_before_it_is_certain(
+    agent: OpenAiAgentActivities, llm: FakeLLM, edge: ReplyStreamServer
+) -> None:
+    call_id = f"call-{uuid.uuid4()}"
+    go_on = asyncio.Event()
+    # The model stalls right after "Гречка есть.": the sentence is not certain yet.
+    llm.script(call_id, [Reply.text(ANSWER).pause(2, until=go_on)])
+    with edge.subscribe(call_id) as subscription:
+        hints: list[tuple[int, str, int]] = []
+        hinted = asyncio.Event()
+
+        def on_hint(index: int, text: str) -> None:
+            hints.append((index, text, len(subscription.received)))
+            hinted.set()
+
+        subscription.on_hint = on_hint
+        turn = asyncio.create_task(run(agent, ask(call_id, subscription)))
+        async with asyncio.timeout(10):
+            await hinted.wait()
+        assert hints == [(0, SENTENCES[0], 0)]  # hinted, not held
+        go_on.set()
+        reply = await turn
+    assert reply.spoken == SENTENCES
+    # Every sentence that was guessed came as guessed, before it was held.
+    assert [(i, text) for i, text, _ in hints] == list(enumerate(SENTENCES))[: len(hints)]
+    assert all(held == index for index, _, held in hints)
+
+
 async def test_without_a_target_the_model_is_asked_as_before(
     agent: OpenAiAgentActivities, llm: FakeLLM
 ) -> None:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from core.reply_stream import (
+    HintMessage,
     SentenceMessage,
     StreamOpen,
     TurnLog,
@@ -84,6 +85,25 @@ def test_an_equal_rank_takes_over_and_fences_the_one_it_replaces() -> None:
     assert log.offer(sentence(1, "Старое.", publisher="old")).verdict is Verdict.STALE
     assert log.offer(sentence(1, "Новое.", publisher="new")).verdict is Verdict.ACCEPTED
     assert log.sentences == ["Раз.", "Новое."]
+
+
+def hint(index: int, text: str, *, attempt: int = 1) -> HintMessage:
+    return HintMessage(call_id=CALL, turn_key=TURN, attempt=attempt, index=index, text=text)
+
+
+def test_a_hint_names_the_next_sentence_and_is_never_held() -> None:
+    log = TurnLog()
+    assert log.suggest(hint(0, "Раз.")) is Verdict.STALE  # nobody opened the turn
+    log.open(opened())
+    assert log.suggest(hint(1, "Два.")) is Verdict.GAP
+    assert log.suggest(hint(0, "Раз.")) is Verdict.ACCEPTED
+    assert log.hint == (0, "Раз.") and log.sentences == []
+    log.offer(sentence(0, "Раз"))  # the sentence went on differently: only it is held
+    assert log.sentences == ["Раз"]
+    assert log.suggest(hint(0, "Раз.")) is Verdict.CONFLICT
+    assert log.suggest(hint(1, "Два.", attempt=2)) is Verdict.STALE
+    log.offer(sentence(1, "", final=True))
+    assert log.suggest(hint(1, "Два.")) is Verdict.CLOSED
 
 
 def test_final_marker_ends_the_turn() -> None:

@@ -82,3 +82,34 @@ def test_word_by_word_as_the_fake_model_streams() -> None:
     # the first sentence is out with the next word, long before the reply is written
     first = next(i for i, batch in enumerate(batches) if batch)
     assert first == words.index("гречка") + 2
+
+
+def test_the_candidate_is_the_sentence_that_seems_to_end_where_the_text_stops() -> None:
+    splitter = SentenceStream()
+    assert splitter.feed("Гречка есть.") == [] and splitter.candidate() == "Гречка есть."
+    assert splitter.feed(" Пачка") == ["Гречка есть."]  # the guess was right
+    assert splitter.candidate() is None  # "Пачка" ends nothing yet
+    splitter.feed(" стоит 112 ₽?")
+    assert splitter.candidate() == "Пачка стоит сто двенадцать рублей?"
+    splitter.feed(" Доставим на ул.")
+    assert splitter.candidate() is None  # "ул." never ends a sentence
+
+
+def test_a_wrong_candidate_is_only_a_guess() -> None:
+    splitter = SentenceStream()
+    splitter.feed("Стоит 5 руб.")
+    assert splitter.candidate() == "Стоит пять рублей."
+    assert splitter.feed(" за пачку.") == []  # lowercase: the sentence goes on
+    assert splitter.finish() == ["Стоит пять рублей за пачку."]
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts_in_pieces())
+def test_a_candidate_never_changes_what_is_given(case: tuple[str, list[str]]) -> None:
+    text, pieces = case
+    splitter = SentenceStream()
+    given_out: list[str] = []
+    for piece in pieces:
+        given_out += splitter.feed(piece)
+        splitter.candidate()
+    assert given_out + splitter.finish() == reply_sentences(text)
