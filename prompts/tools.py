@@ -9,6 +9,7 @@ LLM sees; pydantic still enforces them here.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -152,7 +153,10 @@ def _strict(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@functools.cache
 def openai_tool(name: ToolName) -> dict[str, Any]:
+    """One tool's definition for the model (made once: a request with every tool would spend
+    milliseconds building schemas while the caller waits). Do not change what it returns."""
     model = TOOL_MODELS[name]
     schema = model.model_json_schema()
     parameters = _strict(schema, schema.get("$defs", {}))
