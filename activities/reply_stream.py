@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Self, TypeVar
@@ -28,10 +29,12 @@ import structlog
 from pydantic import ValidationError
 
 from core.reply_stream import (
+    HINT_PATH,
     MAX_SENTENCE_CHARS,
     MAX_SENTENCES_PER_TURN,
     OPEN_PATH,
     SENTENCE_PATH,
+    HintMessage,
     OpenResult,
     PublishResult,
     SentenceMessage,
@@ -104,8 +107,9 @@ class ReplyPublisher:
     async def open(
         self, target: StreamTarget | None, *, attempt: int, step: int = 0
     ) -> TurnPublisher:
-        """Start publishing a turn as (step, attempt), fencing off older publishers, and learn
-        what the edge already holds. Waits at most one request timeout; never raises."""
+        """Start publishing a turn as (step, attempt) and a nonce of its own, fencing off every
+        publisher not ranked above it, and learn what the edge already holds. Waits at most one
+        request timeout; never raises."""
         turn = TurnPublisher(self, target, step=step, attempt=attempt)
         if target is None:
             return turn
@@ -139,14 +143,18 @@ class TurnPublisher:
         self.target = target
         self.step = step
         self.attempt = attempt
+        self.nonce = secrets.token_hex(8)
         # Without a target the edge did not ask for streaming: nothing of this turn was heard.
         self.prefix: tuple[str, ...] = ()
         self.prefix_final = False
         self.prefix_known = target is None
         self.published: list[str] = []  # sentences of this attempt the edge acknowledged
+        # Sentences of this attempt the edge may hold: the acknowledged ones and, when
+        # streaming stopped on a failed request, the one whose answer never came.
+        self.offered: list[str] = []
         self._live = False
         self._next_index = 0
-        self._queue: asyncio.Queue[SentenceMessage] = asyncio.Queue()
+        self._queue: asyncio.Queue[SentenceMessage | HintMessage] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
         self._finished = False
 
@@ -174,10 +182,36 @@ class TurnPublisher:
             turn_key=self.target.turn_key,
             step=self.step,
             attempt=self.attempt,
+            publisher=self.nonce,
             index=self._next_index,
             text=text,
         )
         self._next_index += 1
+        self._enqueue(message)
+
+    def hint(self, text: str) -> None:
+        """Tell the edge the sentence that will probably come next (it may start synthesising
+        it; it speaks only the sentence itself). Best effort: returns at once, never stops
+        streaming."""
+        if not self._live or self._finished or not text.strip():
+            return
+        if len(text) > MAX_SENTENCE_CHARS or self._next_index >= MAX_SENTENCES_PER_TURN:
+            return
+        assert self.target is not None
+        self._enqueue(
+            HintMessage(
+                call_id=self.target.call_id,
+                turn_key=self.target.turn_key,
+                step=self.step,
+                attempt=self.attempt,
+                publisher=self.nonce,
+                index=self._next_index,
+                text=text,
+            )
+        )
+
+    def _enqueue(self, message: SentenceMessage | HintMessage) -> None:
+        # One queue, one sender: a hint never overtakes the sentence before it.
         self._queue.put_nowait(message)
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_all(), name="reply-stream-sender")
@@ -207,6 +241,7 @@ class TurnPublisher:
                 turn_key=self.target.turn_key,
                 step=self.step,
                 attempt=self.attempt,
+                publisher=self.nonce,
                 index=self._next_index,
                 text="",
                 final=True,
@@ -237,6 +272,7 @@ class TurnPublisher:
             turn_key=self.target.turn_key,
             step=self.step,
             attempt=self.attempt,
+            publisher=self.nonce,
         )
         answer = await self._request(OPEN_PATH, request.model_dump_json(), OpenResult)
         if answer is None:
@@ -270,7 +306,12 @@ class TurnPublisher:
             except TimeoutError:
                 return
             try:
-                if self._live:
+                if isinstance(message, HintMessage):
+                    if self._live:
+                        await self._send_hint(message)
+                elif self._live:
+                    if message.text:
+                        self.offered.append(message.text)
                     await self._send(message)
                 else:
                     self._owner.counters.dropped += 1
@@ -294,6 +335,10 @@ class TurnPublisher:
         self._owner.counters.refused += 1
         verdict = result.verdict.value if result is not None else None
         self._stop("refused", status=status, verdict=verdict, index=message.index)
+
+    async def _send_hint(self, message: HintMessage) -> None:
+        # Whatever the edge answers (an edge older than hints answers 404), streaming goes on.
+        await self._request(HINT_PATH, message.model_dump_json(), PublishResult)
 
     async def _request(self, path: str, body: str, model: type[_R]) -> tuple[int, _R | None] | None:
         """(status, parsed body or None); None when the edge could not be reached in time."""

@@ -42,6 +42,9 @@ def edge_command(metrics_port: int | None) -> None:
             raise click.ClickException(str(exc)) from None
         try:
             await edge.start()
+        except EdgeError as exc:
+            await edge.close()
+            raise click.ClickException(str(exc)) from None
         except OSError as exc:
             await edge.close()
             raise click.ClickException(

@@ -33,6 +33,7 @@ from audiosocket.end_of_turn import EndOfTurnWaits
 from audiosocket.line_rate import FALLBACK_RATE, SPEAKABLE_RATES
 from audiosocket.memory import HeapTrimmer
 from audiosocket.metrics import EdgeMetrics, metrics_app
+from audiosocket.reply_stream import ReplyStreamConfig, ReplyStreamServer
 from audiosocket.server import AudioSocketServer, Call, CallHandler
 from audiosocket.session import (
     EdgeCallSession,
@@ -104,6 +105,7 @@ class Edge:
         max_calls: int = DEFAULT_EDGE_MAX_CALLS,
         end_of_turn: EndOfTurnWaits | None = None,
         attention_after_s: int = 120,
+        reply_stream: ReplyStreamConfig | None = None,
     ) -> None:
         if media_format not in RATES:
             raise EdgeError(f"media format {media_format!r} is not one of {sorted(RATES)}")
@@ -151,6 +153,9 @@ class Edge:
         self._rate = dialplan_rate  # the usual rate: of Stasis legs once ARI is on
         self._watchers: set[asyncio.Task[Any]] = set()
         self._uuids = UuidGuard()
+        # Streamed replies (docs/streaming.md): off without a secret.
+        self._reply_stream_config = reply_stream
+        self.reply_stream: ReplyStreamServer | None = None
 
     @classmethod
     def from_settings(
@@ -188,6 +193,16 @@ class Edge:
             max_calls=settings.edge_max_calls,
             end_of_turn=EndOfTurnWaits.from_settings(settings),
             attention_after_s=settings.call_attention_after_s,
+            reply_stream=(
+                ReplyStreamConfig(
+                    settings.reply_stream_secret,
+                    host=settings.reply_stream_host,
+                    port=settings.reply_stream_port,
+                    advertise_url=settings.reply_stream_url,
+                )
+                if settings.reply_stream_secret
+                else None
+            ),
         )
 
     @property
@@ -236,6 +251,17 @@ class Edge:
             await self.deps.fillers.get(rate)
         for rate in {self._rate, self._dialplan_rate}:
             self._busy_pcm[rate] = await self._busy_phrase.get(rate)
+        if self._reply_stream_config is not None:
+            config = self._reply_stream_config
+            server = config.server()
+            try:
+                await server.__aenter__()
+            except OSError as exc:
+                raise EdgeError(
+                    f"cannot listen on {config.host}:{config.port} for streamed replies "
+                    f"(REPLY_STREAM_HOST/REPLY_STREAM_PORT): {exc.strerror or exc}"
+                ) from None
+            self.reply_stream = self.deps.reply_stream = server
         await self.server.start()
         if self._ari is not None:
             # Known only now when port 0 asked for a free port.
@@ -263,6 +289,7 @@ class Edge:
             stt="on" if self.deps.transcriber else "off",
             metrics_host=self._metrics_host if self._metrics_port is not None else None,
             metrics_port=self.metrics_port,
+            reply_stream=self.reply_stream.base_url if self.reply_stream else "off",
         )
 
     def _preload_vad_models(self) -> None:
@@ -287,6 +314,9 @@ class Edge:
             self._router_task = None
         if self._ari is not None:
             await self._ari.close()
+        if self.reply_stream is not None:
+            await self.reply_stream.__aexit__(None, None, None)
+            self.reply_stream = self.deps.reply_stream = None
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
             self._metrics_runner = None

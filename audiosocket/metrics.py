@@ -1,5 +1,5 @@
 """The edge's metrics on `prometheus_client`, and the per-turn latency record (VAD end →
-STT done → workflow reply → first TTS audio queued).
+STT done → first streamed sentence → workflow reply → first TTS audio queued).
 
 Every `EdgeMetrics` has a `CollectorRegistry` of its own rather than the library's global
 one: several edges in one process (the tests, a benchmark) would otherwise collide on the
@@ -63,6 +63,10 @@ class TurnLatency:
     end_of_turn_ms: int | None = None
     # The transcript was made at a pause, during that wait: `stt_ms` is what was left of it.
     early_stt: bool = False
+    # A streamed reply (docs/streaming.md): when its first sentence arrived, and how many
+    # sentences were spoken before the workflow's reply came.
+    first_sentence: float | None = None
+    streamed: int = 0
 
     def _ms(self, start: float | None, end: float | None) -> float | None:
         if start is None or end is None:
@@ -74,14 +78,26 @@ class TurnLatency:
         return self._ms(self.input_end, self.stt_done)
 
     @property
+    def _asked(self) -> float:
+        """When the turn went to the workflow."""
+        return self.stt_done if self.stt_done is not None else self.input_end
+
+    @property
     def update_ms(self) -> float | None:
-        return self._ms(
-            self.stt_done if self.stt_done is not None else self.input_end, self.reply_done
-        )
+        return self._ms(self._asked, self.reply_done)
+
+    @property
+    def first_sentence_ms(self) -> float | None:
+        """To the first streamed sentence: the agent's time to its first sentence, and the
+        hops there and back."""
+        return self._ms(self._asked, self.first_sentence)
 
     @property
     def tts_first_ms(self) -> float | None:
-        return self._ms(self.reply_done, self.first_audio)
+        """From the text to speak (the first streamed sentence, else the reply) to its first
+        audio."""
+        spoken_from = self.first_sentence if self.first_sentence is not None else self.reply_done
+        return self._ms(spoken_from, self.first_audio)
 
     @property
     def total_ms(self) -> float | None:
@@ -92,11 +108,13 @@ class TurnLatency:
             "call_id": self.call_id,
             "kind": self.kind,
             "stt_ms": self.stt_ms,
+            "first_sentence_ms": self.first_sentence_ms,
             "update_ms": self.update_ms,
             "tts_first_audio_ms": self.tts_first_ms,
             "total_ms": self.total_ms,
             "end_of_turn_ms": self.end_of_turn_ms,
             "early_stt": self.early_stt,
+            "streamed": self.streamed,
         }
 
 
@@ -149,9 +167,19 @@ class EdgeMetrics:
             )
 
         self._stt = stage("stt", "VAD end to transcript.")
+        self._first_sentence = stage(
+            "first_sentence", "Transcript (or key) to the first streamed sentence of the reply."
+        )
         self._update = stage("update", "Transcript (or key/pause) to workflow reply.")
-        self._tts_first = stage("tts_first_audio", "Reply to first TTS audio queued.")
+        self._tts_first = stage(
+            "tts_first_audio", "First streamed sentence (else the reply) to first audio queued."
+        )
         self._turn = stage("turn", "VAD end to first TTS audio queued.")
+        self._streamed_turns = Counter(
+            f"{PREFIX}_streamed_turns",
+            "Turns whose reply began to play before the workflow answered.",
+            registry=r,
+        )
 
     # --- what the session reports ----------------------------------------------------------
 
@@ -185,8 +213,11 @@ class EdgeMetrics:
 
     def turn(self, latency: TurnLatency) -> None:
         self._turns.labels(latency.kind).inc()
+        if latency.streamed:
+            self._streamed_turns.inc()
         for histogram, ms in (
             (self._stt, latency.stt_ms),
+            (self._first_sentence, latency.first_sentence_ms),
             (self._update, latency.update_ms),
             (self._tts_first, latency.tts_first_ms),
             (self._turn, latency.total_ms),
@@ -222,6 +253,10 @@ class EdgeMetrics:
     @property
     def false_barge_ins(self) -> int:
         return self._value("false_barge_ins_total")
+
+    @property
+    def streamed_turns(self) -> int:
+        return self._value("streamed_turns_total")
 
     @property
     def fillers(self) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self, TypeVar
@@ -24,9 +24,11 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from core.reply_stream import (
+    HINT_PATH,
     MAX_SENTENCE_CHARS,
     OPEN_PATH,
     SENTENCE_PATH,
+    HintMessage,
     OpenResult,
     PublishResult,
     SentenceMessage,
@@ -41,7 +43,7 @@ from core.reply_stream import (
 
 log = structlog.get_logger("reply_stream")
 
-_M = TypeVar("_M", StreamOpen, SentenceMessage)
+_M = TypeVar("_M", StreamOpen, SentenceMessage, HintMessage)
 
 PATH_PREFIX = "/reply-stream/v1"
 _MAX_BODY = 4 * MAX_SENTENCE_CHARS + 1024  # a sentence of Cyrillic UTF-8 plus the envelope
@@ -54,6 +56,21 @@ _STATUS = {
     Verdict.CONFLICT: 409,
     Verdict.CLOSED: 410,
 }
+
+
+@dataclass(frozen=True)
+class ReplyStreamConfig:
+    """Where the edge listens for streamed sentences (REPLY_STREAM_* settings)."""
+
+    secret: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    advertise_url: str | None = None
+
+    def server(self) -> ReplyStreamServer:
+        return ReplyStreamServer(
+            self.secret, host=self.host, port=self.port, advertise_url=self.advertise_url
+        )
 
 
 @dataclass
@@ -76,6 +93,8 @@ class TurnSubscription:
         self.target = target
         self._log = TurnLog()
         self._changed = asyncio.Event()
+        # Told of each hint (index, text): the sentence that will probably come next.
+        self.on_hint: Callable[[int, str], None] | None = None
 
     @property
     def received(self) -> tuple[str, ...]:
@@ -139,6 +158,12 @@ class TurnSubscription:
     def _open(self, request: StreamOpen) -> OpenResult:
         return self._log.open(request)
 
+    def _suggest(self, message: HintMessage) -> Verdict:
+        verdict = self._log.suggest(message)
+        if verdict is Verdict.ACCEPTED and self.on_hint is not None:
+            self.on_hint(message.index, message.text)
+        return verdict
+
     def _offer(self, message: SentenceMessage) -> PublishResult:
         result = self._log.offer(message)
         if result.verdict is Verdict.ACCEPTED:
@@ -177,6 +202,7 @@ class ReplyStreamServer:
         app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_post(PATH_PREFIX + OPEN_PATH, self._handle_open)
         app.router.add_post(PATH_PREFIX + SENTENCE_PATH, self._handle_sentence)
+        app.router.add_post(PATH_PREFIX + HINT_PATH, self._handle_hint)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._host, self._port).start()
@@ -241,6 +267,15 @@ class ReplyStreamServer:
                 attempt=parsed.attempt,
             )
         return _json(_STATUS[result.verdict], result.model_dump(mode="json"))
+
+    async def _handle_hint(self, request: web.Request) -> web.Response:
+        found = await self._addressed(request, HintMessage)
+        if isinstance(found, web.Response):
+            return found
+        parsed, subscription = found
+        verdict = subscription._suggest(parsed)
+        result = PublishResult(verdict=verdict, held=len(subscription.received))
+        return _json(_STATUS[verdict], result.model_dump(mode="json"))
 
     async def _addressed(
         self, request: web.Request, model: type[_M]

@@ -17,6 +17,10 @@ pause already (`audiosocket.early_transcript`). A dialplan connection is answere
 caller's rate once their frames tell it (`audiosocket.line_rate`).
 
 The reply is spoken sentence by sentence (the first plays while the next is synthesised).
+With the reply stream on (REPLY_STREAM_SECRET), a caller's turn carries the edge's stream
+target and the agent's sentences are spoken as the model writes them, before the workflow
+has answered (`audiosocket.streamed_reply`); the workflow's reply then adds only what it
+holds beyond them.
 The caller's voice while the bot speaks pauses it at the onset (`audiosocket.interruption`):
 a sound that fades or an utterance transcribed as nothing lets the bot go on; words (or a
 key) are a barge-in: queued audio is dropped and the workflow learns how much of the reply
@@ -35,7 +39,7 @@ import asyncio
 import dataclasses
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -51,6 +55,7 @@ from audiosocket.interruption import BargeIn, Phase
 from audiosocket.line_rate import LineRate
 from audiosocket.metrics import EdgeMetrics, TurnLatency
 from audiosocket.playout import PlayoutSource
+from audiosocket.reply_stream import ReplyStreamServer
 from audiosocket.server import Call, HangupReason
 from audiosocket.speech import (
     Endpointer,
@@ -65,6 +70,7 @@ from audiosocket.speech import (
 )
 from audiosocket.speech.echo_gate import EchoGate
 from audiosocket.speech.endpointer import EndpointerEvent
+from audiosocket.streamed_reply import StreamedReply
 from core.vocabulary import Action, AgentMode, Expectation
 from russian.text import normalise_for_tts
 from workflows.client import CallIdInUse, CallSession
@@ -189,6 +195,8 @@ class SessionDeps:
     end_of_turn: EndOfTurnWaits = field(default_factory=EndOfTurnWaits)
     # Post-call work failing this long sets the call's Attention (CALL_ATTENTION_AFTER_S).
     attention_after_s: int = 120
+    # The edge's reply-stream endpoint (docs/streaming.md); None: replies come whole.
+    reply_stream: ReplyStreamServer | None = None
 
     def __post_init__(self) -> None:
         if self.fillers is None:
@@ -230,6 +238,8 @@ class _Spoken:
     sentences: list[str]
     action: Action = Action.CONTINUE
     reply: Reply | None = None  # playback is reported only for workflow replies
+    # Its start, spoken while the workflow was still working; `sentences` follow it.
+    streamed: StreamedReply | None = None
 
 
 class EdgeCallSession:
@@ -269,6 +279,7 @@ class EdgeCallSession:
         self._deduper = DtmfDeduper(deps.timings.dtmf_dedupe_s)
         self._digits = DigitCollector(deps.timings.inter_digit_s)
         self._speaker: asyncio.Task[None] | None = None
+        self._streamed: StreamedReply | None = None  # the reply of the turn in progress
         self._reply_mark = 0
         self._reply_playing: Reply | None = None  # a workflow reply not yet reported
         self._final_words = False  # the call ends after this speech: no barge-in
@@ -325,6 +336,8 @@ class EdgeCallSession:
             if task is not None:
                 task.cancel()
         self._early.close()
+        if self._streamed is not None:
+            self._streamed.close()
         # Bounded: a client call may turn the cancellation into its own error; the
         # conversation then sees `_gone` and stops by itself.
         await asyncio.wait({self._run_task}, timeout=RUN_STOP_S)
@@ -477,6 +490,9 @@ class EdgeCallSession:
             return
         played_ms = self.outbound.played_ms_since(self._reply_mark)
         self.outbound.clear()
+        if self._streamed is not None and self._streamed.started:
+            # Reported with the reply when it is not in yet (see `_say`).
+            self._streamed.cut(played_ms)
         if self._speaker is not None:
             self._speaker.cancel()
         if self._filler is not None:
@@ -491,13 +507,14 @@ class EdgeCallSession:
     @property
     def _speaking(self) -> bool:
         speaker_busy = self._speaker is not None and not self._speaker.done()
-        return speaker_busy or not self.outbound.idle
+        streaming = self._streamed is not None and self._streamed.speaking
+        return speaker_busy or streaming or not self.outbound.idle
 
     # --- timers -------------------------------------------------------------------------------
 
     async def _ticker(self) -> None:
         while True:
-            await asyncio.sleep(self.timings.tick_s)
+            await asyncio.sleep(self._next_tick_in())
             now = self._loop.time()
             if self._endpointer is not None:
                 for event in self._endpointer.tick(now):
@@ -509,6 +526,16 @@ class EdgeCallSession:
                 self._log.info("caller_silent", after_s=round(now - self._last_activity, 1))
                 self._idle_since = None
                 self._inputs.put_nowait(_Silence(now))
+
+    def _next_tick_in(self) -> float:
+        """The periodic tick, or sooner when the caller's turn ends sooner: the end of a turn
+        waits for no tick (every 30 ms of it would be dead air on the line)."""
+        delay = self.timings.tick_s
+        deadline = self._endpointer.deadline() if self._endpointer is not None else None
+        if deadline is not None:
+            # A hair past it: the endpointer ends the turn at or after its deadline.
+            delay = min(delay, max(0.0, deadline - self._loop.time() + 0.0005))
+        return delay
 
     def _silence_due(self, now: float) -> bool:
         if self._idle_since is None or self._speaking or self._digits.pending:
@@ -625,10 +652,10 @@ class EdgeCallSession:
                         return None, None
                     text = heard
                     self._log.info("caller_said", chars=len(text))
-                return await self._ask_workflow(item, text), clock
+                return await self._ask_workflow(item, text, clock), clock
         finally:
             self._filler.cancel()
-            clock.reply_done = self._loop.time()
+            clock.replied(self._loop.time())
 
     async def _transcribe(self, item: _Utterance) -> str | None:
         """The transcript ('' if nothing was heard); None when STT is missing or down."""
@@ -652,16 +679,21 @@ class EdgeCallSession:
         assert self.deps.transcriber is not None
         return await self.deps.transcriber.transcribe(pcm, rate, call_id=self.call_id)
 
-    async def _ask_workflow(self, item: _Input, text: str) -> _Spoken:
+    async def _ask_workflow(self, item: _Input, text: str, clock: _LatencyClock) -> _Spoken:
         assert self.workflow is not None
+        streamed = None if isinstance(item, _Silence) else self._stream_reply(clock)
+        target = streamed.target if streamed is not None else None
         try:
             if isinstance(item, _Utterance):
-                reply = await self.workflow.say(text)
+                reply = await self.workflow.say(text, stream=target)
             elif isinstance(item, _Keys):
-                reply = await self.workflow.press(item.digits)
+                reply = await self.workflow.press(item.digits, stream=target)
             else:
                 reply = await self.workflow.silence()
         except Exception as exc:
+            if streamed is not None:
+                streamed.close()
+                self._streamed = None
             if self._gone:  # the SDK reports our own cancellation as its error
                 raise asyncio.CancelledError from exc
             self._workflow_failures += 1
@@ -674,7 +706,32 @@ class EdgeCallSession:
             return _Spoken(WORKFLOW_TROUBLE)
         self._workflow_failures = 0
         self._log.info("reply", reply_id=reply.reply_id, stage=reply.stage, action=reply.action)
-        return _Spoken(reply.sentences, reply.action, reply)
+        if streamed is None:
+            return _Spoken(reply.sentences, reply.action, reply)
+        clock.streamed = streamed.spoken
+        return _Spoken(streamed.rest(reply), reply.action, reply, streamed)
+
+    def _stream_reply(self, clock: _LatencyClock) -> StreamedReply | None:
+        """Listen for the turn's streamed sentences and speak them as they come."""
+        server = self.deps.reply_stream
+        if server is None:
+            return None
+
+        def starting() -> None:
+            clock.first_sentence = self._loop.time()
+            self._speak_at_line_rate()  # as `_say` would: the bot is silent still
+            if self._filler is not None:
+                self._filler.cancel()
+            # The reply's audio starts here: played_ms counts from its first sentence.
+            self._reply_mark = self.outbound.mark()
+
+        self._streamed = StreamedReply(
+            server.subscribe(self.call_id),
+            lambda sentence, audio: self._speak_one(sentence, clock, audio),
+            starting,
+            self._synthesize,
+        )
+        return self._streamed
 
     async def _filler_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -697,10 +754,22 @@ class EdgeCallSession:
             # From now on: an answer spoken over the reply ends with this wait too.
             self._listen_for(spoken.reply.expects)
         self._final_words = ends_call
-        self._reply_mark = self.outbound.mark()
+        streamed = spoken.streamed
+        if streamed is None or not streamed.started:
+            self._reply_mark = self.outbound.mark()
         self._reply_playing = spoken.reply
-        self._speaker = asyncio.create_task(self._speak(spoken.sentences, latency))
+        if streamed is not None and streamed.cut_ms is not None and not ends_call:
+            # The caller's words cut the reply while it was still being streamed.
+            self._streamed = None
+            if spoken.reply is not None and self.workflow is not None:
+                self.workflow.report_playback(False, streamed.cut_ms)
+            self._reply_playing = None
+            if latency is not None:
+                latency.record()
+            return
+        self._speaker = asyncio.create_task(self._speak(spoken.sentences, latency, streamed))
         await asyncio.wait({self._speaker})
+        self._streamed = None
         if latency is not None:
             latency.record()
         heard_all = not self._speaker.cancelled() and self._reply_playing is spoken.reply
@@ -711,25 +780,44 @@ class EdgeCallSession:
         if ends_call:
             await self._end_call(spoken.action)
 
-    async def _speak(self, sentences: list[str], latency: _LatencyClock | None) -> None:
-        rate = self.outbound.rate
+    async def _speak(
+        self,
+        sentences: list[str],
+        latency: _LatencyClock | None,
+        streamed: StreamedReply | None = None,
+    ) -> None:
+        if streamed is not None:
+            await streamed.drain()  # the streamed start of the reply first
         for sentence in sentences:
-            text = normalise_for_tts(sentence).strip()
-            if not text:
-                continue
-            self.outbound.begin_sentence()
-            try:
-                async for chunk in self.deps.synthesizer.synthesize(
-                    text, rate, call_id=self.call_id
-                ):
-                    if chunk:
-                        self.outbound.enqueue(chunk)
-                        if latency is not None:
-                            latency.first_audio_queued()
-            except Exception as exc:  # SpeechUnavailable, or a provider bug: skip the sentence
-                self.deps.metrics.failure("tts")
-                self._log.error("tts_failed", error=repr(exc), sentence_chars=len(text))
+            await self._speak_one(sentence, latency)
         await self.outbound.drained.wait()
+
+    def _synthesize(self, sentence: str) -> AsyncIterator[bytes]:
+        return self.deps.synthesizer.synthesize(
+            normalise_for_tts(sentence).strip(), self.outbound.rate, call_id=self.call_id
+        )
+
+    async def _speak_one(
+        self,
+        sentence: str,
+        latency: _LatencyClock | None,
+        audio: AsyncIterator[bytes] | None = None,
+    ) -> None:
+        """Queue one sentence's audio as it comes: `audio` when it was started early (a
+        hinted sentence), else synthesised now."""
+        text = normalise_for_tts(sentence).strip()
+        if not text:
+            return
+        self.outbound.begin_sentence()
+        try:
+            async for chunk in audio if audio is not None else self._synthesize(sentence):
+                if chunk:
+                    self.outbound.enqueue(chunk)
+                    if latency is not None:
+                        latency.first_audio_queued()
+        except Exception as exc:  # SpeechUnavailable, or a provider bug: skip the sentence
+            self.deps.metrics.failure("tts")
+            self._log.error("tts_failed", error=repr(exc), sentence_chars=len(text))
 
     async def _end_call(self, action: Action) -> None:
         self._bot_ended = True
@@ -796,13 +884,16 @@ def _close_made_endpointer(made: asyncio.Future[Endpointer]) -> None:
 
 
 class _LatencyClock:
-    """Stamps of one turn: input end → STT → reply → first audio (TurnLatency when done)."""
+    """Stamps of one turn: input end → STT → (first streamed sentence) → reply → first audio
+    (TurnLatency once both the reply and the first audio are in, or the turn is over)."""
 
     def __init__(self, session: EdgeCallSession, kind: str, input_end: float) -> None:
         self._session = session
         self.kind = kind
         self.input_end = input_end
         self.stt_done: float | None = None
+        self.first_sentence: float | None = None
+        self.streamed = 0  # sentences spoken before the reply came
         self.reply_done: float | None = None
         self.first_audio: float | None = None
         self.end_of_turn_ms: int | None = None
@@ -820,6 +911,12 @@ class _LatencyClock:
     def first_audio_queued(self) -> None:
         if self.first_audio is None:
             self.first_audio = self._session._loop.time()
+            if self.reply_done is not None:  # a streamed reply is recorded when it is in
+                self.record()
+
+    def replied(self, now: float) -> None:
+        self.reply_done = now
+        if self.first_audio is not None:
             self.record()
 
     def record(self) -> None:
@@ -835,6 +932,8 @@ class _LatencyClock:
             first_audio=self.first_audio,
             end_of_turn_ms=self.end_of_turn_ms,
             early_stt=self.early_stt,
+            first_sentence=self.first_sentence,
+            streamed=self.streamed,
         )
         self._session.latencies.append(latency)
         self._session.deps.metrics.turn(latency)

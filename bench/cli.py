@@ -224,6 +224,67 @@ def stream_channel_command(
     exit_now(0)
 
 
+@bench_group.command("voice")
+@click.option(
+    "--samples",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Measured turns per kind and path.",
+)
+@click.option("--stt-ms", default=150.0, show_default=True, help="STT fake latency.")
+@click.option("--llm-first-token-ms", default=350.0, show_default=True)
+@click.option("--llm-tokens-per-s", default=40.0, show_default=True)
+@click.option("--tts-first-byte-ms", default=100.0, show_default=True)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where the JSON goes [default: bench/results/voice.json].",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the processes' logs here (the edges' turn_latency records among them).",
+)
+@click.option(
+    "--kind",
+    "only",
+    multiple=True,
+    type=click.Choice(["plain", "tool", "guided", "yes"]),
+    help="Measure only these kinds of turn (repeatable).",
+)
+def voice_command(
+    samples: int,
+    stt_ms: float,
+    llm_first_token_ms: float,
+    llm_tokens_per_s: float,
+    tts_first_byte_ms: float,
+    output: Path | None,
+    workdir: Path | None,
+    only: tuple[str, ...],
+) -> None:
+    """B4: end of the caller's speech → first bot audio, per kind of turn, streamed replies
+    against today's path, next to the floor of the configured latencies."""
+    from bench.voice import DEFAULT_OUTPUT, Latencies, markdown, run, save
+
+    latencies = Latencies(
+        stt_ms=stt_ms,
+        llm_first_token_ms=llm_first_token_ms,
+        llm_tokens_per_s=llm_tokens_per_s,
+        tts_first_byte_ms=tts_first_byte_ms,
+    )
+    click.echo(
+        f"B4: starting PostgreSQL, Temporal, Store API, a worker and edges; {samples} turns "
+        "per kind and path…"
+    )
+    result = asyncio.run(run(samples, latencies, workdir, frozenset(only)))
+    click.echo(markdown(result))
+    click.echo(f"\nJSON: {save(result, output or DEFAULT_OUTPUT)}")
+    exit_now(0)
+
+
 @bench_group.command("echo")
 @click.option(
     "--line",

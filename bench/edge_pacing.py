@@ -16,20 +16,18 @@ measured the same way: the floor of clock + loopback + measurement.
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
 import os
-import socket
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from bench.children import child_process, port_taken
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT_ROOT / "bench" / "results"
@@ -178,44 +176,6 @@ async def _call_bare(port: int, seconds: float) -> CallPacing:
     return analyse(connected, peer.received, 8000, None)
 
 
-@asynccontextmanager
-async def _child(
-    name: str, args: list[str], env: dict[str, str], ready: Any, workdir: Path
-) -> AsyncIterator[None]:
-    log = (workdir / f"{name}.log").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        *args, env=env, cwd=workdir, stdout=log, stderr=asyncio.subprocess.STDOUT
-    )
-    try:
-        async with asyncio.timeout(60):
-            while not await ready():
-                if process.returncode is not None:
-                    raise RuntimeError(f"{name} exited: see {workdir / (name + '.log')}")
-                await asyncio.sleep(0.1)
-        yield
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        log.close()
-
-
-async def _port_open(port: int) -> bool:
-    """Whether something listens on the port, probed by bind: a connection without a UUID
-    frame would show up in the edge's log as a broken call."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as exc:
-            return exc.errno == errno.EADDRINUSE
-    return False
-
-
 async def run(calls: int, bare_seconds: float) -> dict[str, Any]:
     sys.path.insert(0, str(PROJECT_ROOT))
     from temporalio.api.enums.v1 import TaskQueueType
@@ -234,11 +194,11 @@ async def run(calls: int, bare_seconds: float) -> dict[str, Any]:
         bare_port = free_port()
         base_env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "LOG_LEVEL": "WARNING"}
         # The baseline first, while nothing else runs.
-        async with _child(
+        async with child_process(
             "bare",
             [sys.executable, "-c", BARE_SERVER, str(bare_port)],
             base_env,
-            lambda: _port_open(bare_port),
+            lambda: port_taken(bare_port),
             workdir,
         ):
             bare = await asyncio.gather(
@@ -281,12 +241,12 @@ async def run(calls: int, bare_seconds: float) -> dict[str, Any]:
                 return bool(described.pollers)
 
             async def listening() -> bool:
-                return await _port_open(edge_port)
+                return await port_taken(edge_port)
 
             voiceorder = [sys.executable, "-m", "voiceorder"]
             async with (
-                _child("worker", [*voiceorder, "worker"], env, polling, workdir),
-                _child("edge", [*voiceorder, "edge"], env, listening, workdir),
+                child_process("worker", [*voiceorder, "worker"], env, polling, workdir),
+                child_process("edge", [*voiceorder, "edge"], env, listening, workdir),
             ):
                 edge = await asyncio.gather(
                     *(_call_edge(edge_port, llm, speech, pcm) for _ in range(calls))

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.edge_pacing import _child, _port_open
+from bench.children import child_process, port_taken
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT_ROOT / "bench" / "results"
@@ -195,16 +195,18 @@ async def run(calls: int, stt_latency_ms: int) -> dict[str, Any]:
                 return bool(described.pollers)
 
             voiceorder = [sys.executable, "-m", "voiceorder"]
-            async with _child("worker", [*voiceorder, "worker"], env, polling, workdir):
+            async with child_process("worker", [*voiceorder, "worker"], env, polling, workdir):
                 for config, variables in CONFIGS.items():
                     port = free_port()
 
                     async def listening(port: int = port) -> bool:
-                        return await _port_open(port)
+                        return await port_taken(port)
 
                     edge_env = {**env, **variables, "AUDIOSOCKET_PORT": str(port)}
                     name = f"edge-{config.replace(' ', '-')}"
-                    async with _child(name, [*voiceorder, "edge"], edge_env, listening, workdir):
+                    async with child_process(
+                        name, [*voiceorder, "edge"], edge_env, listening, workdir
+                    ):
                         for kind in KINDS:
                             cell = cells[config][kind.name]
                             await asyncio.gather(

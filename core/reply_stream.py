@@ -10,10 +10,17 @@ said, so the rules here make sure the caller never hears what that record will n
   of the shared secret, so the secret itself never travels and a token opens one turn only;
 - sentences carry an index and are accepted strictly in order, each at most once: a repeat
   with the same text is a harmless duplicate, a different text at a taken index a conflict;
-- a publisher is (step, attempt): the model step inside the turn and the Temporal attempt.
-  Opening a turn fences off every lower publisher, so a retried attempt (or a worker that
-  was presumed dead) can no longer add sentences behind the back of the new one, and the
-  new one learns the prefix already held by the edge and continues after it.
+- a publisher is (step, attempt, nonce): the model step inside the turn, the Temporal
+  attempt, and a random name of its own. Opening a turn fences off every other publisher
+  not ranked above it, so a retried attempt (or a worker that was presumed dead) can no
+  longer add sentences behind the back of the new one, and the new one learns the prefix
+  already held by the edge and continues after it. The nonce matters for a local activity:
+  when its worker dies the workflow task runs again elsewhere and the activity starts over
+  as attempt 1 of the same step, ranked equal to the one it replaces;
+- a hint names the sentence that will probably come next, before it is certain (the model
+  wrote "…есть." but whether a lowercase word follows is not known yet): the edge may start
+  synthesising it, but a hint is never spoken - only the sentence that then arrives is, and
+  a hint that turns out wrong is dropped.
 """
 
 from __future__ import annotations
@@ -30,11 +37,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # Paths under `StreamTarget.url`.
 OPEN_PATH = "/open"
 SENTENCE_PATH = "/sentence"
+HINT_PATH = "/hint"
 # A spoken sentence is short; the bound keeps a bad publisher from filling the edge's memory.
 MAX_SENTENCE_CHARS = 2000
 MAX_SENTENCES_PER_TURN = 500
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+# A publisher's own name; "" from publishers older than the nonce (they rank by step and
+# attempt alone).
+Nonce = Annotated[str, Field(max_length=64)]
 
 
 class _Message(BaseModel):
@@ -57,6 +68,7 @@ class StreamOpen(_Message):
     turn_key: Name
     step: Annotated[int, Field(ge=0)] = 0
     attempt: Annotated[int, Field(ge=1)] = 1
+    publisher: Nonce = ""
 
 
 class SentenceMessage(_Message):
@@ -66,6 +78,7 @@ class SentenceMessage(_Message):
     turn_key: Name
     step: Annotated[int, Field(ge=0)] = 0
     attempt: Annotated[int, Field(ge=1)] = 1
+    publisher: Nonce = ""
     index: Annotated[int, Field(ge=0, lt=MAX_SENTENCES_PER_TURN)]
     text: Annotated[str, Field(max_length=MAX_SENTENCE_CHARS)]
     final: bool = False
@@ -75,6 +88,18 @@ class SentenceMessage(_Message):
         if not self.text.strip() and not self.final:
             raise ValueError("a sentence needs text; only the final marker may be empty")
         return self
+
+
+class HintMessage(_Message):
+    """The sentence that will probably come next at `index`: never spoken by itself."""
+
+    call_id: Name
+    turn_key: Name
+    step: Annotated[int, Field(ge=0)] = 0
+    attempt: Annotated[int, Field(ge=1)] = 1
+    publisher: Nonce = ""
+    index: Annotated[int, Field(ge=0, lt=MAX_SENTENCES_PER_TURN)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_SENTENCE_CHARS)]
 
 
 class Verdict(StrEnum):
@@ -113,17 +138,20 @@ class TurnLog:
     """The edge's record of one turn: the sentences it accepted and who may add more."""
 
     sentences: list[str] = field(default_factory=list)
-    publisher: tuple[int, int] | None = None  # (step, attempt) of the current publisher
+    # (step, attempt, nonce) of the current publisher
+    publisher: tuple[int, int, str] | None = None
     final: bool = False
     closed: bool = False
+    hint: tuple[int, str] | None = None  # (index, text) of the sentence probably next
 
     def open(self, request: StreamOpen) -> OpenResult:
         if self.closed:
             return OpenResult(verdict=Verdict.CLOSED)
-        who = (request.step, request.attempt)
-        if self.publisher is not None and who < self.publisher:
+        rank = (request.step, request.attempt)
+        if self.publisher is not None and rank < self.publisher[:2]:
             return OpenResult(verdict=Verdict.STALE)
-        self.publisher = who
+        # An equal rank takes over: the later opener is the one still running.
+        self.publisher = (request.step, request.attempt, request.publisher)
         return OpenResult(
             verdict=Verdict.ACCEPTED, sentences=list(self.sentences), final=self.final
         )
@@ -136,10 +164,21 @@ class TurnLog:
             self.final = self.final or message.final
         return PublishResult(verdict=verdict, held=len(self.sentences))
 
+    def suggest(self, message: HintMessage) -> Verdict:
+        """Take a hint for the next sentence (it changes nothing that is spoken)."""
+        if self.closed or self.final:
+            return Verdict.CLOSED
+        if (message.step, message.attempt, message.publisher) != self.publisher:
+            return Verdict.STALE
+        if message.index != len(self.sentences):
+            return Verdict.GAP if message.index > len(self.sentences) else Verdict.CONFLICT
+        self.hint = (message.index, message.text)
+        return Verdict.ACCEPTED
+
     def _judge(self, message: SentenceMessage) -> Verdict:
         if self.closed:
             return Verdict.CLOSED
-        if (message.step, message.attempt) != self.publisher:
+        if (message.step, message.attempt, message.publisher) != self.publisher:
             return Verdict.STALE
         held = len(self.sentences)
         if message.index > held:

@@ -237,6 +237,24 @@ class Settings(BaseSettings):
         " still runs (kept if the caller stays silent); 0: off.",
     )
 
+    # --- streamed replies (docs/streaming.md): off while the secret is unset -----------------
+    reply_stream_secret: str | None = Field(
+        default=None,
+        description="Shared by the worker and the edge: the edge takes streamed sentences only "
+        "from a worker that proves it knows it. Unset: replies are not streamed.",
+    )
+    reply_stream_host: str = Field(
+        default="127.0.0.1", description="Listen address of the edge's reply-stream endpoint."
+    )
+    reply_stream_port: Annotated[int, Field(ge=0, le=65535)] = Field(
+        default=9094, description="Port of the edge's reply-stream endpoint; 0 picks a free one."
+    )
+    reply_stream_url: str | None = Field(
+        default=None,
+        description="Base URL workers reach the edge's endpoint at (behind NAT, in a "
+        "container). Unset: http://REPLY_STREAM_HOST:port.",
+    )
+
     # --- speech -------------------------------------------------------------------------------
     stt_base_url: str | None = Field(
         default=None, description="OpenAI-compatible transcription endpoint (required by the edge)."
@@ -271,6 +289,8 @@ class Settings(BaseSettings):
         "payload_key_id",
         "codec_server_tokens",
         "codec_server_origins",
+        "reply_stream_secret",
+        "reply_stream_url",
         mode="before",
     )
     @classmethod
@@ -293,6 +313,7 @@ class Settings(BaseSettings):
         "tts_base_url",
         "openai_base_url",
         "tracing_otlp_endpoint",
+        "reply_stream_url",
     )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from string import Template
 
-PROMPT_VERSION = "2026-11-27.1"
+PROMPT_VERSION = "2026-12-03.1"
 # Budget for the rendered prompt, in estimated tokens (Russian runs ≈ 3 characters a token
 # for current OpenAI tokenizers). Tools and the conversation come on top.
 TOKEN_BUDGET = 900
@@ -51,6 +51,15 @@ def render_system_prompt(ctx: CallerContext) -> str:
 
 def estimated_tokens(text: str) -> int:
     return int(len(text) / CHARS_PER_TOKEN) + 1
+
+
+# Said to the model when its reply broke off mid-stream and the caller already heard the start
+# of it (the assistant message before this one): a retry must go on, not begin again.
+CONTINUE_AFTER_CUT = (
+    "Твой ответ выше оборвался, но звонящий уже услышал его. Продолжи его с того места, где "
+    "он оборвался, не повторяя сказанного; если сказанного достаточно, ответь пустой строкой "
+    "или вызови нужный инструмент."
+)
 
 
 def keypad_line(keys: str) -> str:

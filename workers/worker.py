@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -20,6 +20,7 @@ from activities.call_log import PostgresCallLogActivities
 from activities.db import migrate_bot_schema, pool_from_settings
 from activities.guided import GuidedPolicyActivities
 from activities.interfaces.base import activities_of
+from activities.reply_stream import ReplyPublisher
 from activities.sms import GatewaySmsActivities, gateway_from_settings
 from activities.store import HttpStoreActivities
 from core.settings import Settings
@@ -87,22 +88,38 @@ async def activity_set(settings: Settings) -> AsyncIterator[list[Callable[..., A
         async with pool.acquire() as conn:
             await migrate_bot_schema(conn)
         store = StoreApiClient.from_settings(settings)
-        agent = OpenAiAgentActivities(settings)
         try:
-            implementations = [
-                HttpStoreActivities(store),
-                agent,
-                GuidedPolicyActivities(),
-                PostgresAuditActivities(pool),
-                PostgresCallLogActivities(pool),
-                GatewaySmsActivities(gateway_from_settings(settings, pool)),
-            ]
-            yield [method for impl in implementations for method in activities_of(impl)]
+            async with AsyncExitStack() as stack:
+                # Replies are streamed to the edges only when the worker shares their secret.
+                publisher = (
+                    await stack.enter_async_context(ReplyPublisher(settings.reply_stream_secret))
+                    if settings.reply_stream_secret
+                    else None
+                )
+                agent = OpenAiAgentActivities(settings, publisher=publisher)
+                stack.push_async_callback(agent.aclose)
+                yield _implementations(settings, store, pool, agent)
         finally:
-            await agent.aclose()
             await store.aclose()
     finally:
         await pool.close()
+
+
+def _implementations(
+    settings: Settings,
+    store: StoreApiClient,
+    pool: asyncpg.Pool,
+    agent: OpenAiAgentActivities,
+) -> list[Callable[..., Any]]:
+    implementations = [
+        HttpStoreActivities(store),
+        agent,
+        GuidedPolicyActivities(),
+        PostgresAuditActivities(pool),
+        PostgresCallLogActivities(pool),
+        GatewaySmsActivities(gateway_from_settings(settings, pool)),
+    ]
+    return [method for impl in implementations for method in activities_of(impl)]
 
 
 def build_worker(

@@ -143,7 +143,7 @@ class CallWorkflow:
             await workflow.wait_condition(lambda: self.s.identified)
             self._still_live()
             self._note_input(turn.previous_playback)
-            return await self.conversation.said(clean_caller_text(turn.text))
+            return await self.conversation.said(clean_caller_text(turn.text), turn.stream)
 
     @caller_said.validator
     def _validate_turn(self, turn: CallerTurn) -> None:
@@ -159,7 +159,7 @@ class CallWorkflow:
             await workflow.wait_condition(lambda: self.s.identified)
             self._still_live()
             self._note_input(turn.previous_playback)
-            return await self.conversation.pressed(turn.digits)
+            return await self.conversation.pressed(turn.digits, turn.stream)
 
     @caller_pressed.validator
     def _validate_dtmf(self, turn: DtmfTurn) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from temporalio.client import (
     Client,
@@ -25,6 +26,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core.caller_text import utf8_safe
 from core.phones import InvalidPhone, mask_phone, normalise_phone
+from core.reply_stream import StreamTarget
 from core.settings import Settings
 from core.vocabulary import AgentMode, HangupReason, Stage
 from workflows.models import (
@@ -41,6 +43,13 @@ from workflows.models import (
     PlaybackReport,
     Reply,
 )
+
+# How long a workflow task may go without word from its worker. A turn's agent step and Store
+# API calls are local activities run inside the task, so when a worker dies mid-turn (a
+# reply half streamed to the caller) the turn is run again by another worker only after
+# this: 5 s instead of Temporal's 10. A longer turn keeps its task alive by heartbeating it
+# (the SDK does, every 4 s), so this bounds no turn's length.
+CALL_TASK_TIMEOUT = timedelta(seconds=5)
 
 
 def agent_for(settings: Settings) -> AgentMode:
@@ -114,6 +123,7 @@ class CallSession:
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            task_timeout=CALL_TASK_TIMEOUT,
             static_summary=f"Call from {_masked(call.caller_number)} ({call.source})",
             search_attributes=TypedSearchAttributes(
                 [
@@ -158,19 +168,21 @@ class CallSession:
                 reply_id=self.last_reply.reply_id, played_to_end=played_to_end, played_ms=played_ms
             )
 
-    async def say(self, text: str) -> Reply:
+    async def say(self, text: str, *, stream: StreamTarget | None = None) -> Reply:
+        """One caller turn; with `stream` the agent may send the reply's sentences there while
+        it still writes (the result is still the whole reply)."""
         reply = await self.handle.execute_update(
             CallUpdate.CALLER_SAID,
             # A lone surrogate (a broken escape in an STT service's JSON) cannot travel at all.
-            CallerTurn(text=utf8_safe(text), previous_playback=self._playback),
+            CallerTurn(text=utf8_safe(text), previous_playback=self._playback, stream=stream),
             result_type=Reply,
         )
         return self._heard(reply)
 
-    async def press(self, digits: str) -> Reply:
+    async def press(self, digits: str, *, stream: StreamTarget | None = None) -> Reply:
         reply = await self.handle.execute_update(
             CallUpdate.CALLER_PRESSED,
-            DtmfTurn(digits=digits, previous_playback=self._playback),
+            DtmfTurn(digits=digits, previous_playback=self._playback, stream=stream),
             result_type=Reply,
         )
         return self._heard(reply)

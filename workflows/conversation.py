@@ -13,9 +13,10 @@ import json
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.interfaces.agent import AgentActivities, AgentReply, AgentRequest
+    from activities.interfaces.agent import AgentActivities, AgentReply
     from activities.interfaces.audit import AuditEvent
     from activities.interfaces.guided import GuidedActivities, GuidedRequest
+    from core.reply_stream import StreamTarget
     from core.vocabulary import (
         DRAFT_STAGES,
         Action,
@@ -43,6 +44,7 @@ from workflows.agent_tools import AgentTools
 from workflows.confirmation import Confirmation, Heard
 from workflows.records import GUIDED_AGENT, OPERATOR_LAYER, CallRecords, TurnLog
 from workflows.tool_outcome import ToolOutcome
+from workflows.turn_speech import TurnSpeech
 
 MAX_TOOL_CALLS_PER_TURN = 5
 # Patch id: the workflow answers a plain farewell itself, in both agents.
@@ -84,11 +86,11 @@ class Conversation:
             expects=expectation_of(self.s, sentences, action),
         )
 
-    async def said(self, text: str) -> Reply:
-        """The caller's words."""
-        return await self._turn(text, Heard(text))
+    async def said(self, text: str, stream: StreamTarget | None = None) -> Reply:
+        """The caller's words; with `stream` the agent may speak its reply as it writes it."""
+        return await self._turn(text, Heard(text), TurnSpeech(stream))
 
-    async def pressed(self, keys: str) -> Reply:
+    async def pressed(self, keys: str, stream: StreamTarget | None = None) -> Reply:
         """Keys pressed as a turn (dialog.md, DTMF): 0 operator, * cancel the order being
         placed, 1 yes at the read-back; other digits answer the question (an order number)."""
         if keys == "0":
@@ -102,9 +104,11 @@ class Conversation:
         if keys == "1" and self.s.stage is Stage.AWAITING_CONFIRMATION:
             outcome = await self.confirmation.confirm(Heard("", keys))
             return self.reply(outcome.speech or phrases.too_many_errors(), action=outcome.action)
-        return await self._turn(keypad_line(keys), Heard(keypad_line(keys), keys))
+        return await self._turn(
+            keypad_line(keys), Heard(keypad_line(keys), keys), TurnSpeech(stream)
+        )
 
-    async def _turn(self, text: str, heard: Heard) -> Reply:
+    async def _turn(self, text: str, heard: Heard, speech: TurnSpeech) -> Reply:
         started = workflow.time()
         self.s.turn_no += 1
         self.s.silences = 0
@@ -119,20 +123,26 @@ class Conversation:
             sentences, action = goodbye.speech or [], goodbye.action
             self.s.messages.append({"role": "assistant", "content": " ".join(sentences)})
         else:
-            sentences, action = await self._agent_loop(heard, log)
+            sentences, action = await self._agent_loop(heard, log, speech)
         if self._switch_note:
             sentences, self._switch_note = self._switch_note + sentences, []
-        reply = self.reply(sentences, action=action)
+        # What the caller heard while the turn ran comes first: the record holds it as said.
+        reply = self.reply(speech.spoken + sentences, action=action)
         self.records.log_turn(text, reply, log, started)
         return reply
 
-    async def _agent_loop(self, heard: Heard, log: TurnLog) -> tuple[list[str], Action]:
+    async def _agent_loop(
+        self, heard: Heard, log: TurnLog, speech: TurnSpeech
+    ) -> tuple[list[str], Action]:
+        """The turn's reply after what `speech` heard while it ran, and what comes next."""
         used = errors = 0
         while True:
             tools = sorted(allowed_tools(self.s.stage, withheld=self.s.withheld))
             try:
-                answer = await self._ask_agent(tools, heard, log)
+                answer = await self._ask_agent(tools, heard, log, speech)
             except ACTIVITY_FAILED as exc:
+                if self.s.agent_mode is AgentMode.LLM:
+                    await speech.failed()
                 self.s.last_error = error_type(exc)
                 if self._may_switch(self.s.last_error):
                     self._switch_to_guided(self.s.last_error)
@@ -142,7 +152,11 @@ class Conversation:
                 return phrases.agent_unavailable(), Action.CONTINUE
             if self.s.attention is Attention.AGENT_UNAVAILABLE:
                 self.records.set_attention(Attention.NONE)
+            streamed = speech.answered(answer)
             if not answer.tool_calls:
+                if streamed is not None:  # spoken as the model wrote it
+                    self.s.messages.append({"role": "assistant", "content": " ".join(streamed)})
+                    return streamed or ["Чем ещё могу помочь?"], Action.CONTINUE
                 text = normalise_for_tts(answer.text or "")
                 self.s.messages.append({"role": "assistant", "content": text})
                 return split_sentences(text) or ["Чем ещё могу помочь?"], Action.CONTINUE
@@ -217,13 +231,15 @@ class Conversation:
         workflow.upsert_memo({"agent_mode": AgentMode.GUIDED.value, "agent_switch_reason": reason})
         self.records.details()
 
-    async def _ask_agent(self, tools: list[ToolName], heard: Heard, log: TurnLog) -> AgentReply:
+    async def _ask_agent(
+        self, tools: list[ToolName], heard: Heard, log: TurnLog, speech: TurnSpeech
+    ) -> AgentReply:
         if self.s.agent_mode is AgentMode.GUIDED and workflow.patched(GUIDED_AGENT):
             return await self._ask_guided(tools, heard, log)
         started = workflow.time()
         answer = await workflow.execute_local_activity_method(
             AgentActivities.agent_turn,
-            AgentRequest(call_id=self.s.call_id, messages=self.s.messages, tools=tools),
+            speech.request(self.s.call_id, self.s.messages, tools),
             summary=f"agent turn {self.s.turn_no} in {self.s.stage.value}",
             **AGENT,
         )

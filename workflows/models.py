@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.common import SearchAttributeKey
 
+from core.reply_stream import StreamTarget
 from core.vocabulary import Action, AgentMode, Expectation, Stage
 
 MAX_UTTERANCE_CHARS = 1000  # SEC6: a caller turn longer than this is refused
@@ -96,11 +97,16 @@ class CallerTurn(Model):
     text: str
     # How the previous reply played; carried with the turn so it can never arrive late.
     previous_playback: PlaybackReport | None = None
+    # Where the agent may stream the reply's sentences while it is still written (the
+    # edge's reply-stream endpoint, docs/streaming.md); None: the reply comes whole, as
+    # before (turns recorded before streamed replies existed have none).
+    stream: StreamTarget | None = None
 
 
 class DtmfTurn(Model):
     digits: Annotated[str, Field(pattern=r"^[0-9*#]{1,20}$")]
     previous_playback: PlaybackReport | None = None
+    stream: StreamTarget | None = None
 
 
 class HangUp(Model):

@@ -232,6 +232,14 @@ class Endpointer:
         self._trim()
         return events
 
+    def deadline(self) -> float | None:
+        """The wall time at which `tick` ends the utterance in progress unless voice comes
+        first; None when no utterance is in progress. A caller that ticks at this moment
+        ends the turn without waiting for its next periodic tick."""
+        if not self._speaking:
+            return None
+        return self._last_voice_wall + self._end_silence_s
+
     def flush(self, now: float) -> list[SpeechEnded]:
         """End an utterance in progress at once (the caller hung up, the call is ending)."""
         if not self._speaking:

@@ -25,7 +25,6 @@ from audiosocket.speech.text import split_sentences
 
 OPENAI_PCM_RATE: Final = 24_000
 MAX_INPUT_CHARS: Final = 4096  # the API's limit per request
-_READ_BYTES: Final = 4800  # 100 ms at 24 kHz
 
 
 class OpenAiSynthesizer:
@@ -70,7 +69,9 @@ class OpenAiSynthesizer:
                 speed=self.speed if self.speed is not None else openai.omit,
                 extra_headers={CALL_ID_HEADER: call_id},
             ) as response:
-                async for piece in response.iter_bytes(_READ_BYTES):
+                # Whatever has arrived, at once: waiting to fill a buffer first would hold
+                # back the first audio of a service that streams in small pieces.
+                async for piece in response.iter_bytes():
                     if chunk := resampler.feed(piece):
                         yield chunk
         except openai.OpenAIError as error:

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from audiosocket.ari import AriClient
 from audiosocket.edge import Edge
 from audiosocket.end_of_turn import EndOfTurnWaits
+from audiosocket.reply_stream import ReplyStreamConfig
 from audiosocket.session import BARGE_IN_ONSET_MS, EdgeCallSession, SessionTimings
 from audiosocket.simulator.peer import AudioSocketPeer
 from audiosocket.speech import (
@@ -124,8 +125,10 @@ async def running_edge(
     max_calls: int = 100,
     end_of_turn: EndOfTurnWaits = TEST_END_OF_TURN,
     attention_after_s: int = 120,
+    reply_stream: bool = False,
 ) -> AsyncIterator[Edge]:
-    """An edge on a free port; `stt=False` runs it without a transcriber."""
+    """An edge on a free port; `stt=False` runs it without a transcriber, `reply_stream`
+    with its reply-stream endpoint (the worker of the stack shares its secret)."""
     edge = Edge(
         client=client,
         task_queue=settings.temporal_task_queue,
@@ -143,6 +146,11 @@ async def running_edge(
         max_calls=max_calls,
         end_of_turn=end_of_turn,
         attention_after_s=attention_after_s,
+        reply_stream=(
+            ReplyStreamConfig(workflow_stack.REPLY_STREAM_SECRET, host="127.0.0.1", port=0)
+            if reply_stream
+            else None
+        ),
     )
     async with edge:
         yield edge

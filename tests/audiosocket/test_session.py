@@ -115,14 +115,20 @@ def test_turn_latency_stages() -> None:
         "call_id": "call-1",
         "kind": "speech",
         "stt_ms": 200.0,
+        "first_sentence_ms": None,
         "update_ms": 50.0,
         "tts_first_audio_ms": 50.0,
         "total_ms": 300.0,
         "end_of_turn_ms": None,
         "early_stt": False,
+        "streamed": 0,
     }
     keys = TurnLatency("call-1", "dtmf", 1.0, None, 1.04, None)
     assert keys.stt_ms is None and keys.update_ms == 40.0 and keys.total_ms is None
+    # Streamed: the first sentence came before the reply, and its audio before the reply too.
+    streamed = TurnLatency("call-1", "speech", 1.0, 1.2, 1.9, 1.7, first_sentence=1.6, streamed=2)
+    assert streamed.first_sentence_ms == 400.0 and streamed.tts_first_ms == 100.0
+    assert streamed.update_ms == 700.0 and streamed.total_ms == 700.0
 
 
 async def test_without_stt_the_caller_hears_an_apology_and_keys_still_work(

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from core.reply_stream import (
+    HintMessage,
     SentenceMessage,
     StreamOpen,
     TurnLog,
@@ -20,18 +21,25 @@ from core.reply_stream import (
 CALL, TURN = "call-1", "turn-1"
 
 
-def opened(step: int = 0, attempt: int = 1) -> StreamOpen:
-    return StreamOpen(call_id=CALL, turn_key=TURN, step=step, attempt=attempt)
+def opened(step: int = 0, attempt: int = 1, publisher: str = "") -> StreamOpen:
+    return StreamOpen(call_id=CALL, turn_key=TURN, step=step, attempt=attempt, publisher=publisher)
 
 
 def sentence(
-    index: int, text: str, *, step: int = 0, attempt: int = 1, final: bool = False
+    index: int,
+    text: str,
+    *,
+    step: int = 0,
+    attempt: int = 1,
+    final: bool = False,
+    publisher: str = "",
 ) -> SentenceMessage:
     return SentenceMessage(
         call_id=CALL,
         turn_key=TURN,
         step=step,
         attempt=attempt,
+        publisher=publisher,
         index=index,
         text=text,
         final=final,
@@ -64,6 +72,38 @@ def test_only_the_opened_publisher_may_add() -> None:
     assert log.open(opened(step=1, attempt=1)).sentences == ["Раз.", "Новое."]
     assert log.offer(sentence(2, "Опять.", attempt=2)).verdict is Verdict.STALE
     assert log.open(opened(step=0, attempt=9)).verdict is Verdict.STALE
+
+
+def test_an_equal_rank_takes_over_and_fences_the_one_it_replaces() -> None:
+    """A local activity whose worker died runs again elsewhere as attempt 1 of the same step:
+    it takes the turn over, and the old one (if it still runs) can add nothing."""
+    log = TurnLog()
+    log.open(opened(publisher="old"))
+    assert log.offer(sentence(0, "Раз.", publisher="old")).verdict is Verdict.ACCEPTED
+    again = log.open(opened(publisher="new"))
+    assert again.verdict is Verdict.ACCEPTED and again.sentences == ["Раз."]
+    assert log.offer(sentence(1, "Старое.", publisher="old")).verdict is Verdict.STALE
+    assert log.offer(sentence(1, "Новое.", publisher="new")).verdict is Verdict.ACCEPTED
+    assert log.sentences == ["Раз.", "Новое."]
+
+
+def hint(index: int, text: str, *, attempt: int = 1) -> HintMessage:
+    return HintMessage(call_id=CALL, turn_key=TURN, attempt=attempt, index=index, text=text)
+
+
+def test_a_hint_names_the_next_sentence_and_is_never_held() -> None:
+    log = TurnLog()
+    assert log.suggest(hint(0, "Раз.")) is Verdict.STALE  # nobody opened the turn
+    log.open(opened())
+    assert log.suggest(hint(1, "Два.")) is Verdict.GAP
+    assert log.suggest(hint(0, "Раз.")) is Verdict.ACCEPTED
+    assert log.hint == (0, "Раз.") and log.sentences == []
+    log.offer(sentence(0, "Раз"))  # the sentence went on differently: only it is held
+    assert log.sentences == ["Раз"]
+    assert log.suggest(hint(0, "Раз.")) is Verdict.CONFLICT
+    assert log.suggest(hint(1, "Два.", attempt=2)) is Verdict.STALE
+    log.offer(sentence(1, "", final=True))
+    assert log.suggest(hint(1, "Два.")) is Verdict.CLOSED
 
 
 def test_final_marker_ends_the_turn() -> None:
@@ -145,4 +185,4 @@ def test_what_the_edge_holds_only_grows_and_comes_from_the_current_publisher(
         grew = len(log.sentences) - len(before)
         assert grew == (1 if verdict is Verdict.ACCEPTED and text else 0)
         if grew:
-            assert (step, attempt) == log.publisher and index == len(before)
+            assert (step, attempt, "") == log.publisher and index == len(before)

@@ -15,6 +15,12 @@ Requests with none of these belong to `ANONYMOUS` ("").
 Scripts. `llm.script(call_id, [Reply...])` queues replies; each answered request takes the
 next one. A request failed by an injected fault takes none, so the client's retry gets the
 reply the failed attempt would have got - as with a real service that was briefly down.
+
+Timing. `set_latency(first, per_chunk=gap)` makes a model that writes: the first token comes
+`first` seconds after the request, each next one `gap` later (on an absolute schedule, so
+sleeps do not add up), a token being a word of text or a piece of a tool call
+(`stream_tokens`). A request without `stream` is answered when the model would have written
+its last token. `Reply.cut_after` and `Reply.pause_after` make a stream break off or stall.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import math
 import re
 import secrets
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Self
@@ -47,6 +53,7 @@ Json = dict[str, Any]
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ROLES: Final = ("system", "developer", "user", "assistant", "tool", "function")
 _ARGUMENT_PIECE: Final = 16  # characters of tool arguments per stream chunk
+_ARRIVED: Final = web.RequestKey("arrived", float)
 
 
 # --- replies ---------------------------------------------------------------------------------
@@ -79,10 +86,28 @@ class Reply:
     fail_status: int | None = None
     # A strict-mode model can only call offered tools; set this to script one that does not.
     unoffered_ok: bool = False
+    # Streaming: after this many tokens the connection is cut (the client sees a body that
+    # broke off), or the stream stalls for `pause_s` before going on.
+    cut_after: int | None = None
+    pause_after: int | None = None
+    pause_s: float = 0.0
+    # With pause_after: the stream also waits for this event (a test decides when it goes on).
+    hold: asyncio.Event | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def text(cls, content: str) -> Reply:
         return cls(content=content)
+
+    def cut(self, after: int) -> Reply:
+        """This reply, its stream cut after `after` tokens."""
+        return replace(self, cut_after=after)
+
+    def pause(
+        self, after: int, seconds: float = 0.0, *, until: asyncio.Event | None = None
+    ) -> Reply:
+        """This reply, its stream stalled after `after` tokens for `seconds` and until `until`
+        is set."""
+        return replace(self, pause_after=after, pause_s=seconds, hold=until)
 
     @classmethod
     def tool(
@@ -235,6 +260,8 @@ def outage(status: int, retry_after: float | None = None) -> ApiError:
 
 @web.middleware
 async def _api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # The configured latency counts from here: the fake's own parsing is not added to it.
+    request[_ARRIVED] = asyncio.get_running_loop().time()
     try:
         return await handler(request)
     except ApiError as error:
@@ -273,6 +300,7 @@ class FakeOpenAIServer:
         self.latency = 0.0
         self.chunk_delay = 0.0
         self.problems: list[str] = []  # script mistakes; `assert_consumed` reports them
+        self._problems_of: defaultdict[str, list[str]] = defaultdict(list)  # by call id
         self._faults: list[_Fault] = []
         self._down: _Fault | None = None
         self._runner: web.AppRunner | None = None
@@ -353,9 +381,12 @@ class FakeOpenAIServer:
             raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
 
     async def _gate(self, request: web.Request, call_id: str) -> None:
-        """Latency, then injected faults; raises ApiError instead of answering."""
+        """Latency (from the request's arrival), then injected faults; raises ApiError instead
+        of answering."""
         if self.latency:
-            await asyncio.sleep(self.latency)
+            loop = asyncio.get_running_loop()
+            arrived = request.get(_ARRIVED, loop.time())
+            await asyncio.sleep(max(0.0, arrived + self.latency - loop.time()))
         # aiohttp keeps running a handler whose client gave up: answering it would eat a
         # script step nobody reads, and the client's retry would get the step after it.
         if request.transport is None or request.transport.is_closing():
@@ -369,8 +400,9 @@ class FakeOpenAIServer:
                     self._faults.remove(fault)
                 raise outage(fault.status, fault.retry_after)
 
-    def _script_error(self, message: str) -> ApiError:
+    def _script_error(self, call_id: str, message: str) -> ApiError:
         self.problems.append(message)
+        self._problems_of[call_id].append(message)
         log.error("fake server script error: %s", message)
         # Not retryable: the same script would fail again and hide the first message.
         return ApiError(
@@ -446,9 +478,10 @@ class FakeLLM(FakeOpenAIServer):
 
     def assert_consumed(self, call_id: str | None = None, *, allow_default: bool = False) -> None:
         """Every scripted reply was served, no script errors, and (unless allowed) no request
-        went past the end of its script - a runaway agent loop shows up here."""
+        went past the end of its script - a runaway agent loop shows up here. With `call_id`,
+        of that call alone (the server is shared: another test's mistakes are not this one's)."""
         calls = [call_id] if call_id is not None else sorted(self._scripts.keys() | self._overruns)
-        failures = list(self.problems)
+        failures = list(self.problems if call_id is None else self._problems_of[call_id])
         for call in calls:
             if left := self.unconsumed(call):
                 failures.append(f"call {call!r}: {len(left)} scripted replies not served: {left}")
@@ -484,6 +517,7 @@ class FakeLLM(FakeOpenAIServer):
         self.exchanges.clear()
         self.warnings.clear()
         self.problems.clear()
+        self._problems_of.clear()
         self._scripts.clear()
         self._overruns.clear()
 
@@ -522,6 +556,8 @@ class FakeLLM(FakeOpenAIServer):
         await self._settle(exchange, 200)
         if body.get("stream"):
             return await self._stream(request, body, reply)
+        if self.chunk_delay:  # answered when the model would have written all of it
+            await asyncio.sleep(self.chunk_delay * max(0, len(stream_tokens(reply)) - 1))
         return web.json_response(completion(body, reply), headers=_response_headers())
 
     async def _settle(self, exchange: Exchange, status: int) -> None:
@@ -539,20 +575,22 @@ class FakeLLM(FakeOpenAIServer):
             self.warnings.append(warning)
             log.warning("fake LLM: %s", warning)
             if self.default is None:
-                raise self._script_error(warning)
+                raise self._script_error(call_id, warning)
             reply = self.default
         while reply.fn is not None:
             try:
                 produced = reply.fn(body)
             except Exception as error:
                 raise self._script_error(
-                    f"call {call_id!r}: dynamic reply raised {error!r}"
+                    call_id, f"call {call_id!r}: dynamic reply raised {error!r}"
                 ) from error
             if not isinstance(produced, Reply):
-                raise self._script_error(f"call {call_id!r}: dynamic reply gave {produced!r}")
+                raise self._script_error(
+                    call_id, f"call {call_id!r}: dynamic reply gave {produced!r}"
+                )
             reply = produced
         if reply.fail_status is None and (mismatch := self._mismatch(reply, body)):
-            raise self._script_error(f"call {call_id!r}: {mismatch}")
+            raise self._script_error(call_id, f"call {call_id!r}: {mismatch}")
         return reply._with_ids()
 
     def _mismatch(self, reply: Reply, body: Json) -> str | None:
@@ -582,11 +620,28 @@ class FakeLLM(FakeOpenAIServer):
         )
         await response.prepare(request)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        loop = asyncio.get_running_loop()
+        first_token_at: float | None = None
+        tokens = 0
         try:
             for chunk in stream_chunks(body, reply, include_usage=include_usage):
+                if _is_token(chunk):
+                    if tokens == reply.cut_after:
+                        assert request.transport is not None
+                        request.transport.close()  # mid-body: the client sees it break off
+                        return response
+                    if tokens and tokens == reply.pause_after:
+                        await asyncio.sleep(reply.pause_s)
+                        if reply.hold is not None:
+                            await reply.hold.wait()
+                        first_token_at = loop.time() - tokens * self.chunk_delay
+                    if first_token_at is None:
+                        first_token_at = loop.time()
+                    elif self.chunk_delay:
+                        due = first_token_at + tokens * self.chunk_delay
+                        await asyncio.sleep(max(0.0, due - loop.time()))
+                    tokens += 1
                 await response.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
-                if self.chunk_delay:
-                    await asyncio.sleep(self.chunk_delay)
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
         except ConnectionResetError:
@@ -674,6 +729,25 @@ def stream_chunks(body: Json, reply: Reply, *, include_usage: bool) -> Iterator[
     yield chunk({}, _finish_reason(reply))
     if include_usage:
         yield base | {"choices": [], "usage": usage(body, reply)}
+
+
+def stream_tokens(reply: Reply) -> list[str]:
+    """What each token of a streamed reply carries: the words of its text, then for each tool
+    call its name and its arguments in pieces (as `stream_chunks` sends them)."""
+    tokens = re.findall(r"\s*\S+\s*", reply.content or "")
+    for call in reply.tool_calls:
+        arguments = call.arguments_json()
+        tokens.append(call.name)
+        tokens += [
+            arguments[i : i + _ARGUMENT_PIECE] for i in range(0, len(arguments), _ARGUMENT_PIECE)
+        ]
+    return tokens
+
+
+def _is_token(chunk: Json) -> bool:
+    choices = chunk.get("choices") or []
+    delta = choices[0].get("delta", {}) if choices else {}
+    return bool(delta.get("content") or delta.get("tool_calls"))
 
 
 def _finish_reason(reply: Reply) -> str:

@@ -71,10 +71,12 @@ class FakeSpeech(FakeOpenAIServer):
         api_key: str | None = None,
         default_transcript: str = "",
         tone_hz: float | None = None,
+        seconds_per_char: float = SECONDS_PER_CHAR,
     ) -> None:
         super().__init__(api_key=api_key)
         self.default_transcript = default_transcript
         self.tone_hz = tone_hz
+        self.seconds_per_char = seconds_per_char
         self.transcriptions: list[Transcription] = []
         self.speeches: list[Speech] = []
         self._scripts: dict[str, deque[str]] = {}
@@ -182,7 +184,7 @@ class FakeSpeech(FakeOpenAIServer):
         if body.get("stream_format", "audio") != "audio":
             raise invalid("the fake speech service does not stream SSE", "stream_format")
         await self._gate(request, call_id)
-        pcm = synthesize(len(text) * SECONDS_PER_CHAR / speed, self.tone_hz)
+        pcm = synthesize(len(text) * self.seconds_per_char / speed, self.tone_hz)
         body_bytes = pcm if audio_format == "pcm" else to_wav(pcm)
         content_type = f"audio/{audio_format}"
         if not self.chunk_delay:

@@ -22,6 +22,8 @@ from workers.worker import activity_set, build_worker
 from workflows.client import CallSession
 from workflows.models import CallStart, LookupLimits
 
+REPLY_STREAM_SECRET = "reply-stream-test-secret"
+
 
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
@@ -51,6 +53,8 @@ def call_settings(database_url: str, store_api: StoreApiServer, fake_llm: FakeLL
         llm_model="fake-llm",
         temporal_task_queue=f"calls-{uuid.uuid4().hex[:8]}",
         sms_provider=SmsProvider.DATABASE,
+        # The worker may stream replies; a turn is streamed only when its edge asks for it.
+        reply_stream_secret=REPLY_STREAM_SECRET,
     )
 
 

@@ -20,11 +20,12 @@ import asyncio
 import dataclasses
 import errno
 import os
+import secrets
 import shutil
 import signal
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -90,6 +91,9 @@ class Stack:
     workers: int = 1
     edge_count: int = 1
     keys: StackKeys | None = None  # set by `up` once DATA_DIR exists (with_keys)
+    # Shared by the workers and the edges so replies are streamed (docs/streaming.md); made
+    # afresh by each `up` (children restart with the same environment), never written down.
+    reply_stream_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @classmethod
     def plan(cls, settings: Settings, *, workers: int = 1, edges: int = 1) -> Stack:
@@ -204,10 +208,14 @@ class Stack:
             "AUDIOSOCKET_PORT": str(settings.audiosocket_port),
             "CODEC_SERVER_HOST": settings.codec_server_host,
             "CODEC_SERVER_PORT": str(settings.codec_server_port),
+            "REPLY_STREAM_SECRET": settings.reply_stream_secret or self.reply_stream_secret,
         }
 
     def edge_env(self, edge: Edge) -> dict[str, str]:
         env = self.child_env() | {"AUDIOSOCKET_PORT": str(edge.port), "ARI_APP": edge.ari_app}
+        if self.settings.reply_stream_url is None:
+            # Each edge its own free port for streamed replies; it tells the workers which.
+            env["REPLY_STREAM_PORT"] = "0"
         if edge.external_host is not None:
             env["AUDIOSOCKET_EXTERNAL_HOST"] = edge.external_host
         return env

@@ -122,6 +122,19 @@ def test_utterance_ends_on_wall_clock_silence_when_frames_stop(
     assert len(ended.pcm) <= len(said) + 2 * rate * 0.6  # lead-in and tail are short
 
 
+def test_the_deadline_says_when_a_tick_ends_the_utterance(
+    endpointer: Endpointer, rate: int
+) -> None:
+    assert endpointer.deadline() is None
+    events, now = play_from(0.0, endpointer, [speech(rate), 0.3])
+    assert kinds(events) == ["SpeechStarted"]
+    deadline = endpointer.deadline()
+    assert deadline is not None and deadline > now
+    assert endpointer.tick(deadline - 0.001) == []  # not a moment before
+    ended = endpointer.tick(deadline)
+    assert kinds(ended) == ["SpeechEnded"] and endpointer.deadline() is None
+
+
 def test_utterance_ends_when_silence_frames_keep_coming(endpointer: Endpointer, rate: int) -> None:
     said = speech(rate)
     events = play(endpointer, [silence(0.4, rate), said, silence(2.0, rate)], after_s=0)

@@ -215,6 +215,14 @@ def test_several_workers_and_edges_are_planned_with_their_own_ports_and_apps(
     ]
     edge_ports = [n.port for n in stack.ports() if n.setting == "AUDIOSOCKET_PORT"]
     assert edge_ports == [9300, 9301]
+    # Replies are streamed: every worker and edge shares one secret, each edge listens for
+    # them on a free port of its own (and tells the workers which).
+    secrets = {
+        (services[name].env or {})["REPLY_STREAM_SECRET"]
+        for name in ("worker-1", "worker-2", "edge-1", "edge-2")
+    }
+    assert len(secrets) == 1 and len(secrets.pop()) >= 32
+    assert [env["REPLY_STREAM_PORT"] for env in edge_envs] == ["0", "0"]
     # The stateless ones come back after a crash; the one that holds state does not.
     assert {name for name, spec in services.items() if spec.restart} == {
         "codec-server", "store-api", "worker-1", "worker-2", "edge-1", "edge-2"
