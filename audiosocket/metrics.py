@@ -175,6 +175,16 @@ class EdgeMetrics:
             "tts_first_audio", "First streamed sentence (else the reply) to first audio queued."
         )
         self._turn = stage("turn", "VAD end to first TTS audio queued.")
+        self._end_of_turn = stage(
+            "end_of_turn_wait",
+            "The silence that ended a spoken turn, chosen by what the bot asked (END_OF_TURN_*);"
+            " before the VAD end, so in no other stage.",
+        )
+        self._early_stt_turns = Counter(
+            f"{PREFIX}_early_stt_turns",
+            "Spoken turns whose transcript was made during the end-of-turn wait.",
+            registry=r,
+        )
         self._streamed_turns = Counter(
             f"{PREFIX}_streamed_turns",
             "Turns whose reply began to play before the workflow answered.",
@@ -215,12 +225,15 @@ class EdgeMetrics:
         self._turns.labels(latency.kind).inc()
         if latency.streamed:
             self._streamed_turns.inc()
+        if latency.early_stt:
+            self._early_stt_turns.inc()
         for histogram, ms in (
             (self._stt, latency.stt_ms),
             (self._first_sentence, latency.first_sentence_ms),
             (self._update, latency.update_ms),
             (self._tts_first, latency.tts_first_ms),
             (self._turn, latency.total_ms),
+            (self._end_of_turn, latency.end_of_turn_ms),
         ):
             if ms is not None:
                 histogram.observe(ms / 1000)
@@ -257,6 +270,10 @@ class EdgeMetrics:
     @property
     def streamed_turns(self) -> int:
         return self._value("streamed_turns_total")
+
+    @property
+    def early_stt_turns(self) -> int:
+        return self._value("early_stt_turns_total")
 
     @property
     def fillers(self) -> int:

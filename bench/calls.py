@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bench.children import worker_env, worker_polling
 from bench.cpu import (
     backends_spent,
     child_pid,
@@ -307,9 +308,6 @@ async def run(
     # Benchmarks run from a checkout and reuse the test suite's real servers and fakes.
     sys.path.insert(0, str(PROJECT_ROOT))
     import asyncpg
-    from temporalio.api.enums.v1 import TaskQueueType
-    from temporalio.api.taskqueue.v1 import TaskQueue
-    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
     from bench.call_scripts import ModelRequests
     from tests.support.fake_llm import FakeLLM
@@ -343,26 +341,15 @@ async def run(
                 **os.environ,
                 # Payloads are encrypted, as in production (the codec's cost is in the turn).
                 **key_env(),
-                "DATABASE_URL": database_url,
-                "STORE_API_URL": store_api.base_url,
-                "STORE_API_TOKEN": store_api.token,
-                "STORE_API_MODE": "test",
-                "OPENAI_BASE_URL": llm.base_url,
-                "OPENAI_API_KEY": "bench",
-                "TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
-                "TEMPORAL_TASK_QUEUE": queue,
-                "SMS_PROVIDER": "database",
+                **worker_env(
+                    database_url=database_url,
+                    store_api=store_api,
+                    llm=llm,
+                    temporal=temporal,
+                    queue=queue,
+                ),
             }
-            described = DescribeTaskQueueRequest(
-                namespace="default",
-                task_queue=TaskQueue(name=queue),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            )
-
-            async def polling() -> bool:
-                answer = await temporal.client.workflow_service.describe_task_queue(described)
-                return bool(answer.pollers)
-
+            polling = worker_polling(temporal.client, queue)
             async with _worker(env, worker_log, polling) as worker_pid:
                 stack = Stack(
                     client=temporal.client,

@@ -9,6 +9,12 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
@@ -56,3 +62,37 @@ async def port_taken(port: int) -> bool:
         except OSError as exc:
             return exc.errno == errno.EADDRINUSE
     return False
+
+
+def worker_env(
+    *, database_url: str, store_api: Any, llm: Any, temporal: Any, queue: str
+) -> dict[str, str]:
+    """What a benchmark's worker and edges share: the stack's addresses and the task queue
+    (the fakes' and servers' objects from tests/support, typed loosely: benchmarks import
+    them only when they run)."""
+    return {
+        "DATABASE_URL": database_url,
+        "STORE_API_URL": store_api.base_url,
+        "STORE_API_TOKEN": store_api.token,
+        "STORE_API_MODE": "test",
+        "OPENAI_BASE_URL": llm.base_url,
+        "OPENAI_API_KEY": "bench",
+        "TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
+        "TEMPORAL_TASK_QUEUE": queue,
+        "SMS_PROVIDER": "database",
+    }
+
+
+def worker_polling(client: Client, queue: str) -> Callable[[], Awaitable[bool]]:
+    """A readiness probe: whether a worker polls `queue` for workflow tasks yet."""
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+
+    async def polling() -> bool:
+        described = await client.workflow_service.describe_task_queue(request)
+        return bool(described.pollers)
+
+    return polling

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.children import child_process, port_taken
+from bench.children import child_process, port_taken, worker_env, worker_polling
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT_ROOT / "bench" / "results"
@@ -178,9 +178,6 @@ async def _call_bare(port: int, seconds: float) -> CallPacing:
 
 async def run(calls: int, bare_seconds: float) -> dict[str, Any]:
     sys.path.insert(0, str(PROJECT_ROOT))
-    from temporalio.api.enums.v1 import TaskQueueType
-    from temporalio.api.taskqueue.v1 import TaskQueue
-    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
     from audiosocket.speech import synthesize_to_pcm
     from tests.support.fake_llm import FakeLLM
@@ -211,34 +208,23 @@ async def run(calls: int, bare_seconds: float) -> dict[str, Any]:
             FakeSpeech() as speech,
             temporal_dev_server() as temporal,
         ):
-            address = temporal.client.service_client.config.target_host
             queue = f"bench-edge-{uuid.uuid4().hex[:6]}"
             edge_port = free_port()
             env = {
                 **base_env,
-                "DATABASE_URL": database_url,
-                "STORE_API_URL": store_api.base_url,
-                "STORE_API_TOKEN": store_api.token,
-                "STORE_API_MODE": "test",
-                "OPENAI_BASE_URL": llm.base_url,
-                "OPENAI_API_KEY": "bench",
-                "TEMPORAL_ADDRESS": address,
-                "TEMPORAL_TASK_QUEUE": queue,
-                "SMS_PROVIDER": "database",
+                **worker_env(
+                    database_url=database_url,
+                    store_api=store_api,
+                    llm=llm,
+                    temporal=temporal,
+                    queue=queue,
+                ),
                 "STT_BASE_URL": speech.base_url,
                 "STT_API_KEY": "bench",
                 "AUDIOSOCKET_HOST": "127.0.0.1",
                 "AUDIOSOCKET_PORT": str(edge_port),
             }
-            request = DescribeTaskQueueRequest(
-                namespace="default",
-                task_queue=TaskQueue(name=queue),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            )
-
-            async def polling() -> bool:
-                described = await temporal.client.workflow_service.describe_task_queue(request)
-                return bool(described.pollers)
+            polling = worker_polling(temporal.client, queue)
 
             async def listening() -> bool:
                 return await port_taken(edge_port)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.children import child_process, port_taken
+from bench.children import child_process, port_taken, worker_env, worker_polling
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT_ROOT / "bench" / "results"
@@ -146,9 +146,6 @@ async def _call(port: int, llm: Any, speech: Any, kind: Kind, cell: Cell) -> Non
 
 async def run(calls: int, stt_latency_ms: int) -> dict[str, Any]:
     sys.path.insert(0, str(PROJECT_ROOT))
-    from temporalio.api.enums.v1 import TaskQueueType
-    from temporalio.api.taskqueue.v1 import TaskQueue
-    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
     from tests.support.fake_llm import FakeLLM
     from tests.support.fake_openai_audio import FakeSpeech
@@ -171,29 +168,18 @@ async def run(calls: int, stt_latency_ms: int) -> dict[str, Any]:
                 **os.environ,
                 "PYTHONPATH": str(PROJECT_ROOT),
                 "LOG_LEVEL": "WARNING",
-                "DATABASE_URL": database_url,
-                "STORE_API_URL": store_api.base_url,
-                "STORE_API_TOKEN": store_api.token,
-                "STORE_API_MODE": "test",
-                "OPENAI_BASE_URL": llm.base_url,
-                "OPENAI_API_KEY": "bench",
-                "TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
-                "TEMPORAL_TASK_QUEUE": queue,
-                "SMS_PROVIDER": "database",
+                **worker_env(
+                    database_url=database_url,
+                    store_api=store_api,
+                    llm=llm,
+                    temporal=temporal,
+                    queue=queue,
+                ),
                 "STT_BASE_URL": speech.base_url,
                 "STT_API_KEY": "bench",
                 "AUDIOSOCKET_HOST": "127.0.0.1",
             }
-            request = DescribeTaskQueueRequest(
-                namespace="default",
-                task_queue=TaskQueue(name=queue),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            )
-
-            async def polling() -> bool:
-                described = await temporal.client.workflow_service.describe_task_queue(request)
-                return bool(described.pollers)
-
+            polling = worker_polling(temporal.client, queue)
             voiceorder = [sys.executable, "-m", "voiceorder"]
             async with child_process("worker", [*voiceorder, "worker"], env, polling, workdir):
                 for config, variables in CONFIGS.items():

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.children import child_process, port_taken
+from bench.children import child_process, port_taken, worker_env, worker_polling
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT_ROOT / "bench" / "results"
@@ -185,9 +185,6 @@ class _Stack:
 
 @asynccontextmanager
 async def _stack(workdir: Path, latencies: Latencies) -> AsyncIterator[_Stack]:
-    from temporalio.api.enums.v1 import TaskQueueType
-    from temporalio.api.taskqueue.v1 import TaskQueue
-    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
     from tests.support.fake_llm import FakeLLM
     from tests.support.fake_openai_audio import FakeSpeech
@@ -214,33 +211,22 @@ async def _stack(workdir: Path, latencies: Latencies) -> AsyncIterator[_Stack]:
             "DATA_DIR": str(workdir),
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "json",
-            "DATABASE_URL": database_url,
-            "STORE_API_URL": store_api.base_url,
-            "STORE_API_TOKEN": store_api.token,
-            "STORE_API_MODE": "test",
-            "OPENAI_BASE_URL": llm.base_url,
-            "OPENAI_API_KEY": "bench",
-            "TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
-            "TEMPORAL_TASK_QUEUE": queue,
-            "SMS_PROVIDER": "database",
+            **worker_env(
+                database_url=database_url,
+                store_api=store_api,
+                llm=llm,
+                temporal=temporal,
+                queue=queue,
+            ),
             "AUDIOSOCKET_HOST": "127.0.0.1",
             # The floor counts STT after the end-of-turn wait; a transcript made during the
             # wait (early STT) would hide it and make the overhead look negative.
             "END_OF_TURN_EARLY_STT_MS": "0",
         }
-        request = DescribeTaskQueueRequest(
-            namespace="default",
-            task_queue=TaskQueue(name=queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
-
-        async def polling() -> bool:
-            described = await temporal.client.workflow_service.describe_task_queue(request)
-            return bool(described.pollers)
-
-        worker_env = {**env, "REPLY_STREAM_SECRET": SECRET}
+        polling = worker_polling(temporal.client, queue)
+        streaming_worker_env = {**env, "REPLY_STREAM_SECRET": SECRET}
         worker = [sys.executable, "-m", "voiceorder", "worker"]
-        async with child_process("worker", worker, worker_env, polling, workdir):
+        async with child_process("worker", worker, streaming_worker_env, polling, workdir):
             yield _Stack(workdir, env, llm, stt, tts)
 
 

@@ -131,6 +131,30 @@ def test_turn_latency_stages() -> None:
     assert streamed.update_ms == 700.0 and streamed.total_ms == 700.0
 
 
+def test_metrics_histogram_every_stage_of_a_turn() -> None:
+    metrics = EdgeMetrics()
+    metrics.turn(
+        TurnLatency(
+            "call-1", "speech", 1.0, 1.05, 1.9, 1.7,
+            first_sentence=1.6, streamed=2, end_of_turn_ms=400, early_stt=True,
+        )
+    )  # fmt: skip
+    metrics.turn(TurnLatency("call-2", "dtmf", 1.0, None, 1.04, 1.1))
+    counts = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(metrics.render())
+        for sample in family.samples
+        if sample.name.endswith("_seconds_count")
+    }
+    prefix = "voiceorder_edge_"
+    assert counts[f"{prefix}end_of_turn_wait_seconds_count"] == 1  # keys wait for no silence
+    assert counts[f"{prefix}first_sentence_seconds_count"] == 1
+    assert counts[f"{prefix}stt_seconds_count"] == 1
+    assert counts[f"{prefix}update_seconds_count"] == 2
+    assert counts[f"{prefix}turn_seconds_count"] == 2
+    assert (metrics.streamed_turns, metrics.early_stt_turns) == (1, 1)
+
+
 async def test_without_stt_the_caller_hears_an_apology_and_keys_still_work(
     call_worker: Client, call_settings: Settings, fake_llm: FakeLLM, fake_speech: FakeSpeech
 ) -> None:
