@@ -289,7 +289,9 @@ class Endpointer:
         if not self._speaking:
             return []
         silent_s = now - self._last_voice_wall
-        if silent_s >= self._end_silence_s:
+        # The same sum as `deadline()`: `now - last >= wait` can miss by a rounding error at
+        # the very moment `deadline()` named, and the turn would wait a whole tick more.
+        if now >= self._last_voice_wall + self._end_silence_s:
             return [self._end(now, self._last_voice_end + self._tail, "silence")]
         if now - self._started_wall >= self._max_s:
             return [self._end(now, self._fed, "max_length")]
