@@ -22,7 +22,7 @@ import contextlib
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import aiohttp
 import structlog
@@ -178,16 +178,23 @@ class TurnPublisher:
             return
         assert self.target is not None
         message = SentenceMessage(
-            call_id=self.target.call_id,
-            turn_key=self.target.turn_key,
-            step=self.step,
-            attempt=self.attempt,
-            publisher=self.nonce,
+            **self._publisher_fields(),
             index=self._next_index,
             text=text,
         )
         self._next_index += 1
         self._enqueue(message)
+
+    def _publisher_fields(self) -> dict[str, Any]:
+        """The fields that name this publisher in every message it sends."""
+        assert self.target is not None
+        return {
+            "call_id": self.target.call_id,
+            "turn_key": self.target.turn_key,
+            "step": self.step,
+            "attempt": self.attempt,
+            "publisher": self.nonce,
+        }
 
     def hint(self, text: str) -> None:
         """Tell the edge the sentence that will probably come next (it may start synthesising
@@ -200,11 +207,7 @@ class TurnPublisher:
         assert self.target is not None
         self._enqueue(
             HintMessage(
-                call_id=self.target.call_id,
-                turn_key=self.target.turn_key,
-                step=self.step,
-                attempt=self.attempt,
-                publisher=self.nonce,
+                **self._publisher_fields(),
                 index=self._next_index,
                 text=text,
             )
@@ -237,11 +240,7 @@ class TurnPublisher:
         self._finished = True
         if self._live and final and self.target is not None:
             marker = SentenceMessage(
-                call_id=self.target.call_id,
-                turn_key=self.target.turn_key,
-                step=self.step,
-                attempt=self.attempt,
-                publisher=self.nonce,
+                **self._publisher_fields(),
                 index=self._next_index,
                 text="",
                 final=True,
@@ -268,11 +267,7 @@ class TurnPublisher:
     async def _open(self) -> None:
         assert self.target is not None
         request = StreamOpen(
-            call_id=self.target.call_id,
-            turn_key=self.target.turn_key,
-            step=self.step,
-            attempt=self.attempt,
-            publisher=self.nonce,
+            **self._publisher_fields(),
         )
         answer = await self._request(OPEN_PATH, request.model_dump_json(), OpenResult)
         if answer is None:

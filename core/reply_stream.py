@@ -61,24 +61,23 @@ class StreamTarget(_Message):
     turn_key: Name
 
 
-class StreamOpen(_Message):
+class _FromPublisher(_Message):
+    """Who sends: the turn, and the publisher's rank in it (step, attempt, nonce)."""
+
+    call_id: Name
+    turn_key: Name
+    step: Annotated[int, Field(ge=0)] = 0
+    attempt: Annotated[int, Field(ge=1)] = 1
+    publisher: Nonce = ""
+
+
+class StreamOpen(_FromPublisher):
     """A publisher starts (or resumes) a turn and asks what the edge already holds."""
 
-    call_id: Name
-    turn_key: Name
-    step: Annotated[int, Field(ge=0)] = 0
-    attempt: Annotated[int, Field(ge=1)] = 1
-    publisher: Nonce = ""
 
-
-class SentenceMessage(_Message):
+class SentenceMessage(_FromPublisher):
     """One finished sentence of a turn, or (`final` with empty text) the end of the turn."""
 
-    call_id: Name
-    turn_key: Name
-    step: Annotated[int, Field(ge=0)] = 0
-    attempt: Annotated[int, Field(ge=1)] = 1
-    publisher: Nonce = ""
     index: Annotated[int, Field(ge=0, lt=MAX_SENTENCES_PER_TURN)]
     text: Annotated[str, Field(max_length=MAX_SENTENCE_CHARS)]
     final: bool = False
@@ -90,14 +89,9 @@ class SentenceMessage(_Message):
         return self
 
 
-class HintMessage(_Message):
+class HintMessage(_FromPublisher):
     """The sentence that will probably come next at `index`: never spoken by itself."""
 
-    call_id: Name
-    turn_key: Name
-    step: Annotated[int, Field(ge=0)] = 0
-    attempt: Annotated[int, Field(ge=1)] = 1
-    publisher: Nonce = ""
     index: Annotated[int, Field(ge=0, lt=MAX_SENTENCES_PER_TURN)]
     text: Annotated[str, Field(min_length=1, max_length=MAX_SENTENCE_CHARS)]
 
