@@ -390,7 +390,9 @@ async def test_barge_in_cuts_bot_audio_and_reports_what_was_played(
     )
     await peer.wait_until_bot_quiet(QUIET_MS, timeout_s=TURN_TIMEOUT_S)
     interruption = await asyncio.to_thread(caller_speech, "Подождите, подождите", peer.rate)
-    stopped = await speak(peer, "Доставка")
+    # A whole phrase, not one word: a lone short word on a loaded box may stay under the
+    # VAD's speech threshold, and then no turn starts at all.
+    stopped = await speak(peer, "Расскажите, пожалуйста, о доставке")
     reply_started = await peer.wait_for_bot_speech(since=stopped, timeout_s=TURN_TIMEOUT_S)
     await asyncio.sleep(1.0)
     loop = asyncio.get_running_loop()
