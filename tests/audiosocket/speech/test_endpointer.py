@@ -122,11 +122,14 @@ def test_utterance_ends_on_wall_clock_silence_when_frames_stop(
     assert len(ended.pcm) <= len(said) + 2 * rate * 0.6  # lead-in and tail are short
 
 
+# Wall clocks where `last + wait - last < wait` in floating point: a tick at the deadline
+# must end the turn there too (the loop's clock is seconds since boot: 12.34, 19906.59…).
+@pytest.mark.parametrize("start", [0.0, 12.34, 1234.567, 19906.590605811])
 def test_the_deadline_says_when_a_tick_ends_the_utterance(
-    endpointer: Endpointer, rate: int
+    endpointer: Endpointer, rate: int, start: float
 ) -> None:
     assert endpointer.deadline() is None
-    events, now = play_from(0.0, endpointer, [speech(rate), 0.3])
+    events, now = play_from(start, endpointer, [speech(rate), 0.3])
     assert kinds(events) == ["SpeechStarted"]
     deadline = endpointer.deadline()
     assert deadline is not None and deadline > now
