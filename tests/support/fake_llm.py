@@ -299,8 +299,8 @@ class FakeOpenAIServer:
         self.api_key = api_key
         self.latency = 0.0
         self.chunk_delay = 0.0
-        self.problems: list[str] = []  # script mistakes; `assert_consumed` reports them
-        self._problems_of: defaultdict[str, list[str]] = defaultdict(list)  # by call id
+        # script mistakes by call id; `assert_consumed` reports them
+        self._problems_of: defaultdict[str, list[str]] = defaultdict(list)
         self._faults: list[_Fault] = []
         self._down: _Fault | None = None
         self._runner: web.AppRunner | None = None
@@ -401,7 +401,6 @@ class FakeOpenAIServer:
                 raise outage(fault.status, fault.retry_after)
 
     def _script_error(self, call_id: str, message: str) -> ApiError:
-        self.problems.append(message)
         self._problems_of[call_id].append(message)
         log.error("fake server script error: %s", message)
         # Not retryable: the same script would fail again and hide the first message.
@@ -469,6 +468,11 @@ class FakeLLM(FakeOpenAIServer):
         """Queue replies for a conversation (appends to what is already queued)."""
         self._scripts.setdefault(call_id, deque()).extend(replies)
 
+    @property
+    def problems(self) -> list[str]:
+        """Every script mistake so far, of all calls."""
+        return [message for messages in self._problems_of.values() for message in messages]
+
     def unconsumed(self, call_id: str) -> list[Reply]:
         return list(self._scripts.get(call_id, ()))
 
@@ -481,7 +485,7 @@ class FakeLLM(FakeOpenAIServer):
         went past the end of its script - a runaway agent loop shows up here. With `call_id`,
         of that call alone (the server is shared: another test's mistakes are not this one's)."""
         calls = [call_id] if call_id is not None else sorted(self._scripts.keys() | self._overruns)
-        failures = list(self.problems if call_id is None else self._problems_of[call_id])
+        failures = self.problems if call_id is None else list(self._problems_of[call_id])
         for call in calls:
             if left := self.unconsumed(call):
                 failures.append(f"call {call!r}: {len(left)} scripted replies not served: {left}")
@@ -516,7 +520,6 @@ class FakeLLM(FakeOpenAIServer):
         self.set_latency(0.0)
         self.exchanges.clear()
         self.warnings.clear()
-        self.problems.clear()
         self._problems_of.clear()
         self._scripts.clear()
         self._overruns.clear()

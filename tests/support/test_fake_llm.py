@@ -435,6 +435,12 @@ async def test_a_script_calling_an_unoffered_tool_is_a_script_error(
     assert calls_of(response)[0].function.name == "confirm_order"
     with pytest.raises(AssertionError, match="not offered"):
         llm.assert_consumed()
+    with pytest.raises(AssertionError, match="not offered"):
+        llm.assert_consumed("c1")
+    # The server is shared by a session's tests: another call's mistakes are not this one's.
+    llm.script("c2", [Reply.text("Да.")])
+    await ask(client, "c2")
+    llm.assert_consumed("c2")
 
 
 async def test_tool_choice_none_with_a_tool_script_is_a_script_error(
