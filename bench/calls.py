@@ -307,12 +307,12 @@ async def run(
 ) -> dict[str, Any]:
     # Benchmarks run from a checkout and reuse the test suite's real servers and fakes.
     sys.path.insert(0, str(PROJECT_ROOT))
-    import asyncpg
 
     from bench.call_scripts import ModelRequests
     from tests.support.fake_llm import FakeLLM
     from tests.support.payload_keys import TEST_DATA_CONVERTER, key_env
     from tests.support.servers import postgres_database, store_api_server
+    from tests.support.shelves import stock_every_product
     from tests.support.temporal import temporal_dev_server
 
     load_before = os.getloadavg()[0]
@@ -328,13 +328,7 @@ async def run(
             temporal_dev_server(data_converter=TEST_DATA_CONVERTER) as temporal,
         ):
             llm.set_latency(model_latency_s)
-            conn = await asyncpg.connect(database_url)
-            try:
-                products = [str(r["id"]) for r in await conn.fetch("SELECT id FROM store.products")]
-            finally:
-                await conn.close()
-            for product_id in products:
-                await store_api.set_product(product_id, stock_qty=STOCK)
+            await stock_every_product(database_url, STOCK)
 
             queue = f"bench-calls-{uuid.uuid4().hex[:6]}"
             env = {

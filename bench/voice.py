@@ -46,7 +46,7 @@ TTS_SECONDS_PER_CHAR = 0.012
 TTS_TONE_HZ = 440.0
 TTS_PIECE_GAP_S = 0.02  # 100 ms of audio per piece: faster than real time, as services are
 STREAMED, BASELINE = "streamed", "baseline"
-FULL_SHELF = 1_000_000  # stock of every product that is in stock at all
+FULL_SHELF = 1_000_000  # stock of every product
 WARM_UP = 500  # the number of the warm-up calls' replies (measured ones count from 0)
 # Where the measured time goes, from the edges' turn_latency records (ms, p50 per kind).
 # The edges' default wait after a question that expects no particular kind of answer.
@@ -193,6 +193,7 @@ async def _stack(workdir: Path, latencies: Latencies) -> AsyncIterator[_Stack]:
     from tests.support.fake_llm import FakeLLM
     from tests.support.fake_openai_audio import FakeSpeech
     from tests.support.servers import postgres_database, store_api_server
+    from tests.support.shelves import stock_every_product
     from tests.support.temporal import temporal_dev_server
 
     async with (
@@ -203,7 +204,9 @@ async def _stack(workdir: Path, latencies: Latencies) -> AsyncIterator[_Stack]:
         FakeSpeech(tone_hz=TTS_TONE_HZ, seconds_per_char=TTS_SECONDS_PER_CHAR) as tts,
         temporal_dev_server() as temporal,
     ):
-        await _full_shelves(database_url)
+        # Each "yes" call orders up to nine packs of the same buckwheat: a draft refused for
+        # stock would measure another turn than the one named.
+        await stock_every_product(database_url, FULL_SHELF)
         llm.set_latency(
             latencies.llm_first_token_ms / 1000, per_chunk=1 / latencies.llm_tokens_per_s
         )
@@ -233,20 +236,6 @@ async def _stack(workdir: Path, latencies: Latencies) -> AsyncIterator[_Stack]:
         worker = [sys.executable, "-m", "voiceorder", "worker"]
         async with child_process("worker", worker, streaming_worker_env, polling, workdir):
             yield _Stack(workdir, env, llm, stt, tts)
-
-
-async def _full_shelves(database_url: str) -> None:
-    """Every product in stock stays so: each "yes" call orders up to nine packs of the same
-    buckwheat, and a draft refused for stock would measure another turn than the one named."""
-    import asyncpg
-
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(
-            "UPDATE store.products SET stock_qty = $1 WHERE stock_qty > 0", FULL_SHELF
-        )
-    finally:
-        await conn.close()
 
 
 def _free_port() -> int:

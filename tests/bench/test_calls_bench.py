@@ -5,21 +5,16 @@ the benchmark."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 from pathlib import Path
+
+from tests.bench.run import run_bench
 
 TURNS = 2
 
 
 async def test_bench_calls_at_a_tiny_size_reports_every_figure(tmp_path: Path) -> None:
     output = tmp_path / "calls.json"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voiceorder",
-        "bench",
+    text, result = await run_bench(
         "calls",
         "--calls",
         "2",
@@ -31,17 +26,10 @@ async def test_bench_calls_at_a_tiny_size_reports_every_figure(tmp_path: Path) -
         "0.05",
         "--baseline-calls",
         "1",
-        "--output",
-        str(output),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        output=output,
     )
-    printed, _ = await process.communicate()
-    text = printed.decode(errors="replace")
-    assert process.returncode == 0, text
     assert "| llm | 2 |" in text and "| guided | 2 |" in text
 
-    result = json.loads(output.read_text(encoding="utf-8"))
     assert result["problems"] == []
     assert result["levels"] == [2] and result["turns_per_call"] == TURNS
     assert set(result["agents"]) == {"guided", "llm"}

@@ -5,15 +5,13 @@ No timing is asserted; the numbers belong to the benchmark."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 import uuid
 from pathlib import Path
 
 import httpx
 
 from bench.store_audit import audit
+from tests.bench.run import run_bench
 from tests.support.servers import StoreApiServer
 
 ORDERS = 6
@@ -23,11 +21,7 @@ async def test_bench_store_at_a_tiny_size_reports_and_finds_no_duplicates(
     tmp_path: Path,
 ) -> None:
     output = tmp_path / "store.json"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voiceorder",
-        "bench",
+    text, result = await run_bench(
         "store",
         "--clients",
         "3",
@@ -36,16 +30,10 @@ async def test_bench_store_at_a_tiny_size_reports_and_finds_no_duplicates(
         # every keyed request is resent: the resend paths run whatever the dice say
         "--retry-rate",
         "1",
-        "--output",
-        str(output),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        output=output,
     )
-    printed, _ = await process.communicate()
-    assert process.returncode == 0, printed.decode(errors="replace")
-    assert "| **duplicate orders (PostgreSQL)** | **0** |" in printed.decode()
+    assert "| **duplicate orders (PostgreSQL)** | **0** |" in text
 
-    result = json.loads(output.read_text(encoding="utf-8"))
     assert result["problems"] == []
     assert result["duplicate_orders"] == 0
     db = result["database"]

@@ -4,21 +4,16 @@ timing is asserted; the numbers belong to the benchmark."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 from pathlib import Path
+
+from tests.bench.run import run_bench
 
 CALLS = 6
 
 
 async def test_bench_streams_at_a_tiny_size_writes_its_report(tmp_path: Path) -> None:
     output = tmp_path / "streams.json"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voiceorder",
-        "bench",
+    text, result = await run_bench(
         "streams",
         "--calls",
         str(CALLS),
@@ -30,16 +25,10 @@ async def test_bench_streams_at_a_tiny_size_writes_its_report(tmp_path: Path) ->
         "1",
         "--processes",
         "2",
-        "--output",
-        str(output),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        output=output,
     )
-    printed, _ = await process.communicate()
-    assert process.returncode == 0, printed.decode(errors="replace")
-    assert "streams per core" in printed.decode()
+    assert "streams per core" in text
 
-    result = json.loads(output.read_text(encoding="utf-8"))
     assert result["edge_processes"] == 2 and result["rate"] == 16000
     [step] = result["steps"]
     baseline = result["baseline_silence_only"]

@@ -1,4 +1,5 @@
-"""Put the demo shelves back as seeded, so a test's order does not depend on earlier tests.
+"""Stock on the demo shelves: back as seeded, so a test's order does not depend on earlier
+tests; or full, for benchmarks whose every call orders.
 
 The test session shares one Store API; every confirmed order takes its items off the
 shelf, so a product with 5–20 in stock runs short after a few hundred scenario tests and
@@ -33,5 +34,14 @@ async def restock_as_seeded(database_url: str) -> None:
             ids,
             quantities,
         )
+    finally:
+        await conn.close()
+
+
+async def stock_every_product(database_url: str, quantity: int) -> None:
+    """Every product, sold-out ones included, `quantity` in stock (one statement)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("UPDATE store.products SET stock_qty = $1", quantity)
     finally:
         await conn.close()
