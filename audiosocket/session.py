@@ -719,7 +719,6 @@ class EdgeCallSession:
 
         def starting() -> None:
             clock.first_sentence = self._loop.time()
-            self._speak_at_line_rate()  # as `_say` would: the bot is silent still
             if self._filler is not None:
                 self._filler.cancel()
             # The reply's audio starts here: played_ms counts from its first sentence.

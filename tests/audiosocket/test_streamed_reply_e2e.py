@@ -147,3 +147,30 @@ async def test_a_barge_in_over_streamed_audio_cuts_it_and_reports_what_was_heard
     assert after_greeting[-1] == "Слушаю вас."
     assert not set(sentences[2:]) & set(after_greeting)
     assert calls.edge.metrics.barge_ins == 1
+
+
+async def test_a_streamed_reply_to_a_wideband_caller_is_spoken_at_16_khz(
+    streaming_calls: tuple[EdgeCalls, RecordingSynthesizer],
+) -> None:
+    """A dialplan caller silent until speaking is greeted at 8 kHz; its line's 16 kHz is
+    taken up with its first frame while the bot is silent, so the streamed reply (spoken
+    before the workflow answered) is wideband from its first sentence."""
+    calls, _ = streaming_calls
+    go_on = asyncio.Event()
+    peer, session = await calls.dial(
+        rate=16000, llm=[Reply.text(ANSWER).pause(3, until=go_on)], heard=["Есть гречка?"]
+    )
+    try:
+        await peer.wait_until_bot_quiet(QUIET_MS, timeout_s=TURN_TIMEOUT_S)
+        assert set(peer.frame_rates(loud=True)) == {8000}  # the greeting
+        stopped = await speak(peer, "Есть гречка?")
+        await peer.wait_for_bot_speech(since=stopped, timeout_s=TURN_TIMEOUT_S)
+        assert session.workflow is not None
+        assert session.workflow.last_reply is not None
+        assert session.workflow.last_reply.sentences != reply_sentences(ANSWER), "streamed"
+        assert set(peer.frame_rates(since=stopped, loud=True)) == {16000}
+    finally:
+        go_on.set()
+    await peer.wait_until_bot_quiet(QUIET_MS, since=stopped, timeout_s=TURN_TIMEOUT_S)
+    assert set(peer.frame_rates(since=stopped, loud=True)) == {16000}
+    peer.raise_if_failed()
