@@ -3,17 +3,20 @@
 The agent (the LLM, or the guided agent) proposes; each proposal goes through `AgentTools`,
 whose results go back to the agent until it says something or a tool's own words end the
 turn. Turns are bounded (tools.md rule 4). An "auto" call whose LLM fails goes on with the
-guided agent in the same turn.
+guided agent in the same turn. A plain yes the read-back guard accepts is confirmed by the
+workflow itself, like the keypad's 1: no agent step, the turn recorded as if the agent had
+called `confirm_order`.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.interfaces.agent import AgentActivities, AgentReply
+    from activities.interfaces.agent import AgentActivities, AgentReply, ToolCall
     from activities.interfaces.audit import AuditEvent
     from activities.interfaces.guided import GuidedActivities, GuidedRequest
     from core.reply_stream import StreamTarget
@@ -41,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.activity_options import ACTIVITY_FAILED, AGENT, IN_CALL, error_type
 from workflows.agent_tools import AgentTools
-from workflows.confirmation import Confirmation, Heard
+from workflows.confirmation import Confirmation, Heard, ReadbackGuard
 from workflows.records import GUIDED_AGENT, OPERATOR_LAYER, CallRecords, TurnLog
 from workflows.tool_outcome import ToolOutcome
 from workflows.turn_speech import TurnSpeech
@@ -49,9 +52,20 @@ from workflows.turn_speech import TurnSpeech
 MAX_TOOL_CALLS_PER_TURN = 5
 # Patch id: the workflow answers a plain farewell itself, in both agents.
 FAREWELL = "farewell-1"
+# Patch id: a plain yes to a read-back the guard accepts confirms without an agent step, in
+# both agents (as the keypad's 1 does); calls recorded before it asked the agent.
+PLAIN_YES_CONFIRMS = "plain-yes-confirms-1"
 MAX_CONSECUTIVE_TOOL_ERRORS = 3
 # Failures of `agent_turn` after which an "auto" call goes on with the guided agent.
 LLM_DOWN = frozenset({ErrorType.LLM_UNAVAILABLE, ErrorType.LLM_NOT_CONFIGURED, ErrorType.TIMEOUT})
+
+
+@dataclass
+class _ToolBudget:
+    """One turn's bound on tool calls (tools.md rule 4): how many ran, how many failed in a row."""
+
+    used: int = 0
+    errors: int = 0
 
 
 class Conversation:
@@ -123,7 +137,8 @@ class Conversation:
             sentences, action = goodbye.speech or [], goodbye.action
             self.s.messages.append({"role": "assistant", "content": " ".join(sentences)})
         else:
-            sentences, action = await self._agent_loop(heard, log, speech)
+            proposed = self._plain_yes_confirmation(heard)
+            sentences, action = await self._agent_loop(heard, log, speech, proposed=proposed)
         if self._switch_note:
             sentences, self._switch_note = self._switch_note + sentences, []
         # What the caller heard while the turn ran comes first: the record holds it as said.
@@ -131,11 +146,39 @@ class Conversation:
         self.records.log_turn(text, reply, log, started)
         return reply
 
+    def _plain_yes_confirmation(self, heard: Heard) -> AgentReply | None:
+        """A plain spoken yes the read-back guard accepts: the workflow's own `confirm_order`,
+        proposed as the keypad's 1 confirms, without asking the agent (an LLM step is ~400 ms
+        of the caller's wait). None when the guard would refuse: the agent is asked as before."""
+        draft = self.s.draft
+        if (
+            self.s.stage is not Stage.AWAITING_CONFIRMATION
+            or heard.keys
+            or draft is None
+            or not ReadbackGuard.check(
+                self.s.readback, current_fingerprint=draft.fingerprint, heard=heard
+            ).ok
+            or not workflow.patched(PLAIN_YES_CONFIRMS)
+        ):
+            return None
+        call = ToolCall(
+            id=f"confirm-{self.s.turn_no}", name=ToolName.CONFIRM_ORDER.value, arguments="{}"
+        )
+        return AgentReply(text=None, tool_calls=[call], ms=0)
+
     async def _agent_loop(
-        self, heard: Heard, log: TurnLog, speech: TurnSpeech
+        self, heard: Heard, log: TurnLog, speech: TurnSpeech, *, proposed: AgentReply | None = None
     ) -> tuple[list[str], Action]:
-        """The turn's reply after what `speech` heard while it ran, and what comes next."""
-        used = errors = 0
+        """The turn's reply after what `speech` heard while it ran, and what comes next.
+
+        `proposed`: tool calls the workflow makes itself before the agent is asked, run and
+        recorded (call log, messages) exactly as if the agent had proposed them; the agent is
+        asked only when their outcome does not end the turn."""
+        budget = _ToolBudget()
+        if proposed is not None:
+            done = await self._run_tool_calls(proposed, heard, log, budget)
+            if done is not None:
+                return done
         while True:
             tools = sorted(allowed_tools(self.s.stage, withheld=self.s.withheld))
             try:
@@ -160,45 +203,56 @@ class Conversation:
                 text = normalise_for_tts(answer.text or "")
                 self.s.messages.append({"role": "assistant", "content": text})
                 return split_sentences(text) or ["Чем ещё могу помочь?"], Action.CONTINUE
+            done = await self._run_tool_calls(answer, heard, log, budget)
+            if done is not None:
+                return done
+
+    async def _run_tool_calls(
+        self, answer: AgentReply, heard: Heard, log: TurnLog, budget: _ToolBudget
+    ) -> tuple[list[str], Action] | None:
+        """Run one step's tool calls and keep the messages as the model must see them later
+        (its calls, each result, the words that ended the turn); the turn's reply when a
+        tool's own words or the turn's bound end it, None when the agent is asked again."""
+        self.s.messages.append(
+            {
+                "role": "assistant",
+                "content": answer.text,
+                "tool_calls": [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.arguments},
+                    }
+                    for call in answer.tool_calls
+                ],
+            }
+        )
+        spoken: ToolOutcome | None = None
+        for call in answer.tool_calls:
+            if budget.used >= MAX_TOOL_CALLS_PER_TURN:
+                outcome = ToolOutcome({"error": "Лимит действий за ход исчерпан."}, error=True)
+            else:
+                budget.used += 1
+                outcome = await self.tools.run(call, heard, log)
+            budget.errors = budget.errors + 1 if outcome.error else 0
             self.s.messages.append(
                 {
-                    "role": "assistant",
-                    "content": answer.text,
-                    "tool_calls": [
-                        {
-                            "id": call.id,
-                            "type": "function",
-                            "function": {"name": call.name, "arguments": call.arguments},
-                        }
-                        for call in answer.tool_calls
-                    ],
+                    "role": "tool",
+                    "tool_call_id": call.id,
+                    "content": json.dumps(outcome.payload, ensure_ascii=False, default=str),
                 }
             )
-            spoken: ToolOutcome | None = None
-            for call in answer.tool_calls:
-                if used >= MAX_TOOL_CALLS_PER_TURN:
-                    outcome = ToolOutcome({"error": "Лимит действий за ход исчерпан."}, error=True)
-                else:
-                    used += 1
-                    outcome = await self.tools.run(call, heard, log)
-                errors = errors + 1 if outcome.error else 0
-                self.s.messages.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": call.id,
-                        "content": json.dumps(outcome.payload, ensure_ascii=False, default=str),
-                    }
-                )
-                if outcome.ends_turn and spoken is None:
-                    spoken = outcome
-            if spoken is not None:
-                sentences = spoken.speech or []
-                self.s.messages.append({"role": "assistant", "content": " ".join(sentences)})
-                return sentences, spoken.action
-            if errors >= MAX_CONSECUTIVE_TOOL_ERRORS or used >= MAX_TOOL_CALLS_PER_TURN:
-                sentences = phrases.too_many_errors()
-                self.s.messages.append({"role": "assistant", "content": " ".join(sentences)})
-                return sentences, Action.CONTINUE
+            if outcome.ends_turn and spoken is None:
+                spoken = outcome
+        if spoken is not None:
+            sentences = spoken.speech or []
+            self.s.messages.append({"role": "assistant", "content": " ".join(sentences)})
+            return sentences, spoken.action
+        if budget.errors >= MAX_CONSECUTIVE_TOOL_ERRORS or budget.used >= MAX_TOOL_CALLS_PER_TURN:
+            sentences = phrases.too_many_errors()
+            self.s.messages.append({"role": "assistant", "content": " ".join(sentences)})
+            return sentences, Action.CONTINUE
+        return None
 
     def _may_switch(self, error: str) -> bool:
         return (

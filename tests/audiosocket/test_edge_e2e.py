@@ -194,8 +194,7 @@ def s4_script() -> list[Reply]:
         pick_product(2),
         say("Доставить курьером или заберёте сами?"),
         Reply.tool("update_order_delivery", COURIER_TVERSKAYA),
-        Reply.tool("confirm_order"),
-        Reply.tool("confirm_order"),
+        Reply.tool("confirm_order"),  # the read-back; its plain "да" the workflow confirms
         Reply.tool("end_call", {"reason": "заказ оформлен"}),
     ]
 

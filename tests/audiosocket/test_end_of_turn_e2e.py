@@ -99,8 +99,7 @@ async def test_a_yes_after_the_readback_ends_the_turn_with_the_short_wait(
             pick_product(2),
             say("Доставить курьером или заберёте сами?"),
             Reply.tool("update_order_delivery", COURIER_TVERSKAYA),
-            Reply.tool("confirm_order"),
-            Reply.tool("confirm_order"),
+            Reply.tool("confirm_order"),  # the read-back; its plain "да" the workflow confirms
         ],
         heard=["Хочу заказать гречку", "Две пачки", "Курьером, Тверская семь", "Да"],
     )

@@ -6,7 +6,7 @@ import asyncio
 
 from core.vocabulary import AgentMode
 from store_api.seed.personas import NO_ORDERS
-from tests.support.fake_llm import Reply
+from tests.support.fake_llm import Reply, last_tool_result
 from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
 from tests.workflows.scripts import COURIER_TVERSKAYA, pick_product, say, search
@@ -20,8 +20,8 @@ async def test_an_order_spanning_several_runs_completes(calls: Calls) -> None:
             pick_product(1),
             say("Как доставить?"),
             Reply.tool("update_order_delivery", COURIER_TVERSKAYA),
-            Reply.tool("confirm_order"),
-            Reply.tool("confirm_order"),
+            Reply.tool("confirm_order"),  # the read-back; its plain "да" the workflow confirms
+            say("Есть, ультрапастеризованное. Что-нибудь ещё?"),
         ],
         turns_per_run=2,
     )
@@ -33,13 +33,16 @@ async def test_an_order_spanning_several_runs_completes(calls: Calls) -> None:
             await asyncio.sleep(0.1)
     confirmed = await call.say("Да")
     assert confirmed.stage == "CONFIRMED", "the read-back and the draft survived the hand-over"
+    assert (await call.say("А молоко у вас есть?")).stage == "CONFIRMED"
     await call.hang_up()
     assert await call.result() == "order_confirmed"
     last_request = calls.llm.requests(call.call_id)[-1]
     said = [m.get("content") for m in last_request["messages"] if m["role"] == "user"]
-    assert said[:2] == ["Гречку, одну", "Курьером на Тверскую семь"], (
+    assert said[:3] == ["Гречку, одну", "Курьером на Тверскую семь", "Да"], (
         "the conversation carried over"
     )
+    assert last_tool_result(last_request, "confirm_order")["confirmed"] is True
+    calls.llm.assert_consumed(call.call_id)
     await keep_history(call, "long_call_continue_as_new")
 
 

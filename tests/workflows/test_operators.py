@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 from store_api.seed.personas import NO_ORDERS
-from tests.support.fake_llm import Reply
 from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
@@ -26,9 +25,7 @@ async def ops(calls: Calls, *args: str) -> tuple[int, str]:
 
 async def stuck_call(calls: Calls, store_api: StoreApiServer) -> CallSession:
     """A call whose confirmation the Store API keeps refusing with 503."""
-    call = await draft_and_readback(
-        calls, NO_ORDERS.phone, [Reply.tool("confirm_order")], attention_after_s=1
-    )
+    call = await draft_and_readback(calls, NO_ORDERS.phone, [], attention_after_s=1)
     await store_api.set_faults(error_rate=1.0, path_glob="/orders/*/confirm")
     assert (await call.say("Да")).stage == "CONFIRMING"
     await call.hang_up()

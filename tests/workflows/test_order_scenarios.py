@@ -33,8 +33,7 @@ async def test_s4_new_order_with_courier_delivery(calls: Calls, store_api: Store
             pick_product(2),
             say("Доставить курьером или заберёте сами?"),
             Reply.tool("update_order_delivery", COURIER_TVERSKAYA),
-            Reply.tool("confirm_order"),
-            Reply.tool("confirm_order"),
+            Reply.tool("confirm_order"),  # the read-back; its plain "да" the workflow confirms
             Reply.tool("end_call", {"reason": "заказ оформлен"}),
         ],
     )
@@ -113,8 +112,7 @@ async def test_s5_pickup_point_chosen_among_candidates(
             ),
             say("Есть два пункта на Тверской. Какой удобнее?"),
             choose_pickup(0),
-            Reply.tool("confirm_order"),
-            Reply.tool("confirm_order"),
+            Reply.tool("confirm_order"),  # the read-back; its plain "да" the workflow confirms
         ],
     )
     offer = await call.say("Молоко, одну бутылку, заберу сам на Тверской")
@@ -162,7 +160,7 @@ async def test_s7_changed_quantity_needs_a_new_readback_and_yes(
     call = await draft_and_readback(
         calls,
         NO_ORDERS.phone,
-        [pick_product(3), Reply.tool("confirm_order"), Reply.tool("confirm_order")],
+        [pick_product(3), Reply.tool("confirm_order")],  # the second read-back
     )
     await changed_quantity_needs_a_new_readback(
         calls, store_api, call, history="s7_change_after_readback"
@@ -209,7 +207,7 @@ async def test_s8_hang_up_while_drafting_cancels_the_draft(
 async def test_s9_hang_up_right_after_yes_still_confirms_and_texts(
     calls: Calls, store_api: StoreApiServer
 ) -> None:
-    call = await draft_and_readback(calls, NO_ORDERS.phone, [Reply.tool("confirm_order")])
+    call = await draft_and_readback(calls, NO_ORDERS.phone, [])
     await hang_up_right_after_yes(calls, store_api, call, history="s9_hang_up_after_yes")
 
 
@@ -233,7 +231,8 @@ async def test_s11_item_sold_out_before_confirmation(
     call = await draft_and_readback(
         calls,
         NO_ORDERS.phone,
-        [Reply.tool("confirm_order"), search("кофе"), say("Этот кофе закончился. Есть другой.")],
+        # The workflow confirms the plain "да" itself; the model answers the refusal.
+        [search("кофе"), say("Этот кофе закончился. Есть другой.")],
         query="кофе",
     )
     product_id = (await orders_of_call(store_api, NO_ORDERS.phone, call.call_id))[0]["items"][0][
@@ -298,12 +297,8 @@ async def test_interrupted_readback_is_not_a_yes(calls: Calls, store_api: StoreA
 async def test_s15_price_change_reads_back_the_new_total(
     calls: Calls, store_api: StoreApiServer
 ) -> None:
-    call = await draft_and_readback(
-        calls,
-        NO_ORDERS.phone,
-        [Reply.tool("confirm_order"), Reply.tool("confirm_order")],
-        query="чай",
-    )
+    # Both plain "да"s are the workflow's: the first meets the new price, the second confirms.
+    call = await draft_and_readback(calls, NO_ORDERS.phone, [], query="чай")
     await price_change_reads_back_the_new_total(call, store_api, history="s15_price_changed")
 
 

@@ -15,7 +15,6 @@ from temporalio.client import Client
 from core.phones import mask_phone
 from core.settings import Settings
 from store_api.seed.personas import NO_ORDERS
-from tests.support.fake_llm import Reply
 from tests.support.payload_keys import key_env
 from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls
@@ -38,9 +37,7 @@ async def test_s10_store_down_during_confirmation_finishes_after_the_call(
     calls: Calls, store_api_clean_faults: StoreApiServer
 ) -> None:
     store_api = store_api_clean_faults
-    call = await draft_and_readback(
-        calls, NO_ORDERS.phone, [Reply.tool("confirm_order")], attention_after_s=0
-    )
+    call = await draft_and_readback(calls, NO_ORDERS.phone, [], attention_after_s=0)
     await store_api.set_faults(error_rate=1.0, path_glob="/orders/*/confirm")
     reply = await call.say("Да")
     assert reply.stage == "CONFIRMING" and "не отвечает" in reply.text

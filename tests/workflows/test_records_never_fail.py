@@ -13,7 +13,6 @@ from temporalio.client import WorkflowExecutionStatus
 
 from core.vocabulary import Attention, ErrorType
 from store_api.seed.personas import NO_ORDERS
-from tests.support.fake_llm import Reply
 from tests.support.servers import StoreApiServer
 from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
@@ -58,7 +57,7 @@ async def refused_rows(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 async def test_refused_records_set_attention_and_the_order_is_still_confirmed_and_texted(
     calls: Calls, store_api: StoreApiServer, refused_rows: asyncpg.Connection
 ) -> None:
-    call = await draft_and_readback(calls, NO_ORDERS.phone, [Reply.tool("confirm_order")])
+    call = await draft_and_readback(calls, NO_ORDERS.phone, [])
     await refused_rows.execute("INSERT INTO public.test_refused_calls VALUES ($1)", call.call_id)
     confirmed = await call.say("Да")
     assert confirmed.stage == "CONFIRMED"
