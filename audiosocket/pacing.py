@@ -8,6 +8,7 @@ each frame may go; `FrameSource` decides what it carries (speech or silence).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 FRAME_SECONDS = 0.020
@@ -18,6 +19,8 @@ DEFAULT_LEAD_SECONDS = FRAME_SECONDS
 # A frame sent later than this after its slot counts as late (still sent, not skipped).
 LATE_TOLERANCE_SECONDS = 0.005
 BYTES_PER_SAMPLE = 2
+# Speech due to start sooner than this after it was queued just waits for its slot.
+MIN_EARLY_START_SECONDS = 0.002
 # Lateness histogram: 1 ms buckets from 0 (on time or early) to LATENESS_BUCKETS - 1 (or more).
 LATENESS_BUCKETS = 101
 
@@ -59,6 +62,12 @@ class SendClock:
     The clock is pure (callers pass `now`) so it is testable without sleeping. After a stall
     it skips whole slots instead of bursting the backlog out: a burst would only be thrown
     away by Asterisk or played as garbled audio.
+
+    Speech that starts after silence need not wait for the silence's next slot (up to 20 ms
+    of dead air at every reply): `start_now` moves the grid so its first frame goes at once,
+    and `settle` moves it back once silence follows, where a longer interval between two
+    silence frames is inaudible. The grid is thus never more than one interval earlier
+    than the one the call started with, so nothing piles up ahead on the Asterisk side.
     """
 
     def __init__(
@@ -77,6 +86,7 @@ class SendClock:
         self.lead = lead
         self.index = 0
         self.stats = PacingStats()
+        self.advanced = 0.0  # seconds the grid runs ahead of where it started (start_now)
 
     def due(self, index: int) -> float:
         return self.start + index * self.interval
@@ -84,6 +94,22 @@ class SendClock:
     def delay(self, now: float) -> float:
         """Seconds to wait before the next frame may be sent (0 when it may go now)."""
         return max(0.0, self.due(self.index) - self.lead - now)
+
+    def start_now(self, now: float) -> bool:
+        """Speech was queued after silence: move the grid so its first frame may go at `now`.
+        False (and nothing moves) when the next slot comes soon anyway, or the grid already
+        ran ahead (speech started early once and no silence has settled it since)."""
+        wait = self.delay(now)
+        if wait < MIN_EARLY_START_SECONDS or self.advanced:
+            return False
+        self.start -= wait
+        self.advanced = wait
+        return True
+
+    def settle(self) -> None:
+        """Back to the grid the call started with (call while sending silence)."""
+        self.start += self.advanced
+        self.advanced = 0.0
 
     def take(self, now: float) -> int:
         """Claim the slot for a frame being sent at `now`; returns its index.
@@ -119,12 +145,21 @@ class FrameSource:
     else is queued, so consecutive chunks stay gap-free.
     """
 
+    # Set by the sender: called when speech is queued into an idle source, so its first
+    # frame can leave at once rather than at the next slot of the silence grid.
+    on_speech: Callable[[], None] | None = None
+
     def __init__(self, rate: int) -> None:
         self.rate = rate
         self.frame_size = frame_bytes(rate)
         self.silence = bytes(self.frame_size)
         self._frames: deque[bytes] = deque()
         self._tail = b""
+
+    @property
+    def holding(self) -> bool:
+        """True while queued speech is held back (a paused playout): silence goes out."""
+        return False
 
     @property
     def idle(self) -> bool:
@@ -143,11 +178,14 @@ class FrameSource:
     def enqueue(self, pcm: bytes) -> None:
         if len(pcm) % BYTES_PER_SAMPLE:
             raise ValueError(f"odd PCM length {len(pcm)}: samples are 16-bit")
+        was_idle = self.idle
         data = self._tail + pcm
         whole = len(data) - len(data) % self.frame_size
         for offset in range(0, whole, self.frame_size):
             self._frames.append(data[offset : offset + self.frame_size])
         self._tail = data[whole:]
+        if was_idle and not self.idle and self.on_speech is not None:
+            self.on_speech()
 
     def clear(self) -> int:
         """Barge-in: drop all queued speech so the next frame is silence. Returns frames dropped."""

@@ -33,6 +33,10 @@ class PlayoutSource(FrameSource):
         self._sentence_starts: deque[int] = deque()  # positions of sentences not reached yet
         self._sentence_audio = bytearray()  # taken audio of the sentence being played
 
+    @property
+    def holding(self) -> bool:
+        return self.paused
+
     def enqueue(self, pcm: bytes) -> None:
         super().enqueue(pcm)
         if not self.idle:

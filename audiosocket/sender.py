@@ -8,14 +8,18 @@ docs/benchmarks.md). Here one timer wakes for the earliest frame due and sends e
 within `BATCH_SECONDS` after it, so wake-ups no longer grow with the number of calls.
 
 A frame may thus leave up to `lead + BATCH_SECONDS` (22 ms) before its slot, well inside the
-60 ms Asterisk tolerates (pacing.py). A peer that stops reading is not buffered without end:
-while its socket holds more than `HIGH_WATER` bytes, its frames wait, and the clock skips the
-slots that passed, as it does after any stall.
+60 ms Asterisk tolerates (pacing.py). Speech queued into a silent call is sent at once: its
+clock moves to it (`SendClock.start_now`) and the call is woken now, not at its next slot.
+
+A peer that stops reading is not buffered without end: while its socket holds more than
+`HIGH_WATER` bytes, its frames wait, and the clock skips the slots that passed, as it does
+after any stall.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 from typing import TYPE_CHECKING
@@ -48,6 +52,7 @@ class Outbound:
         "clock",
         "done",
         "next_at",
+        "scheduled",
         "source",
         "transport",
     )
@@ -62,12 +67,18 @@ class Outbound:
         call.stats = self.clock.stats
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.next_at = now
+        self.scheduled = -1  # the sender's entry for this call that counts (older ones are stale)
         self._draining = False
         # Every frame of a FrameSource is whole (a short tail is padded), so one header fits
         # all; encode() checks the first, so a rate AudioSocket has no kind for fails here.
         encode(Audio(source.rate, source.silence))
         self._header_rate = source.rate
         self._header = HEADER.pack(AUDIO_KINDS[source.rate], source.frame_size)
+
+    @property
+    def draining(self) -> bool:
+        """The bot hung up and the last frame is still playing out."""
+        return self._draining
 
     def step(self, now: float) -> None:
         """Send what is due at `now` and set `next_at`; ends `done` when the call is over."""
@@ -92,6 +103,8 @@ class Outbound:
         clock.take(now)
         # One write per message: header and payload leave together.
         frame = source.next_frame()
+        if clock.advanced and frame is source.silence and source.idle:
+            clock.settle()  # speech started early and is over: back to the call's own grid
         if source.rate != self._header_rate:
             # The call speaks at the caller's rate from now on (a wideband dialplan line,
             # audiosocket/line_rate.py): the cached header follows.
@@ -120,8 +133,18 @@ class FrameSender:
         leaves now, the rest on its clock."""
         now = self._loop.time()
         outbound = Outbound(call, source, transport, now)
+        source.on_speech = functools.partial(self._speech_queued, outbound)
         self._advance(outbound, now)
         return outbound
+
+    def _speech_queued(self, outbound: Outbound) -> None:
+        """Speech was queued into a silent call: its first frame goes now, not at its slot."""
+        if outbound.done.done() or outbound.draining or outbound.source.holding:
+            return
+        now = self._loop.time()
+        if outbound.clock.start_now(now):
+            outbound.next_at = now
+            self._schedule(outbound)
 
     @staticmethod
     def remove(outbound: Outbound) -> None:
@@ -137,7 +160,11 @@ class FrameSender:
                 outbound.done.set_exception(exc)
         if outbound.done.done():
             return
-        heapq.heappush(self._heap, (outbound.next_at, next(self._order), outbound))
+        self._schedule(outbound)
+
+    def _schedule(self, outbound: Outbound) -> None:
+        outbound.scheduled = entry = next(self._order)
+        heapq.heappush(self._heap, (outbound.next_at, entry, outbound))
         self._wake_at(outbound.next_at)
 
     def _wake_at(self, when: float) -> None:
@@ -155,7 +182,9 @@ class FrameSender:
         horizon = now + self._batch_s
         due: list[Outbound] = []
         while heap and heap[0][0] <= horizon:
-            due.append(heapq.heappop(heap)[2])
+            _, entry, outbound = heapq.heappop(heap)
+            if entry == outbound.scheduled:  # not one a sooner start replaced
+                due.append(outbound)
         for outbound in due:
             if not outbound.done.done():
                 self._advance(outbound, now)

@@ -38,7 +38,8 @@ LLM_TURNS = (
         # the second call makes the workflow read the order back (the model cannot)
         (Reply.tool("update_order_delivery", COURIER_TVERSKAYA), Reply.tool("confirm_order")),
     ),
-    Turn("Да, всё верно", (Reply.tool("confirm_order"),)),
+    # a plain yes to the read-back: the workflow confirms without asking the model
+    Turn("Да, всё верно"),
     Turn("А молоко у вас есть?", (search("молоко"), say(f"Есть молоко. {ASK_MORE}"))),
     Turn("А сахар?", (search("сахар"), say(f"Есть сахар. {ASK_MORE}"))),
     Turn("А чай чёрный?", (search("чай"), say(f"Есть чай. {ASK_MORE}"))),

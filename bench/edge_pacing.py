@@ -102,7 +102,9 @@ def analyse(
     connected: float, received: list[tuple[float, bytes]], rate: int, greeting: float | None
 ) -> CallPacing:
     """Lateness of every frame against the grid anchored at the earliest-possible first frame
-    (re-anchored after a gap, so one stall counts once, as a gap)."""
+    (re-anchored after a gap, so one stall counts once, as a gap, and where speech starts or
+    stops: the edge starts a reply's first frame at once instead of at the silence's next
+    slot, and moves back to its grid in the silence after it: audiosocket/pacing.py)."""
     bytes_per_s = rate * 2
     lateness: list[float] = []
     jitter: list[float] = []
@@ -117,16 +119,22 @@ def analyse(
             segment.clear()
 
     previous: tuple[float, float] | None = None
+    was_speech: bool | None = None
     for at, pcm in received:
         seconds = len(pcm) / bytes_per_s
+        speech = any(pcm)
         if previous is not None:
             delta = at - previous[0]
             if delta > 3 * 0.020:
                 gaps.append(delta * 1000)
                 close()
                 offset = 0.0
+            elif speech != was_speech:
+                close()
+                offset = 0.0
             else:
                 jitter.append(abs(delta - previous[1]) * 1000)
+        was_speech = speech
         segment.append((at, offset))
         offset += seconds
         previous = (at, seconds)

@@ -205,11 +205,10 @@ def _pick_buckwheat(quantity: int) -> Reply:
 
 
 async def yes_call(caller: Caller, number: int) -> None:
-    """A new order up to the workflow's read-back, then the measured "да": one model step
-    (confirm_order), the confirmation at the Store API, the workflow's own words (with the
-    order's number: never the same)."""
+    """A new order up to the workflow's read-back, then the measured "да": no model step
+    (the workflow confirms a plain yes to its read-back itself), the confirmation at the
+    Store API, the workflow's own words (with the order's number: never the same)."""
     quantity = 1 + number % 9
-    confirm = Reply.tool("confirm_order")
     replies = [
         Reply.tool("set_contact_phone", {"phone": CONTACT_PHONE}),
         Reply.tool("search_products", {"query": "гречка"}),
@@ -218,7 +217,6 @@ async def yes_call(caller: Caller, number: int) -> None:
         Reply.text("Доставить курьером?"),
         Reply.tool("update_order_delivery", COURIER),
         Reply.tool("confirm_order"),  # the read-back (its words differ with the quantity)
-        confirm,
     ]
     heard = [
         f"Хочу гречку, мой номер {CONTACT_PHONE}",
@@ -235,6 +233,6 @@ async def yes_call(caller: Caller, number: int) -> None:
         await call.say("Да, верно")
         await call.say("Две пачки")
         await call.say("Курьером, Тверская семь")
-        await call.say("Да, верно", model_ms=caller.model.whole_ms(confirm))
+        await call.say("Да, верно", model_ms=0.0)
 
     await caller.call(replies, heard, play)

@@ -55,6 +55,43 @@ def test_stall_skips_instead_of_bursting() -> None:
     assert clock.delay(0.207) == pytest.approx(0.013)
 
 
+def test_speech_after_silence_starts_now_and_silence_settles_the_grid_back() -> None:
+    clock = SendClock(0.0, lead=0.0)
+    clock.take(0.0)  # silence at 0 ms; the next slot is at 20 ms
+    # Speech queued at 7 ms goes at once instead of waiting 13 ms for its slot...
+    assert clock.start_now(0.007)
+    assert clock.delay(0.007) == 0
+    assert clock.take(0.007) == 1
+    assert clock.stats.late == 0
+    # ...and the rest of it follows on the moved grid, 20 ms apart.
+    assert clock.delay(0.007) == pytest.approx(FRAME_SECONDS)
+    assert not clock.start_now(0.010)  # at most one interval ahead of the call's own grid
+    clock.take(0.027)
+    clock.settle()  # silence again: the next slot is the original grid's (60 ms, not 47)
+    assert clock.due(clock.index) == pytest.approx(0.060)
+    assert clock.advanced == 0
+
+
+def test_speech_due_soon_anyway_waits_for_its_slot() -> None:
+    clock = SendClock(0.0, lead=0.0)
+    clock.take(0.0)
+    assert not clock.start_now(0.019)  # 1 ms to its slot: the grid stays
+    assert clock.due(1) == pytest.approx(FRAME_SECONDS)
+
+
+def test_an_idle_source_says_when_speech_arrives() -> None:
+    source = FrameSource(8000)
+    started: list[int] = []
+    source.on_speech = lambda: started.append(source.queued_bytes)
+    source.enqueue(b"\x01\x00" * 100)  # idle → speech
+    source.enqueue(b"\x01\x00" * 400)  # more speech: not a start
+    assert started == [200]
+    while not source.idle:
+        source.next_frame()
+    source.enqueue(b"\x01\x00" * 160)
+    assert started == [200, 320]
+
+
 def test_source_splits_and_pads() -> None:
     source = FrameSource(8000)
     assert source.idle

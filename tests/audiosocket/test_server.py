@@ -287,6 +287,31 @@ async def test_barge_in_switches_to_silence_at_once() -> None:
         await peer.close()
 
 
+async def test_speech_after_silence_leaves_at_once_not_at_the_next_slot() -> None:
+    """A reply queued just after a silence frame left used to wait ~20 ms for the next slot
+    of the silence grid; its first frame now goes at once, and the rest keep 20 ms apart."""
+    waits = []
+    async with edge() as e:
+        peer = await Peer.connect(e.server.port)
+        handler = await e.handler(peer.call_id)
+        loop = asyncio.get_running_loop()
+        for _ in range(5):
+            await peer.frames(3)  # silence; the last one just arrived: its slot is fresh
+            queued = loop.time()
+            handler.outbound.enqueue(SPEECH * 5)
+            # (a stalled loop may have let one more silence frame out before the speech)
+            while (first := (await peer.frames(1))[0])[1].pcm != SPEECH:
+                pass
+            waits.append(first[0] - queued)
+            assert [frame.pcm for _, frame in await peer.frames(4)] == [SPEECH] * 4
+            # the sixth frame on is silence again, on the call's own grid
+            assert (await peer.frames(1))[0][1].pcm == bytes(320)
+        await peer.close()
+    # Frames already on the wire left before the speech was queued; without the early start
+    # every wait is ~20 ms (the lead sends one slot ahead), with it ~0 plus loop wake-ups.
+    assert statistics.median(waits) < 0.012, waits
+
+
 class FailingHandler(RecordingHandler):
     async def on_dtmf(self, digit: str) -> None:
         raise RuntimeError(f"session bug on {digit}")
