@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import io
 import math
-import struct
 import wave
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
 from aiohttp import web
 
 from tests.support.fake_llm import (
@@ -183,9 +183,10 @@ class FakeSpeech(FakeOpenAIServer):
             )
         if body.get("stream_format", "audio") != "audio":
             raise invalid("the fake speech service does not stream SSE", "stream_format")
-        await self._gate(request, call_id)
+        # Made while the latency runs: the first byte is due at the configured latency.
         pcm = synthesize(len(text) * self.seconds_per_char / speed, self.tone_hz)
         body_bytes = pcm if audio_format == "pcm" else to_wav(pcm)
+        await self._gate(request, call_id)
         content_type = f"audio/{audio_format}"
         if not self.chunk_delay:
             return web.Response(body=body_bytes, content_type=content_type)
@@ -218,8 +219,8 @@ def synthesize(
     if tone_hz is None:
         return bytes(2 * count)
     step = 2 * math.pi * tone_hz / sample_rate
-    samples = (round(10_000 * math.sin(step * i)) for i in range(count))
-    return struct.pack(f"<{count}h", *samples)
+    samples = np.rint(10_000 * np.sin(step * np.arange(count)))
+    return samples.astype("<i2").tobytes()
 
 
 def to_wav(pcm: bytes, sample_rate: int = SPEECH_SAMPLE_RATE) -> bytes:
