@@ -10,6 +10,7 @@ from core.logging import configure_logging
 from core.process_exit import exit_now
 from core.service_cli import check_payload_keys, connect_or_explain, stop_on_signals
 from core.settings import get_settings
+from core.startup_heap import freeze_startup_heap
 from core.tracing import flush_tracing, tracing_interceptors
 
 SERVICE_NAME = "voiceorder-edge"
@@ -51,6 +52,8 @@ def edge_command(metrics_port: int | None) -> None:
                 f"cannot listen on {settings.audiosocket_host}:{settings.audiosocket_port} "
                 f"(AUDIOSOCKET_HOST/AUDIOSOCKET_PORT): {exc.strerror or exc}"
             ) from None
+        # Loaded and warmed up: a full collection would stall every call's audio ~100 ms.
+        freeze_startup_heap()
         try:
             await edge.serve(stop)
         except AriError as exc:

@@ -2,9 +2,10 @@
 
 The edge runs as its own process (`voiceorder edge`), as in production, next to a worker
 process, the Temporal dev server, PostgreSQL and the Store API; STT and the LLM are the test
-fakes (OpenAI HTTP protocols), TTS is espeak-ng. This process only plays the callers: each
-call connects, records when every bot frame arrives, speaks one phrase after the greeting,
-waits for the answer and hangs up.
+fakes (OpenAI HTTP protocols, in this process), TTS is espeak-ng. The callers are a process
+of their own (bench/edge_pacing_callers.py), so the fakes' work never delays their clock:
+each call connects, records when every bot frame arrives, speaks one phrase after the
+greeting, waits for the answer and hangs up.
 
 Reported per run (all calls pooled): time from connect to the first frame, silence frames
 before the greeting, frame lateness against an absolute 20 ms grid (p50/p99/max), jitter,
@@ -28,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.children import child_process, port_taken, worker_env, worker_polling
+from bench.edge_pacing_callers import CALLER_PHRASE, CallPacing
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT_ROOT / "bench" / "results"
-CALLER_PHRASE = "Здравствуйте, хочу заказать гречку"
 BOT_REPLY = "Есть гречка ядрица, девятьсот грамм. Сколько пачек вам нужно?"
 BARE_SERVER = """
 import asyncio, sys
@@ -49,17 +50,6 @@ async def main() -> None:
 
 asyncio.run(main())
 """
-
-
-@dataclass
-class CallPacing:
-    first_frame_ms: float
-    silent_frames_before_greeting: int
-    greeting_after_ms: float
-    frames: int
-    lateness_ms: list[float]
-    jitter_ms: list[float]
-    gaps_ms: list[float]
 
 
 @dataclass
@@ -98,102 +88,14 @@ def _percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def analyse(
-    connected: float, received: list[tuple[float, bytes]], rate: int, greeting: float | None
-) -> CallPacing:
-    """Lateness of every frame against the grid anchored at the earliest-possible first frame
-    (re-anchored after a gap, so one stall counts once, as a gap, and where speech starts or
-    stops: the edge starts a reply's first frame at once instead of at the silence's next
-    slot, and moves back to its grid in the silence after it: audiosocket/pacing.py)."""
-    bytes_per_s = rate * 2
-    lateness: list[float] = []
-    jitter: list[float] = []
-    gaps: list[float] = []
-    segment: list[tuple[float, float]] = []
-    offset = 0.0
-
-    def close() -> None:
-        if segment:
-            anchor = min(at - audio for at, audio in segment)
-            lateness.extend((at - audio - anchor) * 1000 for at, audio in segment)
-            segment.clear()
-
-    previous: tuple[float, float] | None = None
-    was_speech: bool | None = None
-    for at, pcm in received:
-        seconds = len(pcm) / bytes_per_s
-        speech = any(pcm)
-        if previous is not None:
-            delta = at - previous[0]
-            if delta > 3 * 0.020:
-                gaps.append(delta * 1000)
-                close()
-                offset = 0.0
-            elif speech != was_speech:
-                close()
-                offset = 0.0
-            else:
-                jitter.append(abs(delta - previous[1]) * 1000)
-        was_speech = speech
-        segment.append((at, offset))
-        offset += seconds
-        previous = (at, seconds)
-    close()
-    before = [pcm for at, pcm in received if greeting is None or at < greeting]
-    return CallPacing(
-        first_frame_ms=(received[0][0] - connected) * 1000 if received else float("inf"),
-        silent_frames_before_greeting=sum(1 for pcm in before if not any(pcm)),
-        greeting_after_ms=((greeting or connected) - connected) * 1000,
-        frames=len(received),
-        lateness_ms=lateness,
-        jitter_ms=jitter,
-        gaps_ms=gaps,
-    )
-
-
-async def _call_edge(port: int, llm: Any, speech: Any, pcm: bytes) -> CallPacing:
-    from audiosocket.simulator.peer import AudioSocketPeer
-    from tests.support.fake_llm import Reply
-
-    leg = uuid.uuid4()
-    speech.script(f"call-{leg}", [CALLER_PHRASE])
-    llm.script(f"call-{leg}", [Reply.text(BOT_REPLY)])
-    loop = asyncio.get_running_loop()
-    connected = loop.time()
-    peer = await AudioSocketPeer.connect("127.0.0.1", port, leg, rate=8000)
-    try:
-        greeting = await peer.wait_for_bot_speech(since=connected, timeout_s=60)
-        await peer.wait_until_bot_quiet(600, since=connected, timeout_s=60)
-        await peer.play(pcm)
-        stopped = loop.time()
-        await peer.wait_for_bot_speech(since=stopped, timeout_s=60)
-        await peer.wait_until_bot_quiet(600, since=stopped, timeout_s=60)
-    finally:
-        await peer.hang_up()
-    return analyse(connected, peer.received, 8000, greeting)
-
-
-async def _call_bare(port: int, seconds: float) -> CallPacing:
-    from audiosocket.simulator.peer import AudioSocketPeer
-
-    loop = asyncio.get_running_loop()
-    connected = loop.time()
-    peer = await AudioSocketPeer.connect("127.0.0.1", port, uuid.uuid4(), rate=8000)
-    await asyncio.sleep(seconds)
-    await peer.hang_up()
-    return analyse(connected, peer.received, 8000, None)
-
-
 async def run(calls: int, bare_seconds: float) -> dict[str, Any]:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-    from audiosocket.speech import synthesize_to_pcm
-    from tests.support.fake_llm import FakeLLM
+    from tests.support.fake_llm import FakeLLM, Reply
     from tests.support.fake_openai_audio import FakeSpeech
     from tests.support.servers import free_port, postgres_database, store_api_server
     from tests.support.temporal import temporal_dev_server
 
-    pcm = synthesize_to_pcm(CALLER_PHRASE, 8000)
     with tempfile.TemporaryDirectory(prefix="vo-bench-edge-") as tmp:
         workdir = Path(tmp)
         bare_port = free_port()
@@ -206,9 +108,7 @@ async def run(calls: int, bare_seconds: float) -> dict[str, Any]:
             lambda: port_taken(bare_port),
             workdir,
         ):
-            bare = await asyncio.gather(
-                *(_call_bare(bare_port, bare_seconds) for _ in range(calls))
-            )
+            bare = await _callers(base_env, "bare", str(bare_port), str(bare_seconds), str(calls))
         async with (
             postgres_database(workdir) as database_url,
             store_api_server(database_url) as store_api,
@@ -242,9 +142,11 @@ async def run(calls: int, bare_seconds: float) -> dict[str, Any]:
                 child_process("worker", [*voiceorder, "worker"], env, polling, workdir),
                 child_process("edge", [*voiceorder, "edge"], env, listening, workdir),
             ):
-                edge = await asyncio.gather(
-                    *(_call_edge(edge_port, llm, speech, pcm) for _ in range(calls))
-                )
+                legs = [uuid.uuid4() for _ in range(calls)]
+                for leg in legs:
+                    speech.script(f"call-{leg}", [CALLER_PHRASE])
+                    llm.script(f"call-{leg}", [Reply.text(BOT_REPLY)])
+                edge = await _callers(base_env, "edge", str(edge_port), *map(str, legs))
 
     return {
         "benchmark": "edge outbound pacing",
@@ -254,6 +156,18 @@ async def run(calls: int, bare_seconds: float) -> dict[str, Any]:
         "baseline_bare_server": asdict(Summary.of(list(bare))),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+async def _callers(env: dict[str, str], *args: str) -> list[CallPacing]:
+    """Run the callers' process (bench/edge_pacing_callers.py) to the end: their calls."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.edge_pacing_callers", *args,
+        env=env, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"the callers' process failed (exit {process.returncode})")
+    return [CallPacing(**call) for call in json.loads(out)]
 
 
 def markdown(result: dict[str, Any]) -> str:

@@ -65,11 +65,12 @@ async def run(turns: int, warmup: int) -> dict[str, Any]:
 
     from bench.noop import NoopWorkflow
     from core.settings import Settings, StoreApiMode
+    from core.startup_heap import freeze_startup_heap
     from core.vocabulary import SmsProvider
     from tests.support.fake_llm import FakeLLM, Reply
     from tests.support.servers import postgres_database, store_api_server
     from tests.support.temporal import temporal_dev_server
-    from workers.worker import activity_set, build_worker, freeze_startup_heap
+    from workers.worker import activity_set, build_worker
     from workflows.client import CallSession
     from workflows.models import CallStart
 

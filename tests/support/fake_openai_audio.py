@@ -220,7 +220,7 @@ def synthesize(
         return bytes(2 * count)
     step = 2 * math.pi * tone_hz / sample_rate
     samples = np.rint(10_000 * np.sin(step * np.arange(count)))
-    return samples.astype("<i2").tobytes()
+    return bytes(samples.astype("<i2").tobytes())
 
 
 def to_wav(pcm: bytes, sample_rate: int = SPEECH_SAMPLE_RATE) -> bytes:
