@@ -49,6 +49,7 @@ from audiosocket.speech import (
     build_synthesizer,
     build_transcriber,
 )
+from audiosocket.speech.base import close_provider
 from core.settings import DEFAULT_EDGE_MAX_CALLS, Settings
 from core.vocabulary import AgentMode
 from russian import warm_up as russian_warm_up
@@ -70,8 +71,6 @@ BUSY_TEXT = "Извините, сейчас все линии заняты. По
 
 
 def _warm_up() -> None:
-    import openai.resources.audio  # noqa: F401 - the OpenAI SDK imports these lazily
-
     russian_warm_up()
 
 
@@ -240,9 +239,9 @@ class Edge:
         if self._ari is not None:
             self._rate = RATES[self._media_format]
         # Whatever is slow on first use happens before the port opens, not during the first
-        # calls: imports and dictionaries (pymorphy3 ~0.5 s, the OpenAI SDK's audio resources
-        # ~170 ms), VAD models and the filler. In a thread, yet they hold the GIL: run while
-        # calls were connecting they stalled every call's 20 ms clock (bench/edge_pacing.py).
+        # calls: imports and dictionaries (pymorphy3 ~0.5 s), VAD models and the filler. In a
+        # thread, yet they hold the GIL: run while calls were connecting they stalled every
+        # call's 20 ms clock (bench/edge_pacing.py).
         await asyncio.to_thread(_warm_up)
         await asyncio.to_thread(self._preload_vad_models)
         assert self.deps.fillers is not None
@@ -320,6 +319,8 @@ class Edge:
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
             self._metrics_runner = None
+        await close_provider(self.deps.transcriber)
+        await close_provider(self.deps.synthesizer)
         await self.heap.close()
 
     async def __aenter__(self) -> Edge:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 # The conversation a request belongs to (the call's workflow id), as the LLM activity sends it.
 CALL_ID_HEADER: Final = "X-Call-Id"
@@ -27,6 +27,19 @@ class Synthesizer(Protocol):
         Raises SpeechUnavailable when the service cannot be used.
         """
         ...
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """A provider holding connections, to close when the edge stops."""
+
+    async def aclose(self) -> None: ...
+
+
+async def close_provider(provider: object) -> None:
+    """Close `provider` if it holds anything (HTTP sessions); espeak holds nothing."""
+    if isinstance(provider, Closable):
+        await provider.aclose()
 
 
 def check_output_rate(rate: int) -> None:

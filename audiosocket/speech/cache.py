@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator
 from typing import Final
 
-from audiosocket.speech.base import Synthesizer
+from audiosocket.speech.base import Synthesizer, close_provider
 
 DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024  # ~17 min of 16 kHz speech
 DEFAULT_MAX_TEXT_CHARS: Final = 300  # longer texts are one-off answers, not phrases
@@ -66,3 +66,6 @@ class CachingSynthesizer:
         while self._size > self.max_bytes:
             _, evicted = self._entries.popitem(last=False)
             self._size -= sum(map(len, evicted))
+
+    async def aclose(self) -> None:
+        await close_provider(self.inner)

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 import wave
 
-import openai
+import aiohttp
 
-from audiosocket.speech.base import CALL_ID_HEADER
 from audiosocket.speech.hallucinations import drop_hallucinations
-from audiosocket.speech.openai_client import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT_S,
-    client,
-    unavailable,
-)
+from audiosocket.speech.openai_client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, AudioApi
 from audiosocket.speech.resample import SAMPLE_WIDTH
 
 
@@ -50,7 +45,13 @@ class OpenAiTranscriber:
         self.language = language
         self.prompt = prompt
         self.filter_hallucinations = filter_hallucinations
-        self._client = client(base_url, api_key, timeout_s, max_retries)
+        self._api = AudioApi(
+            f"speech-to-text ({model})",
+            base_url,
+            api_key,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+        )
 
     async def transcribe(self, pcm: bytes, rate: int, *, call_id: str) -> str:
         if rate <= 0:
@@ -59,19 +60,29 @@ class OpenAiTranscriber:
             raise ValueError(f"16-bit PCM must have an even number of bytes, got {len(pcm)}")
         if not pcm:
             return ""
-        try:
-            result = await self._client.audio.transcriptions.create(
-                model=self.model,
-                file=("utterance.wav", to_wav(pcm, rate), "audio/wav"),
-                language=self.language,
-                response_format="json",
-                prompt=self.prompt if self.prompt is not None else openai.omit,
-                extra_headers={CALL_ID_HEADER: call_id},
-            )
-        except openai.OpenAIError as error:
-            raise unavailable(f"speech-to-text ({self.model})", self.base_url, error) from error
-        text = result.text.strip()
+        wav = to_wav(pcm, rate)
+
+        def form() -> aiohttp.FormData:
+            data = aiohttp.FormData()
+            data.add_field("file", wav, filename="utterance.wav", content_type="audio/wav")
+            data.add_field("model", self.model)
+            data.add_field("language", self.language)
+            data.add_field("response_format", "json")
+            if self.prompt is not None:
+                data.add_field("prompt", self.prompt)
+            return data
+
+        async with self._api.post("/audio/transcriptions", call_id=call_id, form=form) as answer:
+            try:
+                text = json.loads(await answer.text())["text"]
+            except (aiohttp.ClientError, TimeoutError) as error:
+                raise self._api.broke_off(error) from error
+            except (ValueError, KeyError, TypeError) as error:
+                raise self._api.unavailable("answered without a transcript") from error
+        if not isinstance(text, str):
+            raise self._api.unavailable("answered without a transcript")
+        text = text.strip()
         return drop_hallucinations(text) if self.filter_hallucinations else text
 
     async def aclose(self) -> None:
-        await self._client.close()
+        await self._api.aclose()

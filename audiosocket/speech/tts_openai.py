@@ -7,19 +7,12 @@ streamed and resampled as it arrives, so playback can start before the service i
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Final
+from typing import Any, Final
 
-import httpx
-import openai
+import aiohttp
 
-from audiosocket.speech.base import CALL_ID_HEADER, check_output_rate
-from audiosocket.speech.errors import SpeechUnavailable
-from audiosocket.speech.openai_client import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT_S,
-    client,
-    unavailable,
-)
+from audiosocket.speech.base import check_output_rate
+from audiosocket.speech.openai_client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, AudioApi
 from audiosocket.speech.resample import StreamResampler
 from audiosocket.speech.text import split_sentences
 
@@ -45,7 +38,13 @@ class OpenAiSynthesizer:
         self.model = model
         self.voice = voice
         self.speed = speed
-        self._client = client(base_url, api_key, timeout_s, max_retries)
+        self._api = AudioApi(
+            f"text-to-speech ({model})",
+            base_url,
+            api_key,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+        )
 
     async def synthesize(
         self, text: str, rate: int, *, call_id: str
@@ -60,28 +59,25 @@ class OpenAiSynthesizer:
 
     async def _speak(self, text: str, rate: int, call_id: str) -> AsyncGenerator[bytes, None]:
         resampler = StreamResampler(OPENAI_PCM_RATE, rate)
-        try:
-            async with self._client.audio.speech.with_streaming_response.create(
-                model=self.model,
-                voice=self.voice,
-                input=text,
-                response_format="pcm",
-                speed=self.speed if self.speed is not None else openai.omit,
-                extra_headers={CALL_ID_HEADER: call_id},
-            ) as response:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "voice": self.voice,
+            "input": text,
+            "response_format": "pcm",
+        }
+        if self.speed is not None:
+            body["speed"] = self.speed
+        async with self._api.post("/audio/speech", call_id=call_id, body=body) as answer:
+            try:
                 # Whatever has arrived, at once: waiting to fill a buffer first would hold
                 # back the first audio of a service that streams in small pieces.
-                async for piece in response.iter_bytes():
+                async for piece in answer.content.iter_any():
                     if chunk := resampler.feed(piece):
                         yield chunk
-        except openai.OpenAIError as error:
-            raise unavailable(f"text-to-speech ({self.model})", self.base_url, error) from error
-        except httpx.HTTPError as error:  # the SDK does not wrap errors while reading a stream
-            raise SpeechUnavailable(
-                f"text-to-speech ({self.model}) at {self.base_url} broke off mid-stream: {error!r}"
-            ) from error
+            except (aiohttp.ClientError, TimeoutError) as error:
+                raise self._api.broke_off(error) from error
         if tail := resampler.flush():
             yield tail
 
     async def aclose(self) -> None:
-        await self._client.close()
+        await self._api.aclose()

@@ -1,4 +1,4 @@
-"""OpenAiTranscriber against FakeSpeech over HTTP, through the real openai SDK."""
+"""OpenAiTranscriber against FakeSpeech over HTTP (its real multipart protocol)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import wave
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 
 from audiosocket.speech import OpenAiTranscriber, SpeechUnavailable
 from tests.audiosocket.speech.audio import speech
@@ -123,3 +124,25 @@ async def test_whisper_hallucinations_are_dropped(
     fake_speech.script("c", ["Продолжение следует..."])
     assert await raw.transcribe(bytes(320), 8000, call_id="c") == "Продолжение следует..."
     await raw.aclose()
+
+
+async def test_an_answer_without_a_transcript_is_unavailable() -> None:
+    """A service that answers 200 but not with Whisper's JSON is a broken service, said so."""
+
+    async def not_whisper(_request: web.Request) -> web.Response:
+        return web.json_response({"result": "Алло"})
+
+    app = web.Application()
+    app.router.add_post("/v1/audio/transcriptions", not_whisper)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    stt = OpenAiTranscriber(f"http://127.0.0.1:{port}/v1", "k", "whisper-1", max_retries=0)
+    try:
+        with pytest.raises(SpeechUnavailable, match="answered without a transcript"):
+            await stt.transcribe(bytes(320), 8000, call_id="c")
+    finally:
+        await stt.aclose()
+        await runner.cleanup()
