@@ -264,15 +264,15 @@ _FINAL_SLEEP_S: Final = 0.002
 
 
 async def sleep_until(deadline: float) -> None:
-    """Wake at `deadline` (the running loop's clock) to ~0.1 ms: the fakes' latencies are the
-    floor a benchmark subtracts, so they must not add their own. Most of the wait is one long
-    sleep that ends a little early, the rest a short one whose slack is negligible."""
+    """Wake at `deadline` (the running loop's clock) within about a millisecond: the fakes'
+    latencies are the floor a benchmark subtracts, so they must not add their own. Most of
+    the wait is one long sleep that ends a little early, the rest a short one whose slack is
+    small."""
     loop = asyncio.get_running_loop()
     remaining = deadline - loop.time()
     if (margin := max(_FINAL_SLEEP_S, remaining / 50)) < remaining:
         await asyncio.sleep(remaining - margin)
-    for _ in range(2):  # the short sleep's own slack, once more
-        await asyncio.sleep(max(0.0, deadline - loop.time()))
+    await asyncio.sleep(max(0.0, deadline - loop.time()))
 
 
 @web.middleware
