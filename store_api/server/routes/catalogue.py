@@ -28,6 +28,8 @@ from store_api.server.state import state_of
 routes = web.RouteTableDef()
 
 # Trigram word similarity from which a product name counts as a fuzzy match ("гречу" → гречка).
+# The query's `<%` reads it from the session (app.SESSION_SETTINGS), which lets the trigram
+# index answer instead of a similarity computed for every product.
 FUZZY_THRESHOLD = 0.35
 
 
@@ -50,14 +52,13 @@ async def search_products(request: web.Request) -> web.Response:
                              plainto_tsquery('russian', store.search_norm($1)) AS ts)
            SELECT p.id, p.sku, p.name, p.price, p.stock_qty, p.unit
              FROM store.products p, q
-            WHERE p.search_tsv @@ q.ts OR word_similarity(q.text, p.search_name) >= $3
+            WHERE p.search_tsv @@ q.ts OR q.text <% p.search_name
             ORDER BY (p.search_tsv @@ q.ts) DESC,
                      ts_rank(p.search_tsv, q.ts) + word_similarity(q.text, p.search_name) DESC,
                      p.stock_qty > 0 DESC, p.name
             LIMIT $2""",
         query,
         limit,
-        FUZZY_THRESHOLD,
     )
     items = [
         ProductSummary(
