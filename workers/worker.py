@@ -27,6 +27,7 @@ from core.startup_heap import freeze_startup_heap
 from russian._morph import warm_up
 from russian.understanding import warm_up as warm_up_understanding
 from store_api.client import StoreApiClient
+from workers.loop_executor import EventLoopExecutor
 from workflows.call import CallWorkflow
 
 log = structlog.get_logger("worker")
@@ -137,6 +138,8 @@ def build_worker(
         workflows=[*WORKFLOWS, *extra_workflows],
         activities=activities,
         workflow_runner=workflow_runner(sandboxed=sandboxed),
+        # Sandboxed (the tests) keeps the SDK's thread pool and its deadlock detection.
+        workflow_task_executor=None if sandboxed else EventLoopExecutor(asyncio.get_running_loop()),
         max_concurrent_local_activities=200,
     )
 

@@ -8,10 +8,12 @@ self-corrections ("две, нет, три").
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import number_parser.parser
 from number_parser import parse as _number_parser_parse
 
 from russian._morph import morph
@@ -49,6 +51,13 @@ _ZERO_RUN = re.compile(r"(?<![а-яё])([а-яё]+)\s+(?:нул|нол)(?:я|е�
 # A decimal ("3,2%", "1,5 л") is a size on the label, never a count of items.
 _DECIMAL = re.compile(r"\d+[.,]\d+")
 _NUMBER = re.compile(r"\d+")
+
+# number-parser rebuilds its word tables for every call it answers (~0.25 ms of the ~0.3 ms
+# a phrase takes: each table's words normalised again), and a guided turn asks it several
+# times (B2's profile of the worker, docs/benchmarks.md). The tables never change and the
+# parser only reads them, so one per language serves every call.
+_tables = number_parser.parser
+_tables.LanguageData = functools.cache(_tables.LanguageData)
 
 
 def _single_number(word: str) -> int | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import number_parser.parser
 import pytest
 
 from russian.understanding import (
@@ -141,6 +142,15 @@ def test_digit_strings(text: str, digits: str) -> None:
 def test_no_digits_is_none() -> None:
     assert parse_digits("не помню") is None
     assert parse_digits("") is None
+
+
+def test_the_number_words_tables_are_built_once_and_answer_alike() -> None:
+    """number-parser's tables are shared between calls (a guided turn's cost): reading them
+    twice gives the same answers as the first time."""
+    assert number_parser.parser.LanguageData("ru") is number_parser.parser.LanguageData("ru")
+    first = [parse_digits("сто два ноль сорок пять"), parse_digits("три три нуля")]
+    assert first == ["102045", "3000"]
+    assert [parse_digits("сто два ноль сорок пять"), parse_digits("три три нуля")] == first
 
 
 # --- ordinals --------------------------------------------------------------------------

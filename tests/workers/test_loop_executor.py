@@ -1,0 +1,69 @@
+"""`EventLoopExecutor`: what the SDK submits runs on the worker's loop, in its thread, and the
+loop is left as it was found."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from workers.loop_executor import EventLoopExecutor
+
+
+async def test_a_submitted_call_runs_on_the_loop_thread_and_returns_its_result() -> None:
+    loop = asyncio.get_running_loop()
+    executor = EventLoopExecutor(loop)
+    threads_before = threading.active_count()
+    ran_in: list[threading.Thread] = []
+
+    def activation(value: int) -> int:
+        ran_in.append(threading.current_thread())
+        return value * 2
+
+    assert await loop.run_in_executor(executor, activation, 21) == 42
+    assert ran_in == [threading.current_thread()]
+    assert threading.active_count() == threads_before  # no pool thread was started
+
+
+async def test_calls_run_in_the_order_submitted_not_inside_submit() -> None:
+    loop = asyncio.get_running_loop()
+    executor = EventLoopExecutor(loop)
+    order: list[str] = []
+    first = loop.run_in_executor(executor, order.append, "first")
+    second = loop.run_in_executor(executor, order.append, "second")
+    order.append("submitted")  # submit only schedules: nothing ran yet
+    await asyncio.gather(first, second)
+    assert order == ["submitted", "first", "second"]
+
+
+async def test_an_error_reaches_the_awaiting_side() -> None:
+    loop = asyncio.get_running_loop()
+
+    def failing() -> None:
+        raise RuntimeError("workflow task failed")
+
+    with pytest.raises(RuntimeError, match="workflow task failed"):
+        await loop.run_in_executor(EventLoopExecutor(loop), failing)
+
+
+async def test_the_running_loop_is_restored_after_a_call_that_clears_it() -> None:
+    """An activation sets its workflow's own loop as the running one and clears it on exit;
+    the worker's loop must still be the running one for the callbacks after it."""
+    loop = asyncio.get_running_loop()
+
+    def like_an_activation() -> None:
+        asyncio._set_running_loop(None)
+
+    await loop.run_in_executor(EventLoopExecutor(loop), like_an_activation)
+    assert asyncio.get_running_loop() is loop
+    await asyncio.sleep(0)  # and the loop still schedules
+
+
+async def test_a_cancelled_call_does_not_run() -> None:
+    loop = asyncio.get_running_loop()
+    ran: list[int] = []
+    future = EventLoopExecutor(loop).submit(ran.append, 1)
+    assert future.cancel()
+    await asyncio.sleep(0)
+    assert ran == []
