@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -53,5 +54,7 @@ class EventLoopExecutor(concurrent.futures.ThreadPoolExecutor):
             finally:
                 asyncio._set_running_loop(running)
 
-        self._loop.call_soon(run)
+        # An empty context, as a fresh pool thread has: nothing bound in the SDK's task (a log
+        # field, a tracing span) reaches workflow code.
+        self._loop.call_soon(run, context=contextvars.Context())
         return future

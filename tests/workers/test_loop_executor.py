@@ -4,6 +4,7 @@ loop is left as it was found."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 
 import pytest
@@ -67,3 +68,14 @@ async def test_a_cancelled_call_does_not_run() -> None:
     assert future.cancel()
     await asyncio.sleep(0)
     assert ran == []
+
+
+_BOUND: contextvars.ContextVar[str] = contextvars.ContextVar("bound", default="nothing")
+
+
+async def test_a_call_sees_none_of_the_submitting_tasks_context() -> None:
+    """As in a fresh pool thread: a value bound where the SDK submits is not visible."""
+    loop = asyncio.get_running_loop()
+    _BOUND.set("the sdk's task")
+    seen = await loop.run_in_executor(EventLoopExecutor(loop), _BOUND.get)
+    assert seen == "nothing"
