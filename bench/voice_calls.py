@@ -174,20 +174,20 @@ async def tool_call(caller: Caller, first: int, turns: int) -> None:
 
 
 async def guided_call(caller: Caller, first: int, turns: int) -> None:
-    """A guided call (the edge runs with AGENT=guided): after the need and the contact phone,
-    each measured turn is a quantity, answered "Записала: …, N штук. Что-нибудь ещё?"."""
+    """A guided call (the edge runs with AGENT=guided): the caller asks for a new order, then
+    each round names the product, picks the first of the ones offered and says how many; the
+    measured turn is the quantity, answered "Записала: …, N штук. Что-нибудь ещё?" (its first
+    sentence names the quantity, so it is synthesised, not taken from the TTS cache)."""
     quantities = [2 + (first + i) % 88 for i in range(turns)]  # stock allows up to ~90
-    heard = ["Новый заказ", "восемь девятьсот восемьдесят пять семьсот семьдесят семь "
-             "восемьдесят восемь девяносто девять", "да"]  # fmt: skip
+    heard = ["Новый заказ"]
     for quantity in quantities:
-        heard += ["гречка", str(quantity)]
+        heard += ["гречка", "первый", str(quantity)]
 
     async def play(call: _Call) -> None:
         await call.say("Новый заказ")
-        await call.say("Восемь девятьсот восемьдесят пять")
-        await call.say("Да, верно")
         for _ in quantities:
-            await call.say("Гречку")
+            await call.say("Гречку")  # → the products found, "первый, второй или третий?"
+            await call.say("Первую")  # → "Сколько штук?"
             await call.say("Пять", model_ms=0.0)
 
     await caller.call([], heard, play)
