@@ -60,9 +60,15 @@ def longest_gap(spans: list[SpeechSpan]) -> float:
     return max((b.start - a.end for a, b in itertools.pairwise(spans)), default=0.0)
 
 
+GREETING_QUIET_MS = 1500
+
+
 async def start_long_reply(peer: AudioSocketPeer) -> float:
-    """Greeting, then the caller asks; returns when the long reply started."""
-    await peer.wait_until_bot_quiet(QUIET_MS, timeout_s=TURN_TIMEOUT_S)
+    """Greeting, then the caller asks; returns when the long reply started. The greeting is
+    several sentences, and on a loaded box a sentence's synthesis can leave more than
+    QUIET_MS between them: the caller then spoke over the greeting (a second barge-in in
+    the counts), so it waits for a longer quiet here."""
+    await peer.wait_until_bot_quiet(GREETING_QUIET_MS, timeout_s=TURN_TIMEOUT_S)
     stopped = await speak(peer, "Расскажите о доставке")
     return await peer.wait_for_bot_speech(since=stopped, timeout_s=TURN_TIMEOUT_S)
 
