@@ -6,10 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import uuid
 
 import pytest
+from temporalio import workflow
 
+from core.settings import Settings
+from tests.support.temporal import temporal_dev_server
 from workers.loop_executor import EventLoopExecutor
+from workers.worker import build_worker
 
 
 async def test_a_submitted_call_runs_on_the_loop_thread_and_returns_its_result() -> None:
@@ -79,3 +84,33 @@ async def test_a_call_sees_none_of_the_submitting_tasks_context() -> None:
     _BOUND.set("the sdk's task")
     seen = await loop.run_in_executor(EventLoopExecutor(loop), _BOUND.get)
     assert seen == "nothing"
+
+
+@workflow.defn(sandboxed=False)
+class WhichThread:
+    """Answers the name of the thread its activation ran in (a test probe, not a product
+    workflow: it reads the thread, which workflow code must not do)."""
+
+    @workflow.run
+    async def run(self) -> str:
+        return threading.current_thread().name
+
+
+@pytest.mark.parametrize(("sandboxed", "on_loop_thread"), [(False, True), (True, False)])
+async def test_the_production_worker_runs_activations_on_its_loop_thread(
+    sandboxed: bool, on_loop_thread: bool
+) -> None:
+    """`build_worker` wires the executor in for production (unsandboxed) and leaves the
+    tests' sandboxed worker on the SDK's thread pool."""
+    settings = Settings(_env_file=None, temporal_task_queue=f"loop-{uuid.uuid4()}")
+    async with temporal_dev_server() as env:
+        worker = build_worker(
+            env.client, settings, [], extra_workflows=[WhichThread], sandboxed=sandboxed
+        )
+        async with worker:
+            name = await env.client.execute_workflow(
+                WhichThread.run,
+                id=f"which-thread-{uuid.uuid4()}",
+                task_queue=settings.temporal_task_queue,
+            )
+    assert (name == threading.current_thread().name) is on_loop_thread
