@@ -7,9 +7,11 @@ The guard itself is tested in test_confirmation.py; these are the calls around i
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+from core.vocabulary import Stage
 from store_api.seed.personas import NO_ORDERS
 from tests.support.fake_llm import Reply, last_tool_result, last_user_text
 from tests.support.payload_keys import TEST_DATA_CONVERTER
@@ -21,6 +23,8 @@ from tests.workflows.test_guided_scenarios import guided_readback
 from tests.workflows.test_order_scenarios import draft_and_readback, orders_of_call
 from workflows.client import CallSession
 from workflows.conversation import PLAIN_YES_CONFIRMS
+from workflows.models import STATE_QUERY
+from workflows.state import CallState
 
 
 async def logged_turn(calls: Calls, call_id: str, caller_text: str) -> dict[str, Any]:
@@ -57,6 +61,14 @@ async def has_patch_marker(call: CallSession, patch_id: str) -> bool:
     )
 
 
+async def stage_reached(call: CallSession, stage: Stage, within_s: float = 30.0) -> None:
+    """Waits until the call's workflow reports `stage` (work done between turns)."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while (state := await call.handle.query(STATE_QUERY, result_type=CallState)).stage != stage:
+        assert asyncio.get_running_loop().time() < deadline, f"still {state.stage}, not {stage}"
+        await asyncio.sleep(0.05)
+
+
 def agent_steps_at_readback(summaries: list[str]) -> list[str]:
     """Agent steps (LLM or guided) asked while the read-back waited for its answer."""
     return [
@@ -78,7 +90,10 @@ async def test_a_plain_yes_after_a_full_readback_confirms_without_asking_the_mod
     assert len(calls.llm.requests(call.call_id)) == asked, "the model was not asked"
 
     # The model's next turn sees the confirmation exactly as if it had called confirm_order.
-    assert (await call.say("А когда привезут?")).stage == "CONFIRMED"
+    # The SMS goes out in the background after the confirmation; waiting for it keeps the
+    # next turn's stage from depending on which finishes first.
+    await stage_reached(call, Stage.SMS_SENT)
+    assert (await call.say("А когда привезут?")).stage == Stage.SMS_SENT
     request = calls.llm.requests(call.call_id)[-1]
     messages = request["messages"]
     yes = max(i for i, m in enumerate(messages) if m["role"] == "user" and m["content"] == "Да")
