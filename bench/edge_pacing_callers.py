@@ -3,12 +3,16 @@
 They timestamp every frame the edge sends; in the benchmark's own process they shared an
 event loop with the fake LLM and the fake STT, and when all calls' turns reached the fakes
 at once that loop stalled for ~100 ms: every call "heard" a gap the edge never made. Here
-nothing else runs on their loop.
+nothing else runs on their loop. Their loop can still fall behind on its own (a hundred calls
+playing their phrase at once, the process waiting for a core): a frame is timestamped when
+the leg's reader gets to it, so such a stall shows as a gap the edge never made. `LoopLag`
+watches for that, and each gap says whether the callers' loop was late enough to explain it.
 
     python -m bench.edge_pacing_callers edge PORT LEG...   # a call per leg UUID
     python -m bench.edge_pacing_callers bare PORT SECONDS CALLS
 
-prints a JSON list of `CallPacing`, one per call.
+prints a JSON object: `calls`, a `CallPacing` per call, and `loop_lag`, the loop's
+(wake-up time, ms late) samples.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import sys
 import uuid
 from dataclasses import asdict, dataclass
+from typing import Any
 
 CALLER_PHRASE = "Здравствуйте, хочу заказать гречку"
 
@@ -31,6 +36,32 @@ class CallPacing:
     lateness_ms: list[float]
     jitter_ms: list[float]
     gaps_ms: list[float]
+    gaps_end_at: list[float]  # the loop time the frame after each gap arrived
+
+
+class LoopLag:
+    """How late this process's event loop wakes up: a task asks to be woken every
+    `every_s` and records how much later it was."""
+
+    def __init__(self, every_s: float = 0.005) -> None:
+        self.every_s = every_s
+        self.samples: list[tuple[float, float]] = []  # (woke at, ms late)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._watch())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.every_s
+            await asyncio.sleep(self.every_s)
+            woke = loop.time()
+            self.samples.append((woke, max(0.0, woke - due) * 1000))
 
 
 def analyse(
@@ -44,6 +75,7 @@ def analyse(
     lateness: list[float] = []
     jitter: list[float] = []
     gaps: list[float] = []
+    gaps_end_at: list[float] = []
     segment: list[tuple[float, float]] = []
     offset = 0.0
 
@@ -62,6 +94,7 @@ def analyse(
             delta = at - previous[0]
             if delta > 3 * 0.020:
                 gaps.append(delta * 1000)
+                gaps_end_at.append(at)
                 close()
                 offset = 0.0
             elif speech != was_speech:
@@ -83,6 +116,7 @@ def analyse(
         lateness_ms=lateness,
         jitter_ms=jitter,
         gaps_ms=gaps,
+        gaps_end_at=gaps_end_at,
     )
 
 
@@ -115,17 +149,24 @@ async def _call_bare(port: int, seconds: float) -> CallPacing:
     return analyse(connected, peer.received, 8000, None)
 
 
-async def main(argv: list[str]) -> list[CallPacing]:
+async def main(argv: list[str]) -> dict[str, Any]:
     mode, port = argv[0], int(argv[1])
+    lag = LoopLag()
     if mode == "bare":
-        seconds, calls = float(argv[2]), int(argv[3])
-        return list(await asyncio.gather(*(_call_bare(port, seconds) for _ in range(calls))))
-    from audiosocket.speech import synthesize_to_pcm
+        seconds, count = float(argv[2]), int(argv[3])
+        calls = [_call_bare(port, seconds) for _ in range(count)]
+    else:
+        from audiosocket.speech import synthesize_to_pcm
 
-    pcm = synthesize_to_pcm(CALLER_PHRASE, 8000)
-    legs = [uuid.UUID(leg) for leg in argv[2:]]
-    return list(await asyncio.gather(*(_call_edge(port, leg, pcm) for leg in legs)))
+        pcm = synthesize_to_pcm(CALLER_PHRASE, 8000)
+        calls = [_call_edge(port, uuid.UUID(leg), pcm) for leg in argv[2:]]
+    lag.start()
+    try:
+        paced = await asyncio.gather(*calls)
+    finally:
+        lag.stop()
+    return {"calls": [asdict(call) for call in paced], "loop_lag": lag.samples}
 
 
 if __name__ == "__main__":
-    print(json.dumps([asdict(call) for call in asyncio.run(main(sys.argv[1:]))]))
+    print(json.dumps(asyncio.run(main(sys.argv[1:]))))

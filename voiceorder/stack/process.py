@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -24,6 +25,22 @@ def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None] 
 
     def _preexec() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+
+    return _preexec
+
+
+def child_setup(sig: signal.Signals, nice: int = 0) -> Callable[[], None] | None:
+    """A `preexec_fn`: `die_with_parent(sig)`, and `nice` added to the child's niceness (what
+    nice(1) does: raising it needs no privilege, and every thread the child starts inherits
+    it, which a renice after the start would miss)."""
+    die = die_with_parent(sig)
+    if not nice:
+        return die
+
+    def _preexec() -> None:
+        if die is not None:
+            die()
+        os.nice(nice)
 
     return _preexec
 

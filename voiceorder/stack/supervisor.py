@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO, TypeVar
 
-from voiceorder.stack.process import die_with_parent
+from voiceorder.stack.process import child_setup
 
 T = TypeVar("T")
 
@@ -84,6 +84,9 @@ class ServiceSpec:
     popen: Mapping[str, Any] = field(default_factory=dict)
     # Started again when it exits after it was ready; None: its exit stops the stack.
     restart: Restart | None = None
+    # Added to the child's niceness: a service that must not take the CPU from the calls'
+    # audio when the box is full (voiceorder/stack/up.py, BACKGROUND_NICE).
+    nice: int = 0
 
 
 class Console:
@@ -269,7 +272,7 @@ class Supervisor:
             "stdout": asyncio.subprocess.PIPE,
             "stderr": asyncio.subprocess.STDOUT,
             "process_group": 0,
-            "preexec_fn": die_with_parent(spec.stop_signal),
+            "preexec_fn": child_setup(spec.stop_signal, spec.nice),
             **spec.popen,
         }
         if spec.env is not None:

@@ -37,6 +37,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from core.codec_access import parse_allow_list
+from core.cpu_priority import BACKGROUND_NICE
 from core.local_stack import remove_stack_file, write_stack_file
 from core.settings import ConfigurationError, Settings, load_settings
 from core.temporal import connect
@@ -301,10 +302,10 @@ def codec_server_url(settings: Settings) -> str:
 
 def stack_services(stack: Stack) -> list[ServiceSpec]:
     env = stack.child_env()
-    services: list[ServiceSpec] = []
+    background: list[ServiceSpec] = []
     if stack.postgres is not None:
-        services.append(postgres_service(stack.postgres))
-    services += [
+        background.append(postgres_service(stack.postgres))
+    background += [
         temporal_service(stack.temporal),
         ServiceSpec(
             "codec-server",
@@ -322,7 +323,7 @@ def stack_services(stack: Stack) -> list[ServiceSpec]:
             restart=RESTART,
         ),
     ]
-    services += [
+    background += [
         ServiceSpec(
             name,
             _voiceorder("worker"),
@@ -332,6 +333,8 @@ def stack_services(stack: Stack) -> list[ServiceSpec]:
         )
         for name in stack.worker_names
     ]
+    # Everything but the edges yields the CPU to the calls' audio (core/cpu_priority.py).
+    services = [dataclasses.replace(spec, nice=BACKGROUND_NICE) for spec in background]
     services += [
         ServiceSpec(
             edge.name,

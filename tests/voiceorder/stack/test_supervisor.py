@@ -79,6 +79,25 @@ async def test_starts_in_order_prefixes_output_and_stops_in_reverse(tmp_path: Pa
     assert "\x1b[" not in out  # not a terminal: no colour codes
 
 
+async def test_a_service_runs_at_the_niceness_it_asks_for_and_the_rest_at_ours(
+    tmp_path: Path,
+) -> None:
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    seen: dict[str, int] = {}
+    supervisor: Supervisor
+
+    def inspect() -> None:
+        for name in ("audio", "turns"):
+            pid = int((tmp_path / f"{name}.pid").read_text())
+            seen[name] = os.getpriority(os.PRIO_PROCESS, pid)
+        supervisor.request_stop("inspected")
+
+    services = [child("audio", tmp_path), child("turns", tmp_path, nice=5)]
+    supervisor = Supervisor(services, stream=io.StringIO(), on_ready=inspect)
+    assert await asyncio.wait_for(supervisor.run(handle_signals=False), 60) == 0
+    assert seen == {"audio": ours, "turns": min(19, ours + 5)}
+
+
 async def test_a_child_that_dies_stops_the_rest_and_is_named(tmp_path: Path) -> None:
     services = [
         child("db", tmp_path),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from core.cpu_priority import BACKGROUND_NICE
 from core.settings import DEV_STORE_API_TOKEN, Settings, get_settings
 from tests.support.payload_keys import TEST_KEY_ID, TEST_PAYLOAD_KEYS_TEXT
 from tests.support.servers import free_port
@@ -118,6 +119,23 @@ def test_with_database_url_no_embedded_postgres_is_planned(tmp_path: Path) -> No
         "edge",
     ]
     assert stack.child_env()["DATABASE_URL"] == "postgresql://u:secret@db/x"
+
+
+def test_only_the_edges_keep_the_cpu_priority_the_calls_audio_needs(tmp_path: Path) -> None:
+    stack = Stack.plan(Settings(data_dir=tmp_path, database_url=None), workers=2, edges=2)
+    niceness = {spec.name: spec.nice for spec in up.stack_services(stack)}
+    assert niceness == {
+        "postgres": BACKGROUND_NICE,
+        "temporal": BACKGROUND_NICE,
+        "codec-server": BACKGROUND_NICE,
+        "seed": BACKGROUND_NICE,
+        "store-api": BACKGROUND_NICE,
+        "worker-1": BACKGROUND_NICE,
+        "worker-2": BACKGROUND_NICE,
+        "edge-1": 0,
+        "edge-2": 0,
+    }
+    assert BACKGROUND_NICE > 0
 
 
 def test_banner_says_what_runs_where(tmp_path: Path) -> None:
