@@ -140,9 +140,19 @@ def calls_command(
 
 
 @bench_group.command("edge-pacing")
-@click.option("--calls", default=5, show_default=True, help="Concurrent calls into the edge.")
 @click.option(
-    "--baseline-seconds", default=6.0, show_default=True, help="Length of each baseline call."
+    "--calls",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Concurrent calls into the edge (EDGE_MAX_CALLS is raised to match).",
+)
+@click.option(
+    "--baseline-seconds",
+    default=6.0,
+    show_default=True,
+    type=click.FloatRange(min=1.0),
+    help="Length of each baseline call.",
 )
 def edge_pacing_command(calls: int, baseline_seconds: float) -> None:
     """The edge's outbound 20 ms pacing (lateness, gaps, silence before the greeting)."""

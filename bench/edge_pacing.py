@@ -164,6 +164,8 @@ async def run(calls: int, bare_seconds: float) -> dict[str, Any]:
                 "STT_API_KEY": "bench",
                 "AUDIOSOCKET_HOST": "127.0.0.1",
                 "AUDIOSOCKET_PORT": str(edge_port),
+                # Every call of the run gets in: past EDGE_MAX_CALLS it would hear "busy".
+                "EDGE_MAX_CALLS": str(calls),
             }
             polling = worker_polling(temporal.client, queue)
 
