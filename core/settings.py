@@ -67,12 +67,16 @@ class Settings(BaseSettings):
     )
 
     # --- storage -----------------------------------------------------------------------
+    # URLs and secrets stay out of repr(): a Settings in a traceback or a debug line must not
+    # carry a password (SecretStr where the value is parsed anyway: payload keys, tokens).
     database_url: str | None = Field(
         default=None,
+        repr=False,
         description="PostgreSQL of the bot (audit, calls, SMS). Unset: embedded PostgreSQL.",
     )
     store_database_url: str | None = Field(
         default=None,
+        repr=False,
         description="PostgreSQL of the reference Store API. Unset: the same as DATABASE_URL.",
     )
     data_dir: Path = Field(
@@ -105,7 +109,9 @@ class Settings(BaseSettings):
         default=None, description="Server name to verify when it differs from the address."
     )
     temporal_api_key: str | None = Field(
-        default=None, description="Temporal Cloud API key (sent as a bearer token; TLS on)."
+        default=None,
+        repr=False,
+        description="Temporal Cloud API key (sent as a bearer token; TLS on).",
     )
 
     # --- payload encryption (docs/privacy.md) ------------------------------------------
@@ -138,7 +144,9 @@ class Settings(BaseSettings):
     # --- Store API (server and client) -----------------------------------------------
     store_api_url: str = "http://127.0.0.1:8080/api/v1"
     store_api_token: str | None = Field(
-        default=None, description="Bearer token. In dev/test mode defaults to the dev token."
+        default=None,
+        repr=False,
+        description="Bearer token. In dev/test mode defaults to the dev token.",
     )
     store_api_host: str = "127.0.0.1"
     store_api_port: Port = 8080
@@ -153,7 +161,7 @@ class Settings(BaseSettings):
 
     # --- LLM ------------------------------------------------------------------------------
     openai_base_url: str | None = None
-    openai_api_key: str | None = None
+    openai_api_key: str | None = Field(default=None, repr=False)
     llm_model: str = "gpt-4o-mini"
     agent: AgentMode = Field(
         default=AgentMode.AUTO,
@@ -185,7 +193,7 @@ class Settings(BaseSettings):
         description="`database` (dev: messages stored in bot.sms_messages) or `http`.",
     )
     sms_gateway_url: str | None = None
-    sms_gateway_token: str | None = None
+    sms_gateway_token: str | None = Field(default=None, repr=False)
 
     # --- edge ---------------------------------------------------------------------------------
     audiosocket_host: str = "127.0.0.1"
@@ -200,7 +208,7 @@ class Settings(BaseSettings):
     )
     ari_url: str | None = None
     ari_user: str | None = None
-    ari_password: str | None = None
+    ari_password: str | None = Field(default=None, repr=False)
     ari_app: str = "voiceorder"
     ari_media_format: Literal["slin16", "slin"] = Field(
         default="slin16",
@@ -240,6 +248,7 @@ class Settings(BaseSettings):
     # --- streamed replies (docs/streaming.md): off while the secret is unset -----------------
     reply_stream_secret: str | None = Field(
         default=None,
+        repr=False,
         description="Shared by the worker and the edge: the edge takes streamed sentences only "
         "from a worker that proves it knows it. Unset: replies are not streamed.",
     )
@@ -259,11 +268,11 @@ class Settings(BaseSettings):
     stt_base_url: str | None = Field(
         default=None, description="OpenAI-compatible transcription endpoint (required by the edge)."
     )
-    stt_api_key: str | None = None
+    stt_api_key: str | None = Field(default=None, repr=False)
     stt_model: str = "whisper-1"
     tts_provider: TtsProvider = TtsProvider.ESPEAK
     tts_base_url: str | None = None
-    tts_api_key: str | None = None
+    tts_api_key: str | None = Field(default=None, repr=False)
     tts_model: str = "tts-1"
     tts_voice: str = "alloy"
 

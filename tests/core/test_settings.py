@@ -213,6 +213,24 @@ def test_error_does_not_echo_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "hunter2" not in str(info.value)
 
 
+def test_no_secret_or_database_password_is_in_the_settings_repr() -> None:
+    secrets = {
+        "database_url": "postgresql://bot:db-pass-1@db/bot",
+        "store_database_url": "postgresql://store:db-pass-2@db/store",
+        "temporal_api_key": "temporal-key-3",
+        "store_api_token": "store-token-4",
+        "openai_api_key": "openai-key-5",
+        "sms_gateway_token": "sms-token-6",
+        "ari_password": "ari-pass-7",
+        "reply_stream_secret": "stream-secret-8",
+        "stt_api_key": "stt-key-9",
+        "tts_api_key": "tts-key-10",
+    }
+    shown = repr(Settings(**secrets))  # type: ignore[arg-type]
+    assert "Settings(" in shown and "store_api_mode=" in shown
+    assert [value for value in secrets.values() if value in shown] == []
+
+
 def test_every_bad_value_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STORE_API_PORT", "abc")
     monkeypatch.setenv("LOG_FORMAT", "xml")
