@@ -85,7 +85,7 @@ class ServiceSpec:
     # Started again when it exits after it was ready; None: its exit stops the stack.
     restart: Restart | None = None
     # Added to the child's niceness: a service that must not take the CPU from the calls'
-    # audio when the box is full (voiceorder/stack/up.py, BACKGROUND_NICE).
+    # audio when the box is full (core/cpu_priority.py, BACKGROUND_NICE).
     nice: int = 0
 
 
