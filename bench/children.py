@@ -54,11 +54,11 @@ async def child_process(
         log.close()
 
 
-def lower_children_priority(by: int) -> int:
-    """Add `by` to the niceness of every process this one started so far, and of their
-    descendants, as `voiceorder up` starts everything but the edges (core/cpu_priority.py);
-    this process and whatever it starts later keep theirs. Every thread is set: Linux keeps
-    niceness per thread. Returns how many processes."""
+def lower_children_priority(by: int, parent: int | None = None) -> int:
+    """Add `by` to the niceness of every process `parent` (default: this one) started so far,
+    and of their descendants, as `voiceorder up` starts everything but the edges
+    (core/cpu_priority.py); `parent` and whatever it starts later keep theirs. Every thread
+    is set: Linux keeps niceness per thread. Returns how many processes."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -66,7 +66,7 @@ def lower_children_priority(by: int) -> int:
         with contextlib.suppress(OSError):  # gone meanwhile
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             children.setdefault(ppid, []).append(int(entry.name))
-    todo = list(children.get(os.getpid(), []))
+    todo = list(children.get(os.getpid() if parent is None else parent, []))
     lowered = 0
     while todo:
         pid = todo.pop()
