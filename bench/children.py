@@ -97,8 +97,10 @@ def worker_env(
 ) -> dict[str, str]:
     """What a benchmark's worker and edges share: the stack's addresses and the task queue
     (the fakes' and servers' objects from tests/support, typed loosely: benchmarks import
-    them only when they run)."""
+    them only when they run). Their logs are JSON, one record a line: read by the benchmarks
+    (B4's turn records) and by whoever digs into a run afterwards."""
     return {
+        "LOG_FORMAT": "json",
         "DATABASE_URL": database_url,
         "STORE_API_URL": store_api.base_url,
         "STORE_API_TOKEN": store_api.token,

@@ -218,7 +218,6 @@ async def _stack(workdir: Path, latencies: Latencies) -> AsyncIterator[_Stack]:
             "PYTHONPATH": str(PROJECT_ROOT),
             "DATA_DIR": str(workdir),
             "LOG_LEVEL": "INFO",
-            "LOG_FORMAT": "json",
             **worker_env(
                 database_url=database_url,
                 store_api=store_api,
