@@ -7,7 +7,6 @@ The guard itself is tested in test_confirmation.py; these are the calls around i
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -16,6 +15,7 @@ from store_api.seed.personas import NO_ORDERS
 from tests.support.fake_llm import Reply, last_tool_result, last_user_text
 from tests.support.payload_keys import TEST_DATA_CONVERTER
 from tests.support.servers import StoreApiServer
+from tests.workflows.call_state import stage_reached
 from tests.workflows.conftest import Calls
 from tests.workflows.history import keep_history
 from tests.workflows.scripts import say
@@ -23,8 +23,6 @@ from tests.workflows.test_guided_scenarios import guided_readback
 from tests.workflows.test_order_scenarios import draft_and_readback, orders_of_call
 from workflows.client import CallSession
 from workflows.conversation import PLAIN_YES_CONFIRMS
-from workflows.models import STATE_QUERY
-from workflows.state import CallState
 
 
 async def logged_turn(calls: Calls, call_id: str, caller_text: str) -> dict[str, Any]:
@@ -59,14 +57,6 @@ async def has_patch_marker(call: CallSession, patch_id: str) -> bool:
         for event in history.events
         if event.HasField("marker_recorded_event_attributes")
     )
-
-
-async def stage_reached(call: CallSession, stage: Stage, within_s: float = 30.0) -> None:
-    """Waits until the call's workflow reports `stage` (work done between turns)."""
-    deadline = asyncio.get_running_loop().time() + within_s
-    while (state := await call.handle.query(STATE_QUERY, result_type=CallState)).stage != stage:
-        assert asyncio.get_running_loop().time() < deadline, f"still {state.stage}, not {stage}"
-        await asyncio.sleep(0.05)
 
 
 def agent_steps_at_readback(summaries: list[str]) -> list[str]:
