@@ -35,12 +35,11 @@ from bench.children import (
     worker_env,
     worker_polling,
 )
-from bench.edge_pacing_callers import CALLER_PHRASE, CallPacing
+from bench.edge_pacing_callers import CALLER_PHRASE, GAP_S, CallPacing
 from core.cpu_priority import BACKGROUND_NICE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT_ROOT / "bench" / "results"
-GAP_MS = 3 * 20  # an inter-arrival above three frames is a gap (edge_pacing_callers.py)
 BOT_REPLY = "Есть гречка ядрица, девятьсот грамм. Сколько пачек вам нужно?"
 BARE_SERVER = """
 import asyncio, sys
@@ -89,7 +88,7 @@ class Summary:
             gap
             for c in calls
             for gap, end in zip(c.gaps_ms, c.gaps_end_at, strict=True)
-            if gap - _stall_within(loop_lag, end - gap / 1000, end) > GAP_MS
+            if gap - _stall_within(loop_lag, end - gap / 1000, end) > GAP_S * 1000
         ]
         return cls(
             calls=len(calls),

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 CALLER_PHRASE = "Здравствуйте, хочу заказать гречку"
+GAP_S = 3 * 0.020  # an inter-arrival above three frames is a gap, not jitter
 
 
 @dataclass
@@ -92,7 +93,7 @@ def analyse(
         speech = any(pcm)
         if previous is not None:
             delta = at - previous[0]
-            if delta > 3 * 0.020:
+            if delta > GAP_S:
                 gaps.append(delta * 1000)
                 gaps_end_at.append(at)
                 close()
