@@ -150,20 +150,47 @@ async def test_the_bots_own_echo_does_not_interrupt_the_greeting(edge_calls: Edg
     edge_calls.speech.assert_consumed(session.call_id)  # the echo was never transcribed
 
 
+async def dial_past_an_undisturbed_greeting(
+    calls: EdgeCalls, *, echo: LineEcho, llm: list[object], heard: list[str]
+) -> tuple[AudioSocketPeer, EdgeCallSession]:
+    """`dial`, then wait until the greeting has played with no barge-in; dialled once more
+    when the simulated echo cut it.
+
+    Why that can happen here and not on a line: the simulated line times its echo by when
+    this test's event loop handed it the bot's frames, and that loop also runs the edge, the
+    worker and the fakes. A stall of it longer than ~230 ms on a loaded box moves the echo
+    past the gate's 350 ms window, where it is taken for the caller (a phone's echo does not
+    move with anybody's stalls). That the greeting's echo interrupts nothing is what
+    test_the_bots_own_echo_does_not_interrupt_the_greeting asserts; here the greeting is
+    only the way to the reply the caller talks over."""
+    for _ in range(2):
+        before = (calls.edge.metrics.barge_ins, calls.edge.metrics.false_barge_ins)
+        peer, session = await dial(calls, echo=echo, llm=llm, heard=heard)
+        await peer.wait_until_bot_quiet(GREETING_QUIET_MS, timeout_s=TURN_TIMEOUT_S)
+        if (calls.edge.metrics.barge_ins, calls.edge.metrics.false_barge_ins) == before:
+            return peer, session
+        print("\nthe simulated echo cut the greeting (a stall of the test's loop): dialling again")
+        await peer.hang_up()
+    raise AssertionError("the simulated echo cut the greeting twice")
+
+
 async def test_a_caller_talking_over_the_bot_on_an_echoing_line_cuts_it(
     edge_calls: EdgeCalls,
 ) -> None:
     """Target (dialog.md): bot audio stops within 200 ms of the caller's onset; measured here
     ~100 ms. Asserted below 350 ms: this edge shares its event loop with the worker and the
     fakes on a loaded 2-core box."""
-    peer, session = await dial(
+    peer, session = await dial_past_an_undisturbed_greeting(
         edge_calls,
         echo=HANDSET_ECHO,
         llm=[say(LONG_REPLY), say("Слушаю вас.")],
         heard=["Расскажите о доставке", "Подождите"],
     )
+    metrics = edge_calls.edge.metrics
+    barge_ins_before = (metrics.barge_ins, metrics.false_barge_ins)
     interruption = await asyncio.to_thread(caller_speech, "Подождите, подождите", peer.rate)
-    reply_started = await start_long_reply(peer)
+    asked = await speak(peer, "Расскажите о доставке")
+    reply_started = await peer.wait_for_bot_speech(since=asked, timeout_s=TURN_TIMEOUT_S)
     await asyncio.sleep(1.0)
     loop = asyncio.get_running_loop()
     onset = loop.time()
@@ -183,5 +210,5 @@ async def test_a_caller_talking_over_the_bot_on_an_echoing_line_cuts_it(
     print(f"over echo: reported played_ms={played['played_ms']}, peer heard ~{heard_ms:.0f} ms")
     assert played["played_to_end"] is False
     assert abs(played["played_ms"] - heard_ms) < 400, (played, heard_ms)
-    metrics = edge_calls.edge.metrics
-    assert (metrics.barge_ins, metrics.false_barge_ins) == (1, 0)
+    barge_ins = (metrics.barge_ins, metrics.false_barge_ins)
+    assert (barge_ins[0] - barge_ins_before[0], barge_ins[1] - barge_ins_before[1]) == (1, 0)
