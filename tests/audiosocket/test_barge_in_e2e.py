@@ -69,8 +69,18 @@ async def start_long_reply(peer: AudioSocketPeer) -> float:
     QUIET_MS between them: the caller then spoke over the greeting (a second barge-in in
     the counts), so it waits for a longer quiet here."""
     await peer.wait_until_bot_quiet(GREETING_QUIET_MS, timeout_s=TURN_TIMEOUT_S)
-    stopped = await speak(peer, "Расскажите о доставке")
-    return await peer.wait_for_bot_speech(since=stopped, timeout_s=TURN_TIMEOUT_S)
+    return await ask_for_the_long_reply(peer)
+
+
+async def ask_for_the_long_reply(peer: AudioSocketPeer) -> float:
+    """The caller asks; returns when the long reply started."""
+    asked = await speak(peer, "Расскажите о доставке")
+    return await peer.wait_for_bot_speech(since=asked, timeout_s=TURN_TIMEOUT_S)
+
+
+def barge_in_counts(calls: EdgeCalls) -> tuple[int, int]:
+    """(barge-ins, false barge-ins) the edge counted so far."""
+    return calls.edge.metrics.barge_ins, calls.edge.metrics.false_barge_ins
 
 
 async def test_a_cough_pauses_the_reply_and_it_resumes_without_dead_air(
@@ -164,10 +174,10 @@ async def dial_past_an_undisturbed_greeting(
     test_the_bots_own_echo_does_not_interrupt_the_greeting asserts; here the greeting is
     only the way to the reply the caller talks over."""
     for _ in range(2):
-        before = (calls.edge.metrics.barge_ins, calls.edge.metrics.false_barge_ins)
+        before = barge_in_counts(calls)
         peer, session = await dial(calls, echo=echo, llm=llm, heard=heard)
         await peer.wait_until_bot_quiet(GREETING_QUIET_MS, timeout_s=TURN_TIMEOUT_S)
-        if (calls.edge.metrics.barge_ins, calls.edge.metrics.false_barge_ins) == before:
+        if barge_in_counts(calls) == before:
             return peer, session
         print("\nthe simulated echo cut the greeting (a stall of the test's loop): dialling again")
         await peer.hang_up()
@@ -186,11 +196,10 @@ async def test_a_caller_talking_over_the_bot_on_an_echoing_line_cuts_it(
         llm=[say(LONG_REPLY), say("Слушаю вас.")],
         heard=["Расскажите о доставке", "Подождите"],
     )
-    metrics = edge_calls.edge.metrics
-    barge_ins_before = (metrics.barge_ins, metrics.false_barge_ins)
+    # counted before this call's reply: a call dialled again left its greeting's cut in them
+    barge_ins, false_barge_ins = barge_in_counts(edge_calls)
     interruption = await asyncio.to_thread(caller_speech, "Подождите, подождите", peer.rate)
-    asked = await speak(peer, "Расскажите о доставке")
-    reply_started = await peer.wait_for_bot_speech(since=asked, timeout_s=TURN_TIMEOUT_S)
+    reply_started = await ask_for_the_long_reply(peer)
     await asyncio.sleep(1.0)
     loop = asyncio.get_running_loop()
     onset = loop.time()
@@ -210,5 +219,5 @@ async def test_a_caller_talking_over_the_bot_on_an_echoing_line_cuts_it(
     print(f"over echo: reported played_ms={played['played_ms']}, peer heard ~{heard_ms:.0f} ms")
     assert played["played_to_end"] is False
     assert abs(played["played_ms"] - heard_ms) < 400, (played, heard_ms)
-    barge_ins = (metrics.barge_ins, metrics.false_barge_ins)
-    assert (barge_ins[0] - barge_ins_before[0], barge_ins[1] - barge_ins_before[1]) == (1, 0)
+    now_counted = barge_in_counts(edge_calls)
+    assert (now_counted[0] - barge_ins, now_counted[1] - false_barge_ins) == (1, 0)
